@@ -1,0 +1,270 @@
+"""The web widget's WebSocket: frames in, core calls; bus events out, frames to the teen.
+
+Protocol: docs/protocol.md ("Widget"). The session token lives only in the teen's tab
+(sessionStorage); the server keeps only its keyed hash, the sender key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from gateway.core import Helpline
+from gateway.errors import GatewayError, ProtocolError, StoreError
+from gateway.events import ConversationChanged, Event, MessageAdded, Typing
+from gateway.model import Author, Channel, CloseReason, Conversation, InboundMessage, Message
+from gateway.socket_sender import QueuedSender
+
+log = logging.getLogger(__name__)
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+HELLO_TIMEOUT = 10.0
+MAX_FRAME_BYTES = 16 * 1024
+
+
+@dataclass(eq=False)
+class WidgetSession:
+    """One open widget socket and what it already shows."""
+
+    sender: QueuedSender
+    sender_key: str
+    conversation_id: str | None = None
+    state: str | None = None
+    counsellor: str | None = None
+    position: int | None = None
+    sent_seqs: set[int] = field(default_factory=set)
+
+    def send_message(self, message: Message) -> None:
+        if message.seq not in self.sent_seqs:
+            self.sent_seqs.add(message.seq)
+            self.sender.send({"type": "message", "message": message.view()})
+
+    def send_state(self) -> None:
+        self.sender.send({"type": "state", "conversation": self.view()})
+
+    def view(self) -> dict | None:
+        if self.conversation_id is None:
+            return None
+        return {
+            "state": self.state,
+            "position": self.position if self.state == "queued" else None,
+            "counsellor": self.counsellor,
+        }
+
+
+class WidgetHub:
+    """The widget sockets of this process, by conversation; fed by the bus."""
+
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self._by_conversation: dict[str, set[WidgetSession]] = {}
+        self._positions_stale = False
+        self._refresher: asyncio.Task | None = None
+        helpline.bus.subscribe(self._on_event)
+
+    def bind(self, session: WidgetSession, conversation: Conversation | None, counsellor: str | None) -> None:
+        self.unbind(session)
+        if conversation is None:
+            return
+        session.conversation_id = conversation.id
+        session.state = conversation.state.value
+        session.counsellor = counsellor
+        session.sent_seqs.clear()
+        if conversation.is_open:
+            self._by_conversation.setdefault(conversation.id, set()).add(session)
+
+    def unbind(self, session: WidgetSession) -> None:
+        if session.conversation_id is None:
+            return
+        peers = self._by_conversation.get(session.conversation_id)
+        if peers is not None:
+            peers.discard(session)
+            if not peers:
+                del self._by_conversation[session.conversation_id]
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, MessageAdded) and event.message.author is not Author.TEEN:
+            for session in self._by_conversation.get(event.conversation_id, ()):
+                session.send_message(event.message)
+        elif isinstance(event, Typing) and event.by is Author.COUNSELLOR:
+            for session in self._by_conversation.get(event.conversation_id, ()):
+                session.sender.send({"type": "typing", "active": event.active})
+        elif isinstance(event, ConversationChanged):
+            self._on_conversation_changed(event)
+
+    def _on_conversation_changed(self, event: ConversationChanged) -> None:
+        for session in list(self._by_conversation.get(event.conversation_id, ())):
+            session.state = event.state
+            if event.state == "assigned":
+                session.counsellor = event.counsellor_name
+            session.send_state()
+            if event.state == "closed":
+                self.unbind(session)
+        self.refresh_positions_soon()
+
+    def refresh_positions_soon(self) -> None:
+        """Coalesce bursts of queue changes into one read of the queue."""
+        self._positions_stale = True
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_positions())
+
+    async def _refresh_positions(self) -> None:
+        while self._positions_stale:
+            self._positions_stale = False
+            if not self._by_conversation:
+                return
+            try:
+                positions = await self.helpline.queue_positions()
+            except StoreError:
+                return
+            for conversation_id, sessions in self._by_conversation.items():
+                position = positions.get(conversation_id)
+                for session in sessions:
+                    if session.state == "queued" and position is not None and position != session.position:
+                        session.position = position
+                        session.send_state()
+
+
+class WidgetConnection:
+    """Moves frames between one teen's socket and the core."""
+
+    def __init__(self, hub: WidgetHub, ws: web.WebSocketResponse):
+        self.hub = hub
+        self.helpline = hub.helpline
+        self.ws = ws
+        self.session: WidgetSession | None = None
+
+    async def run(self) -> None:
+        sender = QueuedSender(self.ws)
+        try:
+            hello = await self._read_hello()
+            await self._welcome(sender, hello)
+            async for frame in self.ws:
+                if frame.type is not WSMsgType.TEXT:
+                    break
+                await self._handle_frame(frame.data)
+        except ProtocolError as exc:
+            sender.send({"type": "error", "code": exc.code, "message": str(exc)})
+            await asyncio.sleep(0)  # let the error frame go out before closing
+        finally:
+            if self.session:
+                self.hub.unbind(self.session)
+            await sender.aclose()
+
+    async def _read_hello(self) -> dict:
+        try:
+            frame = await self.ws.receive(timeout=HELLO_TIMEOUT)
+        except asyncio.TimeoutError as exc:
+            raise ProtocolError("hello_expected", "La connexion n'a pas pu démarrer.") from exc
+        hello = _parse(frame.data) if frame.type is WSMsgType.TEXT else None
+        if not hello or hello.get("type") != "hello":
+            raise ProtocolError("hello_expected", "La connexion n'a pas pu démarrer.")
+        return hello
+
+    async def _welcome(self, sender: QueuedSender, hello: dict) -> None:
+        token = hello.get("token")
+        if not isinstance(token, str) or not TOKEN_RE.match(token):
+            token = secrets.token_urlsafe(32)
+        last_seq = hello.get("last_seq")
+        last_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
+        sender_key = self.helpline.pseudonyms.sender_key(Channel.WEB.value, token)
+        self.session = WidgetSession(sender, sender_key)
+        conversation = await self.helpline.store.active_conversation_of(sender_key)
+        history: list[Message] = []
+        if conversation is not None:
+            await self._bind(conversation)
+            history = await self.helpline.store.messages(conversation.id, after_seq=last_seq)
+            self.session.sent_seqs.update(m.seq for m in history)
+        sender.send({
+            "type": "welcome",
+            "token": token,
+            "line": self.helpline.line_status(),
+            "conversation": self.session.view(),
+            "messages": [m.view() for m in history],
+        })
+
+    async def _bind(self, conversation: Conversation) -> None:
+        counsellor = None
+        if conversation.counsellor_id:
+            profile = await self.helpline.store.get_counsellor(conversation.counsellor_id)
+            counsellor = profile.display_name if profile else None
+        self.hub.bind(self.session, conversation, counsellor)
+        if conversation.is_open and conversation.state.value == "queued":
+            self.session.position = (await self.helpline.queue_positions()).get(conversation.id)
+
+    async def _handle_frame(self, data: str) -> None:
+        frame = _parse(data)
+        kind = frame.get("type") if frame else None
+        try:
+            if kind == "message":
+                await self._on_message(frame)
+            elif kind == "typing":
+                await self._on_typing(frame)
+            elif kind == "end":
+                await self._on_end()
+            else:
+                raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
+        except ProtocolError as exc:
+            self.session.sender.send({"type": "error", "code": exc.code, "message": str(exc)})
+        except GatewayError:
+            log.exception("widget frame failed")
+            self.session.sender.send({"type": "error", "code": "unavailable",
+                                      "message": "Petit souci technique, ton message va être renvoyé."})
+
+    async def _on_message(self, frame: dict) -> None:
+        client_id = frame.get("client_id")
+        if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+            raise ProtocolError("bad_client_id", "Ce message n'a pas été compris.")
+        session = self.session
+        inbound = InboundMessage(Channel.WEB, session.sender_key, client_id, frame.get("text"),
+                                 self.helpline.clock.now())
+        result = await self.helpline.receive(inbound)
+        if result.duplicate:
+            session.sender.send({"type": "ack", "client_id": client_id, "message": None, "duplicate": True})
+            return
+        if result.conversation.id != session.conversation_id:
+            await self._bind(result.conversation)
+            session.send_state()
+        session.sent_seqs.add(result.message.seq)
+        session.sender.send({"type": "ack", "client_id": client_id, "message": result.message.view()})
+        # Automatic replies stored during receive() may have been published before we bound.
+        for message in await self.helpline.store.messages(result.conversation.id, after_seq=result.message.seq):
+            if message.author is not Author.TEEN:
+                session.send_message(message)
+
+    async def _on_typing(self, frame: dict) -> None:
+        if self.session.conversation_id and self.session.state == "assigned":
+            conversation = await self.helpline.store.get_conversation(self.session.conversation_id)
+            if conversation is not None:
+                await self.helpline.teen_typing(conversation, frame.get("active") is True)
+
+    async def _on_end(self) -> None:
+        if self.session.conversation_id and self.session.state in ("queued", "assigned"):
+            await self.helpline.close(self.session.conversation_id, CloseReason.BY_TEEN)
+
+
+def _parse(data: object) -> dict | None:
+    if not isinstance(data, str) or len(data) > MAX_FRAME_BYTES:
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+WIDGET_HUB = web.AppKey("widget_hub", WidgetHub)
+
+
+async def widget_socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
+    await ws.prepare(request)
+    await WidgetConnection(request.app[WIDGET_HUB], ws).run()
+    return ws

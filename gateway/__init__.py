@@ -1,0 +1,1 @@
+"""3018 Gateway: the asyncio core of the helpline's chat gateway."""

@@ -1,0 +1,160 @@
+"""`config.yaml`: load, validate, explain. An invalid file raises ConfigError naming the key.
+
+Secrets never live in the file: it names environment variables instead.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+from .schedule import WeeklySchedule
+
+DEFAULT_MESSAGES: dict[str, str] = {
+    "out_of_hours": (
+        "Merci pour ton message. Le tchat du 3018 est fermé pour l'instant : "
+        "on rouvre {next_opening}. Tu pourras nous écrire à ce moment-là, on sera là pour toi.\n"
+        "Si tu es en danger maintenant, appelle le 17 ou le 112. "
+        "Si un enfant ou un ado est en danger, appelle le 119 (gratuit, 24h/24)."
+    ),
+    "queued": (
+        "Merci de nous avoir écrit. Ce tchat est anonyme et gratuit. "
+        "Tu es {position} dans la file : un·e conseiller·e va te répondre dès que possible. "
+        "Reste là, tu n'es pas seul·e."
+    ),
+    "assigned": "{counsellor} est là pour t'écouter. Tu peux tout lui raconter, sans crainte d'être jugé·e.",
+    "closed_by_counsellor": (
+        "La conversation est terminée. Merci de ta confiance. "
+        "Tu peux nous réécrire quand tu veux, ou appeler le 3018."
+    ),
+    "closed_by_teen": "Tu as terminé la conversation. Tu peux nous réécrire quand tu veux.",
+}
+
+# Which {placeholders} each automatic message may use.
+MESSAGE_FIELDS: dict[str, frozenset[str]] = {
+    "out_of_hours": frozenset({"next_opening"}),
+    "queued": frozenset({"position"}),
+    "assigned": frozenset({"counsellor"}),
+    "closed_by_counsellor": frozenset(),
+    "closed_by_teen": frozenset(),
+}
+
+DEFAULT_HOURS = {day: ["09:00-20:00"] for day in
+                 ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday")}
+DEFAULT_HOURS["sunday"] = []
+
+TOP_LEVEL_KEYS = frozenset(
+    {"timezone", "opening_hours", "store", "routing", "messages", "limits", "console", "pseudonym"}
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    schedule: WeeklySchedule
+    timezone: str = "Europe/Paris"
+    store_url: str = "memory://"
+    store_prefix: str = "3018"
+    max_conversations_per_counsellor: int = 3
+    max_message_chars: int = 2000
+    dedupe_ttl_seconds: int = 7 * 24 * 3600
+    session_hours: float = 12.0
+    pseudonym_key_env: str = "GATEWAY_PSEUDONYM_KEY"
+    messages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MESSAGES))
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _mapping(value: Any, key: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, f"must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _int(section: Mapping[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{path}.{key}", f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{path}.{key}", f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _messages(section: Mapping[str, Any]) -> dict[str, str]:
+    messages = dict(DEFAULT_MESSAGES)
+    for name, text in section.items():
+        key = f"messages.{name}"
+        if name not in MESSAGE_FIELDS:
+            raise ConfigError(key, f"unknown message; known: {', '.join(sorted(MESSAGE_FIELDS))}")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(key, "must be a non-empty text")
+        try:
+            used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError as exc:
+            raise ConfigError(key, f"bad braces: {exc} (write {{{{ and }}}} for literal braces)") from exc
+        unknown = used - MESSAGE_FIELDS[name]
+        if unknown:
+            allowed = ", ".join("{" + f + "}" for f in sorted(MESSAGE_FIELDS[name])) or "none"
+            raise ConfigError(key, f"unknown placeholder {{{sorted(unknown)[0]}}}; allowed: {allowed}")
+        messages[name] = text
+    return messages
+
+
+def parse_config(raw: Any) -> Config:
+    """Validate a parsed YAML document and build the Config."""
+    doc = _mapping(raw, "(top level)")
+    unknown = set(doc) - TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], f"unknown key; known: {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    timezone = doc.get("timezone", "Europe/Paris")
+    if not isinstance(timezone, str):
+        raise ConfigError("timezone", "must be a time zone name such as Europe/Paris")
+    schedule = WeeklySchedule.from_config(_mapping(doc.get("opening_hours", DEFAULT_HOURS), "opening_hours"), timezone)
+    store = _mapping(doc.get("store"), "store")
+    store_url = os.environ.get("GATEWAY_STORE_URL") or store.get("url", "memory://")
+    if not isinstance(store_url, str) or not store_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+        raise ConfigError("store.url", f"must start with memory:// or redis://, got {store_url!r}")
+    prefix = store.get("prefix", "3018")
+    if not isinstance(prefix, str) or not prefix or any(ch in prefix for ch in "{}: "):
+        raise ConfigError("store.prefix", "must be a short name without spaces, braces or colons")
+    routing = _mapping(doc.get("routing"), "routing")
+    limits = _mapping(doc.get("limits"), "limits")
+    console = _mapping(doc.get("console"), "console")
+    pseudonym = _mapping(doc.get("pseudonym"), "pseudonym")
+    key_env = pseudonym.get("key_env", "GATEWAY_PSEUDONYM_KEY")
+    if not isinstance(key_env, str) or not key_env:
+        raise ConfigError("pseudonym.key_env", "must name an environment variable")
+    return Config(
+        schedule=schedule,
+        timezone=timezone,
+        store_url=store_url,
+        store_prefix=prefix,
+        max_conversations_per_counsellor=_int(routing, "max_conversations_per_counsellor", "routing", 3, 1, 50),
+        max_message_chars=_int(limits, "max_message_chars", "limits", 2000, 1, 10_000),
+        dedupe_ttl_seconds=_int(limits, "dedupe_ttl_seconds", "limits", 7 * 24 * 3600, 60, 30 * 24 * 3600),
+        session_hours=_int(console, "session_hours", "console", 12, 1, 24 * 7),
+        pseudonym_key_env=key_env,
+        messages=_messages(_mapping(doc.get("messages"), "messages")),
+        raw=doc,
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; every problem is a ConfigError naming the key."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("(file)", f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError("(yaml)", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    return parse_config(raw)

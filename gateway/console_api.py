@@ -1,0 +1,232 @@
+"""The agent console's HTTP routes and WebSocket: login, presence, conversations, replies.
+
+Protocol: docs/protocol.md ("Console"). The socket is authenticated by the session
+cookie; every frame about a conversation is checked against its assigned counsellor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from .accounts import authenticate, hash_token, open_session, session_counsellor
+from .core import Helpline, console_view
+from .errors import AuthError, GatewayError, ProtocolError
+from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
+from .model import Author, CloseReason, Counsellor, Presence
+from .socket_sender import QueuedSender
+
+log = logging.getLogger(__name__)
+
+COOKIE = "gw_session"
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
+OFFLINE_GRACE_SECONDS = 20.0  # a page reload must not flip a counsellor to "hors ligne"
+MAX_FRAME_BYTES = 16 * 1024
+
+
+@dataclass(eq=False)
+class ConsoleSession:
+    sender: QueuedSender
+    counsellor_id: str
+    token_hash: str
+
+
+class ConsoleHub:
+    """This process's console sockets, by counsellor; fed by the bus."""
+
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self._by_counsellor: dict[str, set[ConsoleSession]] = {}
+        helpline.bus.subscribe(self._on_event)
+
+    def add(self, session: ConsoleSession) -> None:
+        self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
+
+    def remove(self, session: ConsoleSession) -> None:
+        sessions = self._by_counsellor.get(session.counsellor_id)
+        if sessions is None:
+            return
+        sessions.discard(session)
+        if not sessions:
+            del self._by_counsellor[session.counsellor_id]
+            asyncio.get_running_loop().create_task(self._offline_after_grace(session.counsellor_id))
+
+    async def _offline_after_grace(self, counsellor_id: str) -> None:
+        await asyncio.sleep(OFFLINE_GRACE_SECONDS)
+        if counsellor_id not in self._by_counsellor:
+            try:
+                await self.helpline.set_presence(counsellor_id, Presence.OFFLINE)
+            except GatewayError:
+                log.warning("could not mark a disconnected counsellor offline")
+
+    def _send(self, counsellor_id: str | None, frame: dict) -> None:
+        for session in self._by_counsellor.get(counsellor_id or "", ()):
+            session.sender.send(frame)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, MessageAdded) and event.message.author is not Author.COUNSELLOR:
+            self._send(event.counsellor_id, {"type": "message", "conversation_id": event.conversation_id,
+                                             "message": event.message.view()})
+        elif isinstance(event, ConversationChanged):
+            self._send(event.counsellor_id, {"type": "conversation", "conversation": event.view})
+        elif isinstance(event, Typing) and event.by is Author.TEEN:
+            self._send(event.counsellor_id, {"type": "typing", "conversation_id": event.conversation_id,
+                                             "active": event.active})
+        elif isinstance(event, PresenceChanged):
+            self._send(event.counsellor_id, {"type": "presence", "presence": event.presence})
+        elif isinstance(event, SessionEnded):
+            for sessions in self._by_counsellor.values():
+                for session in list(sessions):
+                    if session.token_hash == event.token_hash:
+                        asyncio.get_running_loop().create_task(session.sender.ws.close())
+
+
+CONSOLE_HUB = web.AppKey("console_hub", ConsoleHub)
+HELPLINE = web.AppKey("helpline", Helpline)
+
+
+def _cookie_secure(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+async def current_counsellor(request: web.Request) -> Counsellor | None:
+    return await session_counsellor(request.app[HELPLINE].store, request.cookies.get(COOKIE))
+
+
+async def console_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(CONSOLE_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def login(request: web.Request) -> web.Response:
+    helpline = request.app[HELPLINE]
+    try:
+        body = orjson.loads(await request.read())
+        username, password = str(body["username"])[:64], str(body["password"])[:256]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return web.json_response({"error": "Requête invalide."}, status=400)
+    try:
+        counsellor = await authenticate(helpline.store, username, password)
+    except AuthError:
+        log.info("console login refused")
+        return web.json_response({"error": "Identifiant ou mot de passe incorrect."}, status=401)
+    token = await open_session(helpline.store, counsellor, helpline.config.session_hours)
+    response = web.json_response({"me": counsellor.public()})
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_cookie_secure(request),
+                        max_age=int(helpline.config.session_hours * 3600), path="/")
+    log.info("counsellor %s logged in", counsellor.id)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    helpline = request.app[HELPLINE]
+    token = request.cookies.get(COOKIE)
+    if token:
+        await helpline.store.delete_session(hash_token(token))
+        await helpline.bus.publish(SessionEnded(hash_token(token)))
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    counsellor = await current_counsellor(request)
+    if counsellor is None:
+        return web.json_response({"error": "Non connecté."}, status=401)
+    return web.json_response({"me": counsellor.public()})
+
+
+async def console_socket(request: web.Request) -> web.StreamResponse:
+    counsellor = await current_counsellor(request)
+    if counsellor is None:
+        return web.json_response({"error": "Non connecté."}, status=401)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
+    await ws.prepare(request)
+    hub = request.app[CONSOLE_HUB]
+    session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]))
+    hub.add(session)
+    try:
+        await ConsoleConnection(request.app[HELPLINE], session).run(counsellor)
+    finally:
+        hub.remove(session)
+        await session.sender.aclose()
+    return ws
+
+
+class ConsoleConnection:
+    """Moves frames between one counsellor's socket and the core."""
+
+    def __init__(self, helpline: Helpline, session: ConsoleSession):
+        self.helpline = helpline
+        self.session = session
+        self.counsellor_id = session.counsellor_id
+
+    async def run(self, counsellor: Counsellor) -> None:
+        conversations = await self.helpline.store.conversations_of(self.counsellor_id)
+        self.session.sender.send({
+            "type": "init",
+            "me": counsellor.public(),
+            "conversations": [console_view(c) for c in conversations],
+            "server_time": int(self.helpline.clock.now() * 1000),
+        })
+        async for frame in self.session.sender.ws:
+            if frame.type is not WSMsgType.TEXT:
+                break
+            await self._handle(frame.data)
+
+    async def _handle(self, data: str) -> None:
+        try:
+            frame = orjson.loads(data)
+            if not isinstance(frame, dict):
+                raise ProtocolError("bad_frame", "Message illisible.")
+            await self._dispatch(frame)
+        except orjson.JSONDecodeError:
+            self._error(ProtocolError("bad_frame", "Message illisible."))
+        except ProtocolError as exc:
+            self._error(exc)
+        except GatewayError:
+            log.exception("console frame failed")
+            self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."))
+
+    def _error(self, exc: ProtocolError) -> None:
+        self.session.sender.send({"type": "error", "code": exc.code, "message": str(exc)})
+
+    async def _dispatch(self, frame: dict) -> None:
+        kind = frame.get("type")
+        conversation_id = frame.get("conversation_id")
+        if kind == "presence":
+            try:
+                presence = Presence(frame.get("presence"))
+            except ValueError as exc:
+                raise ProtocolError("bad_presence", "Statut inconnu.") from exc
+            await self.helpline.set_presence(self.counsellor_id, presence)
+        elif kind == "open":
+            conversation = await self.helpline.conversation_of(self.counsellor_id, conversation_id)
+            messages = await self.helpline.store.messages(conversation.id)
+            self.session.sender.send({"type": "history", "conversation_id": conversation.id,
+                                      "messages": [m.view() for m in messages]})
+        elif kind == "reply":
+            message = await self.helpline.reply(self.counsellor_id, conversation_id, frame.get("text"))
+            self.session.sender.send({"type": "ack", "conversation_id": conversation_id,
+                                      "client_id": str(frame.get("client_id", ""))[:64],
+                                      "message": message.view()})
+        elif kind == "typing":
+            await self.helpline.counsellor_typing(self.counsellor_id, conversation_id, frame.get("active") is True)
+        elif kind == "close":
+            conversation = await self.helpline.conversation_of(self.counsellor_id, conversation_id)
+            await self.helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+        else:
+            raise ProtocolError("unknown_type", "Action inconnue.")
+
+
+def add_console_routes(app: web.Application) -> None:
+    app.router.add_get("/console", console_page)
+    app.router.add_static("/console/static/", CONSOLE_DIR, append_version=False)
+    app.router.add_post("/api/console/login", login)
+    app.router.add_post("/api/console/logout", logout)
+    app.router.add_get("/api/console/me", me)
+    app.router.add_get("/ws/console", console_socket)

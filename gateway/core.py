@@ -1,0 +1,297 @@
+"""The helpline core: takes normalised messages in, keeps conversations, assigns them.
+
+It talks to the store and the bus, never to a socket: adapters (widget, console,
+Meta webhooks) call it and listen to the bus. Time comes from an injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from .clock import Clock, as_datetime
+from .config import Config
+from .errors import ProtocolError, StoreError
+from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, Typing
+from .model import (
+    Author,
+    CloseReason,
+    Conversation,
+    ConversationState,
+    CounsellorLoad,
+    InboundMessage,
+    Message,
+    Presence,
+)
+from .pseudonym import Pseudonyms
+from .routing import plan_assignments
+from .schedule import describe_opening
+from .store import AssignOutcome, NewMessage, Store
+
+log = logging.getLogger(__name__)
+
+DISPATCH_TICK_SECONDS = 2.0  # safety net: re-plan even if a bus event was lost
+
+
+@dataclass(frozen=True)
+class Received:
+    conversation: Conversation
+    message: Message | None  # None when the message was a duplicate
+    duplicate: bool = False
+
+
+def ms(ts: float | None) -> int | None:
+    return None if ts is None else int(ts * 1000)
+
+
+def console_view(c: Conversation) -> dict:
+    """A conversation as a counsellor sees it: pseudonym and channel, nothing else about the person."""
+    return {
+        "id": c.id,
+        "alias": c.alias,
+        "channel": c.channel.value,
+        "state": c.state.value,
+        "opened_at": ms(c.opened_at),
+        "waiting_since": ms(c.waiting_since),
+        "last_message_at": ms(c.last_teen_message_at),
+    }
+
+
+def clean_text(text: object, limit: int) -> str:
+    """Plain text as typed, minus control characters; refuse empty or too long."""
+    if not isinstance(text, str):
+        raise ProtocolError("bad_text", "Ton message n'a pas pu être lu.")
+    kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    if not kept.strip():
+        raise ProtocolError("empty", "Ton message est vide.")
+    if len(kept) > limit:
+        raise ProtocolError("too_long", f"Ton message est trop long ({limit} caractères maximum).")
+    return kept
+
+
+def position_text(position: int) -> str:
+    return f"n° {position}"
+
+
+class Helpline:
+    """One helpline's rules over one store and one bus."""
+
+    def __init__(self, config: Config, store: Store, bus, clock: Clock, pseudonyms: Pseudonyms):
+        self.config = config
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.pseudonyms = pseudonyms
+        self._kick = asyncio.Event()
+        self._dispatcher: asyncio.Task | None = None
+
+    # --- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        self.bus.subscribe(self._on_event)
+        self._dispatcher = asyncio.create_task(self._run_dispatcher(), name="dispatcher")
+        self._kick.set()  # work left by a crashed process is picked up at once
+
+    async def stop(self) -> None:
+        if self._dispatcher:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+
+    def reload(self, config: Config) -> None:
+        """Apply a new, already validated configuration."""
+        self.config = config
+        self._kick.set()
+
+    # --- the line -----------------------------------------------------------------
+    def line_status(self) -> dict:
+        now = as_datetime(self.clock.now())
+        schedule = self.config.schedule
+        if schedule.is_open(now):
+            return {"open": True, "next_opening": None, "next_opening_text": None}
+        opening = schedule.next_opening(now)
+        return {
+            "open": False,
+            "next_opening": opening.isoformat() if opening else None,
+            "next_opening_text": describe_opening(opening, now) if opening else None,
+        }
+
+    def _out_of_hours_text(self) -> str:
+        next_text = self.line_status()["next_opening_text"] or "dès que possible"
+        return self.config.messages["out_of_hours"].format(next_opening=next_text)
+
+    # --- teen side ------------------------------------------------------------------
+    async def receive(self, inbound: InboundMessage) -> Received:
+        """Store a teen's message (once), open or continue their conversation.
+
+        Returns only once the message is stored: adapters acknowledge after this."""
+        text = clean_text(inbound.text, self.config.max_message_chars)
+        fresh = await self.store.claim_message_id(
+            inbound.channel.value, f"{inbound.sender_key}:{inbound.provider_message_id}",
+            self.config.dedupe_ttl_seconds,
+        )
+        if not fresh:
+            active = await self.store.active_conversation_of(inbound.sender_key)
+            return Received(active, None, duplicate=True)
+        return await self._store_inbound(inbound, text)
+
+    async def _store_inbound(self, inbound: InboundMessage, text: str) -> Received:
+        now = self.clock.now()
+        conversation = await self.store.active_conversation_of(inbound.sender_key)
+        created = False
+        if conversation is None:
+            if not self.config.schedule.is_open(as_datetime(now)):
+                return await self._answer_out_of_hours(inbound, text, now)
+            conversation, created = await self.store.create_or_get_active(self._new_conversation(inbound, now))
+        message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
+        await self.store.touch_teen(conversation.id, now)
+        await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
+        if created:
+            await self._announce_queued(conversation)
+        return Received(conversation, message)
+
+    def _new_conversation(self, inbound: InboundMessage, now: float) -> Conversation:
+        return Conversation(
+            id=uuid.uuid4().hex,
+            channel=inbound.channel,
+            sender_key=inbound.sender_key,
+            alias=self.pseudonyms.alias(inbound.sender_key),
+            state=ConversationState.QUEUED,
+            opened_at=now,
+            queued_at=now,
+        )
+
+    async def _answer_out_of_hours(self, inbound: InboundMessage, text: str, now: float) -> Received:
+        """Closed: the teen hears at once when we reopen and whom to call; nothing is queued."""
+        conversation = self._new_conversation(inbound, now).close(CloseReason.OUT_OF_HOURS, now)
+        await self.store.create_closed(conversation)
+        message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
+        reply = await self.store.append_message(
+            conversation.id, NewMessage(Author.SYSTEM, self._out_of_hours_text(), now)
+        )
+        await self.bus.publish(MessageAdded(conversation.id, None, reply))
+        log.info("conversation %s answered out of hours", conversation.id)
+        return Received(conversation, message)
+
+    async def _announce_queued(self, conversation: Conversation) -> None:
+        positions = await self.queue_positions()
+        position = positions.get(conversation.id, len(positions) or 1)
+        text = self.config.messages["queued"].format(position=position_text(position))
+        notice = await self.store.append_message(
+            conversation.id, NewMessage(Author.SYSTEM, text, self.clock.now())
+        )
+        await self.bus.publish(MessageAdded(conversation.id, None, notice))
+        await self.bus.publish(
+            ConversationChanged(conversation.id, "queued", None, None, console_view(conversation))
+        )
+        log.info("conversation %s queued (channel %s)", conversation.id, conversation.channel.value)
+        self._kick.set()
+
+    async def queue_positions(self) -> dict[str, int]:
+        return {e.conversation_id: i for i, e in enumerate(await self.store.queue(), start=1)}
+
+    async def teen_typing(self, conversation: Conversation, active: bool) -> None:
+        await self.bus.publish(Typing(conversation.id, conversation.counsellor_id, Author.TEEN, active))
+
+    # --- counsellor side --------------------------------------------------------
+    async def conversation_of(self, counsellor_id: str, conversation_id: object) -> Conversation:
+        """The conversation if it is assigned to this counsellor; else a ProtocolError."""
+        conversation = await self.store.get_conversation(conversation_id) if isinstance(conversation_id, str) else None
+        if conversation is None or conversation.counsellor_id != counsellor_id:
+            raise ProtocolError("not_yours", "Cette conversation n'est pas la vôtre.")
+        return conversation
+
+    async def reply(self, counsellor_id: str, conversation_id: object, text: object) -> Message:
+        conversation = await self.conversation_of(counsellor_id, conversation_id)
+        if conversation.state is not ConversationState.ASSIGNED:
+            raise ProtocolError("closed", "Cette conversation est terminée.")
+        clean = clean_text(text, self.config.max_message_chars)
+        counsellor = await self.store.get_counsellor(counsellor_id)
+        name = counsellor.display_name if counsellor else None
+        message = await self.store.append_message(
+            conversation.id, NewMessage(Author.COUNSELLOR, clean, self.clock.now(), name)
+        )
+        await self.store.mark_answered(conversation.id)
+        await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))
+        return message
+
+    async def counsellor_typing(self, counsellor_id: str, conversation_id: object, active: bool) -> None:
+        conversation = await self.conversation_of(counsellor_id, conversation_id)
+        await self.bus.publish(Typing(conversation.id, counsellor_id, Author.COUNSELLOR, bool(active)))
+
+    async def close(self, conversation_id: str, reason: CloseReason) -> Conversation | None:
+        """Close once; the teen is told. None if it was already closed."""
+        closed = await self.store.close_conversation(conversation_id, reason, self.clock.now())
+        if closed is None:
+            return None
+        key = "closed_by_teen" if reason is CloseReason.BY_TEEN else "closed_by_counsellor"
+        notice = await self.store.append_message(
+            closed.id, NewMessage(Author.SYSTEM, self.config.messages[key], self.clock.now())
+        )
+        await self.bus.publish(MessageAdded(closed.id, closed.counsellor_id, notice))
+        await self.bus.publish(
+            ConversationChanged(closed.id, "closed", closed.counsellor_id, None, console_view(closed))
+        )
+        log.info("conversation %s closed (%s)", closed.id, reason.value)
+        return closed
+
+    async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
+        await self.store.set_presence(counsellor_id, presence)
+        await self.bus.publish(PresenceChanged(counsellor_id, presence.value))
+
+    # --- dispatching ------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Re-plan whenever a conversation waits or a counsellor may have room (any process)."""
+        if isinstance(event, (PresenceChanged, ConversationChanged)) and getattr(event, "state", "") != "assigned":
+            self._kick.set()
+
+    async def _run_dispatcher(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._kick.wait(), timeout=DISPATCH_TICK_SECONDS)
+            except TimeoutError:
+                pass
+            self._kick.clear()
+            try:
+                await self.dispatch_once()
+            except StoreError as exc:
+                log.warning("dispatch skipped: %s", exc)
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive any one bad round
+                log.exception("dispatch round failed")
+
+    async def dispatch_once(self) -> int:
+        """One planning round: plan from a snapshot, apply each assignment atomically."""
+        queue = await self.store.queue()
+        if not queue:
+            return 0
+        counsellors = {c.id: c for c in await self.store.counsellors()}
+        loads = await self.store.loads()
+        default_cap = self.config.max_conversations_per_counsellor
+        candidates = [
+            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), c.max_conversations or default_cap, c.last_assigned_at)
+            for c in counsellors.values()
+        ]
+        assigned = 0
+        for step in plan_assignments(queue, candidates):
+            capacity = counsellors[step.counsellor_id].max_conversations or default_cap
+            outcome = await self.store.try_assign(step.conversation_id, step.counsellor_id, capacity, self.clock.now())
+            if outcome is AssignOutcome.ASSIGNED:
+                assigned += 1
+                await self._announce_assigned(step.conversation_id, counsellors[step.counsellor_id].display_name)
+            else:
+                self._kick.set()  # the snapshot went stale (another process): plan again
+        return assigned
+
+    async def _announce_assigned(self, conversation_id: str, counsellor_name: str) -> None:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            return
+        await self.bus.publish(
+            ConversationChanged(conversation.id, "assigned", conversation.counsellor_id, counsellor_name,
+                                console_view(conversation))
+        )
+        text = self.config.messages["assigned"].format(counsellor=counsellor_name)
+        notice = await self.store.append_message(conversation.id, NewMessage(Author.SYSTEM, text, self.clock.now()))
+        await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, notice))
+        log.info("conversation %s assigned", conversation.id)

@@ -1,0 +1,53 @@
+"""The one exception root of the gateway.
+
+GatewayError
+├── ConfigError          a config file or value is invalid (carries the key)
+├── StoreError           the store cannot be reached or answered nonsense
+├── InvalidTransition    a conversation was asked for a move its state forbids
+├── ProtocolError        a client frame or payload is malformed (carries a code)
+└── AuthError            login or session refused
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    code = "gateway_error"
+    retryable = False
+    http_status = 500
+
+
+class ConfigError(GatewayError):
+    code = "config_invalid"
+    http_status = 400
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class StoreError(GatewayError):
+    code = "store_unavailable"
+    retryable = True
+    http_status = 503
+
+
+class InvalidTransition(GatewayError):
+    code = "invalid_transition"
+    http_status = 409
+
+
+class ProtocolError(GatewayError):
+    http_status = 400
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class AuthError(GatewayError):
+    code = "unauthorised"
+    http_status = 401

@@ -1,0 +1,182 @@
+"""The normalised message model and the conversation state machine.
+
+Every channel's input becomes an `InboundMessage`; every conversation, whatever its
+channel, is a `Conversation` moving through `ConversationState`. Pure data, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from .errors import InvalidTransition
+
+
+class Channel(str, Enum):
+    WEB = "web"
+    MESSENGER = "messenger"
+    WHATSAPP = "whatsapp"
+
+
+class ConversationState(str, Enum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class CloseReason(str, Enum):
+    BY_COUNSELLOR = "by_counsellor"
+    BY_TEEN = "by_teen"
+    OUT_OF_HOURS = "out_of_hours"
+    ABANDONED = "abandoned"
+
+
+class Author(str, Enum):
+    TEEN = "teen"
+    COUNSELLOR = "counsellor"
+    SYSTEM = "system"
+
+
+class Presence(str, Enum):
+    AVAILABLE = "available"
+    PAUSED = "paused"
+    OFFLINE = "offline"
+
+
+class Role(str, Enum):
+    COUNSELLOR = "counsellor"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # image, audio, video, file, ...
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from a teen, whatever the channel.
+
+    `sender_key` is a keyed hash of the platform id (or of the widget's session token):
+    a pseudonym, never the id itself. `provider_message_id` is what duplicates are
+    recognised by (Meta's mid/wamid, the widget's client id).
+    """
+
+    channel: Channel
+    sender_key: str
+    provider_message_id: str
+    text: str
+    received_at: float
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One stored line of a conversation, as both sides see it."""
+
+    conversation_id: str
+    seq: int
+    author: Author
+    text: str
+    at: float
+    author_name: str | None = None  # counsellor's display name; None for teen/system
+
+    def view(self) -> dict:
+        """The wire shape shared by the widget and the console."""
+        return {
+            "seq": self.seq,
+            "from": self.author.value,
+            "author": self.author_name,
+            "text": self.text,
+            "at": int(self.at * 1000),
+        }
+
+
+# The allowed moves of a conversation. The Redis store's Lua scripts guard the same
+# moves atomically; tests check both against this table.
+TRANSITIONS: dict[ConversationState, frozenset[ConversationState]] = {
+    ConversationState.QUEUED: frozenset({ConversationState.ASSIGNED, ConversationState.CLOSED}),
+    ConversationState.ASSIGNED: frozenset({ConversationState.CLOSED}),
+    ConversationState.CLOSED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """An anonymous conversation: counsellors know it by `alias` and `channel` only."""
+
+    id: str
+    channel: Channel
+    sender_key: str
+    alias: str
+    state: ConversationState
+    opened_at: float
+    priority: int = 0
+    counsellor_id: str | None = None
+    queued_at: float | None = None
+    assigned_at: float | None = None
+    closed_at: float | None = None
+    close_reason: CloseReason | None = None
+    last_teen_message_at: float | None = None
+    waiting_since: float | None = None  # the teen's oldest unanswered message
+
+    def _move(self, to: ConversationState) -> None:
+        if to not in TRANSITIONS[self.state]:
+            raise InvalidTransition(f"conversation {self.id}: {self.state.value} -> {to.value}")
+
+    def assign(self, counsellor_id: str, at: float) -> "Conversation":
+        self._move(ConversationState.ASSIGNED)
+        return replace(self, state=ConversationState.ASSIGNED, counsellor_id=counsellor_id, assigned_at=at)
+
+    def close(self, reason: CloseReason, at: float) -> "Conversation":
+        self._move(ConversationState.CLOSED)
+        return replace(self, state=ConversationState.CLOSED, closed_at=at, close_reason=reason)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not ConversationState.CLOSED
+
+
+@dataclass(frozen=True)
+class Counsellor:
+    """A counsellor's account and live status. `max_conversations` None = the config's."""
+
+    id: str
+    username: str
+    display_name: str
+    password_hash: str
+    role: Role = Role.COUNSELLOR
+    presence: Presence = Presence.OFFLINE
+    max_conversations: int | None = None
+    last_assigned_at: float = 0.0
+
+    def public(self) -> dict:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role.value,
+            "presence": self.presence.value,
+        }
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A waiting conversation as the router sees it."""
+
+    conversation_id: str
+    priority: int
+    queued_at: float
+
+
+@dataclass(frozen=True)
+class CounsellorLoad:
+    """A counsellor as the router sees it."""
+
+    counsellor_id: str
+    presence: Presence
+    open_conversations: int
+    capacity: int
+    last_assigned_at: float = 0.0
+    skills: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,152 @@
+"""The one async store interface; `memory` and `redis` implement it and pass one contract suite.
+
+Atomicity is the store's job: `create_or_get_active` never gives one sender two open
+conversations, `try_assign` never assigns a conversation twice nor above capacity, and
+`claim_message_id` lets exactly one caller through per provider message id.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+
+from ..model import (
+    Author,
+    CloseReason,
+    Conversation,
+    Counsellor,
+    Message,
+    Presence,
+    QueueEntry,
+)
+
+
+class AssignOutcome(str, Enum):
+    ASSIGNED = "assigned"
+    NOT_QUEUED = "not_queued"  # someone else took it, or it closed
+    NOT_AVAILABLE = "not_available"  # counsellor paused/offline meanwhile
+    FULL = "full"  # counsellor reached capacity meanwhile
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    author: Author
+    text: str
+    at: float
+    author_name: str | None = None
+
+
+class Store(ABC):
+    """Everything that a restart must not lose."""
+
+    kind: str = "abstract"
+
+    # --- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect, load scripts."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the store answers."""
+
+    # --- inbound dedupe ---------------------------------------------------------
+    @abstractmethod
+    async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
+        """True the first time a (channel, provider id) is seen within `ttl` seconds."""
+
+    # --- conversations ----------------------------------------------------------
+    @abstractmethod
+    async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
+        """Store `conversation` unless its sender already has an open one.
+
+        Returns (the sender's open conversation, created?). `conversation` must be QUEUED
+        or ASSIGNED-free, i.e. state QUEUED; it is added to the queue when created.
+        """
+
+    @abstractmethod
+    async def create_closed(self, conversation: Conversation) -> None:
+        """Store an already-closed conversation (e.g. out of hours) for the record."""
+
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def active_conversation_of(self, sender_key: str) -> Conversation | None:
+        """The sender's open conversation, if any."""
+
+    @abstractmethod
+    async def touch_teen(self, conversation_id: str, at: float) -> None:
+        """Record the teen's latest message; start `waiting_since` if it was unset."""
+
+    @abstractmethod
+    async def mark_answered(self, conversation_id: str) -> None:
+        """A counsellor answered: clear `waiting_since`."""
+
+    @abstractmethod
+    async def close_conversation(
+        self, conversation_id: str, reason: CloseReason, at: float
+    ) -> Conversation | None:
+        """Close it atomically: off the queue, off its counsellor's load, sender freed.
+
+        Returns the closed conversation, or None if it was already closed or unknown.
+        """
+
+    # --- messages ---------------------------------------------------------------
+    @abstractmethod
+    async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
+        """Append and return it with its sequence number (1, 2, 3 … per conversation)."""
+
+    @abstractmethod
+    async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
+        """Messages with seq > after_seq, in order."""
+
+    # --- queue and assignment ---------------------------------------------------
+    @abstractmethod
+    async def queue(self) -> list[QueueEntry]:
+        """Waiting conversations, highest priority first, then longest waiting."""
+
+    @abstractmethod
+    async def try_assign(
+        self, conversation_id: str, counsellor_id: str, capacity: int, at: float
+    ) -> AssignOutcome:
+        """Atomically: conversation still queued, counsellor available and below capacity."""
+
+    @abstractmethod
+    async def conversations_of(self, counsellor_id: str) -> list[Conversation]:
+        """The counsellor's open (assigned) conversations."""
+
+    # --- counsellors ------------------------------------------------------------
+    @abstractmethod
+    async def add_counsellor(self, counsellor: Counsellor) -> None:
+        """Create an account; raises ValueError if the username is taken."""
+
+    @abstractmethod
+    async def get_counsellor(self, counsellor_id: str) -> Counsellor | None: ...
+
+    @abstractmethod
+    async def counsellor_by_username(self, username: str) -> Counsellor | None: ...
+
+    @abstractmethod
+    async def counsellors(self) -> list[Counsellor]: ...
+
+    @abstractmethod
+    async def set_presence(self, counsellor_id: str, presence: Presence) -> None: ...
+
+    @abstractmethod
+    async def loads(self) -> dict[str, int]:
+        """Open conversations per counsellor id (0 for counsellors with none)."""
+
+    # --- console sessions -------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, token_hash: str, counsellor_id: str, ttl: int) -> None: ...
+
+    @abstractmethod
+    async def session_counsellor(self, token_hash: str) -> str | None:
+        """The counsellor id of a live session, or None (expired, logged out, unknown)."""
+
+    @abstractmethod
+    async def delete_session(self, token_hash: str) -> None: ...

@@ -1,0 +1,184 @@
+"""The in-memory store: the embedded default for a quick single-process run.
+
+Nothing survives a restart. Each method runs without awaiting, so on one event loop
+every operation is atomic, which is what the contract asks of the Redis store too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ..model import (
+    CloseReason,
+    Conversation,
+    ConversationState,
+    Counsellor,
+    Message,
+    Presence,
+    QueueEntry,
+)
+from .base import AssignOutcome, NewMessage, Store
+
+
+class MemoryStore(Store):
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._dedupe: dict[tuple[str, str], float] = {}
+        self._conversations: dict[str, Conversation] = {}
+        self._active: dict[str, str] = {}  # sender_key -> conversation id
+        self._messages: dict[str, list[Message]] = {}
+        self._counsellors: dict[str, Counsellor] = {}
+        self._usernames: dict[str, str] = {}
+        self._sessions: dict[str, tuple[str, float]] = {}
+
+    async def ping(self) -> bool:
+        return True
+
+    async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
+        now = time.monotonic()
+        key = (channel, provider_message_id)
+        expires = self._dedupe.get(key)
+        if expires is not None and expires > now:
+            return False
+        self._dedupe[key] = now + ttl
+        if len(self._dedupe) > 100_000:  # bounded: drop expired entries now and then
+            self._dedupe = {k: v for k, v in self._dedupe.items() if v > now}
+        return True
+
+    async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
+        existing_id = self._active.get(conversation.sender_key)
+        if existing_id is not None:
+            return self._conversations[existing_id], False
+        self._conversations[conversation.id] = conversation
+        self._active[conversation.sender_key] = conversation.id
+        self._messages[conversation.id] = []
+        return conversation, True
+
+    async def create_closed(self, conversation: Conversation) -> None:
+        self._conversations[conversation.id] = conversation
+        self._messages.setdefault(conversation.id, [])
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return self._conversations.get(conversation_id)
+
+    async def active_conversation_of(self, sender_key: str) -> Conversation | None:
+        conversation_id = self._active.get(sender_key)
+        return self._conversations.get(conversation_id) if conversation_id else None
+
+    async def touch_teen(self, conversation_id: str, at: float) -> None:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is not None:
+            self._conversations[conversation_id] = replace(
+                conversation, last_teen_message_at=at, waiting_since=conversation.waiting_since or at
+            )
+
+    async def mark_answered(self, conversation_id: str) -> None:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is not None:
+            self._conversations[conversation_id] = replace(conversation, waiting_since=None)
+
+    async def close_conversation(
+        self, conversation_id: str, reason: CloseReason, at: float
+    ) -> Conversation | None:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or not conversation.is_open:
+            return None
+        closed = conversation.close(reason, at)
+        self._conversations[conversation_id] = closed
+        if self._active.get(closed.sender_key) == conversation_id:
+            del self._active[closed.sender_key]
+        return closed
+
+    async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
+        history = self._messages.setdefault(conversation_id, [])
+        stored = Message(
+            conversation_id=conversation_id,
+            seq=len(history) + 1,
+            author=message.author,
+            text=message.text,
+            at=message.at,
+            author_name=message.author_name,
+        )
+        history.append(stored)
+        return stored
+
+    async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
+        return self._messages.get(conversation_id, [])[max(after_seq, 0):]
+
+    async def queue(self) -> list[QueueEntry]:
+        waiting = [c for c in self._conversations.values() if c.state is ConversationState.QUEUED]
+        waiting.sort(key=lambda c: (-c.priority, c.queued_at or c.opened_at))
+        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at) for c in waiting]
+
+    async def try_assign(
+        self, conversation_id: str, counsellor_id: str, capacity: int, at: float
+    ) -> AssignOutcome:
+        conversation = self._conversations.get(conversation_id)
+        counsellor = self._counsellors.get(counsellor_id)
+        if conversation is None or conversation.state is not ConversationState.QUEUED:
+            return AssignOutcome.NOT_QUEUED
+        if counsellor is None or counsellor.presence is not Presence.AVAILABLE:
+            return AssignOutcome.NOT_AVAILABLE
+        if self._load_of(counsellor_id) >= capacity:
+            return AssignOutcome.FULL
+        self._conversations[conversation_id] = conversation.assign(counsellor_id, at)
+        self._counsellors[counsellor_id] = replace(counsellor, last_assigned_at=at)
+        return AssignOutcome.ASSIGNED
+
+    def _load_of(self, counsellor_id: str) -> int:
+        return sum(
+            1
+            for c in self._conversations.values()
+            if c.counsellor_id == counsellor_id and c.state is ConversationState.ASSIGNED
+        )
+
+    async def conversations_of(self, counsellor_id: str) -> list[Conversation]:
+        mine = [
+            c
+            for c in self._conversations.values()
+            if c.counsellor_id == counsellor_id and c.state is ConversationState.ASSIGNED
+        ]
+        return sorted(mine, key=lambda c: c.assigned_at or 0)
+
+    async def add_counsellor(self, counsellor: Counsellor) -> None:
+        if counsellor.username in self._usernames:
+            raise ValueError(f"username {counsellor.username!r} is taken")
+        self._counsellors[counsellor.id] = counsellor
+        self._usernames[counsellor.username] = counsellor.id
+
+    async def get_counsellor(self, counsellor_id: str) -> Counsellor | None:
+        return self._counsellors.get(counsellor_id)
+
+    async def counsellor_by_username(self, username: str) -> Counsellor | None:
+        counsellor_id = self._usernames.get(username)
+        return self._counsellors.get(counsellor_id) if counsellor_id else None
+
+    async def counsellors(self) -> list[Counsellor]:
+        return list(self._counsellors.values())
+
+    async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
+        counsellor = self._counsellors.get(counsellor_id)
+        if counsellor is not None:
+            self._counsellors[counsellor_id] = replace(counsellor, presence=presence)
+
+    async def loads(self) -> dict[str, int]:
+        counts = {counsellor_id: 0 for counsellor_id in self._counsellors}
+        for c in self._conversations.values():
+            if c.state is ConversationState.ASSIGNED and c.counsellor_id in counts:
+                counts[c.counsellor_id] += 1
+        return counts
+
+    async def create_session(self, token_hash: str, counsellor_id: str, ttl: int) -> None:
+        self._sessions[token_hash] = (counsellor_id, time.monotonic() + ttl)
+
+    async def session_counsellor(self, token_hash: str) -> str | None:
+        entry = self._sessions.get(token_hash)
+        if entry is None or entry[1] <= time.monotonic():
+            self._sessions.pop(token_hash, None)
+            return None
+        return entry[0]
+
+    async def delete_session(self, token_hash: str) -> None:
+        self._sessions.pop(token_hash, None)

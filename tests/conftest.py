@@ -1,0 +1,72 @@
+"""Shared fixtures. Each concern keeps its own section; add yours below the last one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+from gateway.store.base import Store
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
+from tests.redis_server import RedisServer
+
+# --- stores: a real redis-server and started stores ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole run (tests may stop and restart it)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis_server.start()  # no-op when running; revives it after a test that stopped it and failed
+    return redis_server.url
+
+
+MakeStore = Callable[..., Awaitable[Store]]
+
+
+@pytest.fixture
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
+    """`await make_store("memory" | "redis", prefix=None)` → a started store, closed after the test.
+
+    Each redis test gets its own key prefix unless it passes one (two stores sharing a prefix
+    are two gateway processes sharing one Redis).
+    """
+    opened: list[Store] = []
+    default_prefix = f"test-{uuid.uuid4().hex[:12]}"
+
+    async def make(kind: str, prefix: str | None = None) -> Store:
+        if kind == "memory":
+            store: Store = MemoryStore()
+        elif kind == "redis":
+            store = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix or default_prefix)
+        else:
+            raise ValueError(f"unknown store kind {kind!r}")
+        await store.start()
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
+    """Each contract test runs once per store."""
+    return await make_store(request.param)
+
+
+# --- gateway: environment for a gateway under test ------------------------------------------------
+
+# The Redis store refuses to start without a pseudonym key; tests use a fixed one.
+os.environ.setdefault("GATEWAY_PSEUDONYM_KEY", "test-pseudonym-key-not-a-secret-0123456789")

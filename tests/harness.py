@@ -1,0 +1,60 @@
+"""A real gateway on a loopback port, with parts the test chooses (store, clock, config)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp.test_utils import TestServer
+
+from gateway.accounts import create_counsellor
+from gateway.clock import ManualClock
+from gateway.config import Config, parse_config
+from gateway.console_api import HELPLINE
+from gateway.core import Helpline
+from gateway.model import Role
+from gateway.server import build_app, build_parts
+
+PARIS = ZoneInfo("Europe/Paris")
+# A Tuesday, mid-morning in Paris: the line is open.
+TUESDAY_10H = datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)
+PASSWORD = "correct horse battery"
+
+
+def make_config(store_url: str = "memory://", prefix: str = "3018", **overrides) -> Config:
+    doc = {"store": {"url": store_url, "prefix": prefix}, **overrides}
+    return parse_config(doc)
+
+
+@dataclass
+class Running:
+    server: TestServer
+    helpline: Helpline
+    clock: ManualClock
+
+    @property
+    def http(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    @property
+    def ws(self) -> str:
+        return self.http.replace("http://", "ws://")
+
+    async def add_counsellor(self, username: str, display_name: str | None = None,
+                             role: Role = Role.COUNSELLOR) -> None:
+        await create_counsellor(self.helpline.store, username, display_name or username.title(), PASSWORD, role)
+
+
+@asynccontextmanager
+async def running_gateway(config: Config, at: datetime = TUESDAY_10H):
+    clock = ManualClock(at)
+    parts = build_parts(config, clock=clock)
+    app = build_app(parts)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Running(server, app[HELPLINE], clock)
+    finally:
+        await server.close()

@@ -1,0 +1,436 @@
+"""The store contract: every test runs against the memory and the Redis store alike.
+
+The last section holds what only the Redis store promises: two processes sharing one Redis,
+surviving a restart of the gateway, and saying so when Redis is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.errors import StoreError
+from gateway.model import (
+    Author,
+    Channel,
+    CloseReason,
+    Conversation,
+    ConversationState,
+    Counsellor,
+    Presence,
+    Role,
+)
+from gateway.store.base import AssignOutcome, NewMessage, Store
+from gateway.store.redis import RedisStore
+
+T0 = 1_700_000_000.0
+
+
+def a_conversation(sender: str = "sender-a", *, priority: int = 0, queued_at: float = T0) -> Conversation:
+    return Conversation(
+        id=uuid.uuid4().hex,
+        channel=Channel.WHATSAPP,
+        sender_key=sender,
+        alias=f"alias-{sender}",
+        state=ConversationState.QUEUED,
+        opened_at=queued_at,
+        priority=priority,
+        queued_at=queued_at,
+    )
+
+
+def a_counsellor(username: str, presence: Presence = Presence.AVAILABLE) -> Counsellor:
+    return Counsellor(
+        id=uuid.uuid4().hex,
+        username=username,
+        display_name=username.title(),
+        password_hash="argon2$fake",
+        presence=presence,
+    )
+
+
+async def queued(store: Store, *conversations: Conversation) -> list[Conversation]:
+    for conversation in conversations:
+        _, created = await store.create_or_get_active(conversation)
+        assert created
+    return list(conversations)
+
+
+# --- inbound dedupe -------------------------------------------------------------------------
+
+
+async def test_dedupe_lets_the_first_claim_through_and_refuses_the_second(store: Store) -> None:
+    assert await store.claim_message_id("whatsapp", "wamid.1", ttl=60) is True
+    assert await store.claim_message_id("whatsapp", "wamid.1", ttl=60) is False
+
+
+async def test_dedupe_tells_channels_apart(store: Store) -> None:
+    assert await store.claim_message_id("whatsapp", "id-1", ttl=60) is True
+    assert await store.claim_message_id("messenger", "id-1", ttl=60) is True
+
+
+# --- conversations --------------------------------------------------------------------------
+
+
+async def test_new_conversation_is_stored_active_and_queued(store: Store) -> None:
+    conversation = a_conversation()
+    result, created = await store.create_or_get_active(conversation)
+    assert created and result == conversation
+    assert await store.get_conversation(conversation.id) == conversation
+    assert await store.active_conversation_of("sender-a") == conversation
+    assert [e.conversation_id for e in await store.queue()] == [conversation.id]
+
+
+async def test_create_or_get_active_returns_the_senders_open_conversation(store: Store) -> None:
+    first = a_conversation()
+    await store.create_or_get_active(first)
+    second = a_conversation()
+    result, created = await store.create_or_get_active(second)
+    assert (result, created) == (first, False)
+    assert await store.get_conversation(second.id) is None
+    assert [e.conversation_id for e in await store.queue()] == [first.id]
+
+
+async def test_every_conversation_field_round_trips(store: Store) -> None:
+    conversation = a_conversation(priority=2, queued_at=T0 + 0.123456789)
+    await store.create_or_get_active(conversation)
+    counsellor = a_counsellor("ana")
+    await store.add_counsellor(counsellor)
+    await store.touch_teen(conversation.id, T0 + 1.5)
+    await store.try_assign(conversation.id, counsellor.id, capacity=3, at=T0 + 2.25)
+    closed = await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0 + 3.125)
+    assert closed == Conversation(
+        id=conversation.id,
+        channel=Channel.WHATSAPP,
+        sender_key="sender-a",
+        alias="alias-sender-a",
+        state=ConversationState.CLOSED,
+        opened_at=T0 + 0.123456789,
+        priority=2,
+        counsellor_id=counsellor.id,
+        queued_at=T0 + 0.123456789,
+        assigned_at=T0 + 2.25,
+        closed_at=T0 + 3.125,
+        close_reason=CloseReason.BY_TEEN,
+        last_teen_message_at=T0 + 1.5,
+    )
+    assert await store.get_conversation(conversation.id) == closed
+
+
+async def test_touch_teen_records_the_latest_message_time(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    await store.touch_teen(conversation.id, T0 + 7)
+    stored = await store.get_conversation(conversation.id)
+    assert stored is not None and stored.last_teen_message_at == T0 + 7
+
+
+async def test_touch_teen_of_an_unknown_conversation_creates_nothing(store: Store) -> None:
+    await store.touch_teen("nope", T0)
+    assert await store.get_conversation("nope") is None
+
+
+async def test_closed_conversation_is_kept_but_neither_queued_nor_active(store: Store) -> None:
+    conversation = a_conversation().close(CloseReason.OUT_OF_HOURS, T0)
+    await store.create_closed(conversation)
+    assert await store.get_conversation(conversation.id) == conversation
+    assert await store.queue() == []
+    assert await store.active_conversation_of("sender-a") is None
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+async def test_queue_puts_higher_priority_first_then_longest_waiting(store: Store) -> None:
+    late_urgent = a_conversation("s1", priority=1, queued_at=T0 + 30)
+    early = a_conversation("s2", queued_at=T0 + 10)
+    earlier_by_a_microsecond = a_conversation("s3", queued_at=T0 + 10 - 0.000001)
+    early_urgent = a_conversation("s4", priority=1, queued_at=T0 + 20)
+    latest = a_conversation("s5", queued_at=T0 + 40)
+    await queued(store, late_urgent, early, earlier_by_a_microsecond, early_urgent, latest)
+    entries = await store.queue()
+    assert [e.conversation_id for e in entries] == [
+        early_urgent.id,
+        late_urgent.id,
+        earlier_by_a_microsecond.id,
+        early.id,
+        latest.id,
+    ]
+    assert (entries[0].priority, entries[0].queued_at) == (1, T0 + 20)
+
+
+# --- assignment -----------------------------------------------------------------------------
+
+
+async def test_try_assign_assigns_a_queued_conversation(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana = a_counsellor("ana")
+    await store.add_counsellor(ana)
+    assert await store.try_assign(conversation.id, ana.id, capacity=3, at=T0 + 5) is AssignOutcome.ASSIGNED
+    stored = await store.get_conversation(conversation.id)
+    assert stored == conversation.assign(ana.id, T0 + 5)
+    assert await store.queue() == []
+    assert await store.conversations_of(ana.id) == [stored]
+    counsellor = await store.get_counsellor(ana.id)
+    assert counsellor is not None and counsellor.last_assigned_at == T0 + 5
+
+
+async def test_second_try_assign_of_one_conversation_is_not_queued(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana, ben = a_counsellor("ana"), a_counsellor("ben")
+    await store.add_counsellor(ana)
+    await store.add_counsellor(ben)
+    assert await store.try_assign(conversation.id, ana.id, 3, T0) is AssignOutcome.ASSIGNED
+    assert await store.try_assign(conversation.id, ben.id, 3, T0 + 1) is AssignOutcome.NOT_QUEUED
+    assert await store.loads() == {ana.id: 1, ben.id: 0}
+
+
+async def test_try_assign_of_unknown_or_closed_conversation_is_not_queued(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana = a_counsellor("ana")
+    await store.add_counsellor(ana)
+    await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0)
+    assert await store.try_assign(conversation.id, ana.id, 3, T0) is AssignOutcome.NOT_QUEUED
+    assert await store.try_assign("unknown", ana.id, 3, T0) is AssignOutcome.NOT_QUEUED
+
+
+@pytest.mark.parametrize("presence", [Presence.PAUSED, Presence.OFFLINE])
+async def test_try_assign_to_a_counsellor_who_is_not_available_fails(store: Store, presence: Presence) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana = a_counsellor("ana", presence)
+    await store.add_counsellor(ana)
+    assert await store.try_assign(conversation.id, ana.id, 3, T0) is AssignOutcome.NOT_AVAILABLE
+    assert await store.try_assign(conversation.id, "unknown", 3, T0) is AssignOutcome.NOT_AVAILABLE
+    assert [e.conversation_id for e in await store.queue()] == [conversation.id]
+
+
+async def test_try_assign_at_capacity_is_full(store: Store) -> None:
+    first, second = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    ana = a_counsellor("ana")
+    await store.add_counsellor(ana)
+    assert await store.try_assign(first.id, ana.id, capacity=1, at=T0) is AssignOutcome.ASSIGNED
+    assert await store.try_assign(second.id, ana.id, capacity=1, at=T0) is AssignOutcome.FULL
+    assert [e.conversation_id for e in await store.queue()] == [second.id]
+
+
+async def test_loads_count_open_conversations_per_counsellor(store: Store) -> None:
+    a, b, c = await queued(store, a_conversation("s1"), a_conversation("s2"), a_conversation("s3"))
+    ana, ben, cleo = a_counsellor("ana"), a_counsellor("ben"), a_counsellor("cleo")
+    for counsellor in (ana, ben, cleo):
+        await store.add_counsellor(counsellor)
+    await store.try_assign(a.id, ana.id, 3, T0)
+    await store.try_assign(b.id, ana.id, 3, T0 + 1)
+    await store.try_assign(c.id, ben.id, 3, T0 + 2)
+    assert await store.loads() == {ana.id: 2, ben.id: 1, cleo.id: 0}
+    assert [x.id for x in await store.conversations_of(ana.id)] == [a.id, b.id]
+
+
+# --- closing --------------------------------------------------------------------------------
+
+
+async def test_close_takes_a_waiting_conversation_off_the_queue(store: Store) -> None:
+    first, second = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    closed = await store.close_conversation(first.id, CloseReason.ABANDONED, T0 + 9)
+    assert closed == first.close(CloseReason.ABANDONED, T0 + 9)
+    assert [e.conversation_id for e in await store.queue()] == [second.id]
+
+
+async def test_close_frees_the_counsellor_and_the_sender(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana = a_counsellor("ana")
+    await store.add_counsellor(ana)
+    await store.try_assign(conversation.id, ana.id, 3, T0)
+    await store.close_conversation(conversation.id, CloseReason.BY_COUNSELLOR, T0 + 60)
+    assert await store.loads() == {ana.id: 0}
+    assert await store.conversations_of(ana.id) == []
+    assert await store.active_conversation_of("sender-a") is None
+    again = a_conversation()
+    assert await store.create_or_get_active(again) == (again, True)
+    assert await store.active_conversation_of("sender-a") == again
+
+
+async def test_closing_twice_or_closing_the_unknown_returns_none(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    assert await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0) is not None
+    assert await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0) is None
+    assert await store.close_conversation("unknown", CloseReason.BY_TEEN, T0) is None
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+async def test_messages_are_numbered_1_2_3_per_conversation(store: Store) -> None:
+    first, second = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    sent = [
+        await store.append_message(first.id, NewMessage(Author.TEEN, "hello", T0 + 0.001)),
+        await store.append_message(first.id, NewMessage(Author.COUNSELLOR, "hi, I'm Ana", T0 + 2, "Ana")),
+        await store.append_message(first.id, NewMessage(Author.SYSTEM, "ünïcødé ✓", T0 + 3)),
+    ]
+    assert [m.seq for m in sent] == [1, 2, 3]
+    assert (await store.append_message(second.id, NewMessage(Author.TEEN, "other", T0))).seq == 1
+    assert await store.messages(first.id) == sent
+    assert sent[1].author_name == "Ana" and sent[0].author_name is None
+
+
+async def test_messages_after_seq_returns_only_later_ones(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    for i in range(1, 4):
+        await store.append_message(conversation.id, NewMessage(Author.TEEN, f"m{i}", T0 + i))
+    assert [m.text for m in await store.messages(conversation.id, after_seq=1)] == ["m2", "m3"]
+    assert [m.seq for m in await store.messages(conversation.id, after_seq=2)] == [3]
+    assert await store.messages(conversation.id, after_seq=3) == []
+    assert await store.messages("unknown") == []
+
+
+# --- counsellors ----------------------------------------------------------------------------
+
+
+async def test_counsellor_is_found_by_id_and_by_username(store: Store) -> None:
+    ana = Counsellor(
+        id="c-ana", username="ana", display_name="Ana", password_hash="h", role=Role.SUPERVISOR,
+        presence=Presence.PAUSED, max_conversations=4, last_assigned_at=T0,
+    )
+    ben = a_counsellor("ben")
+    await store.add_counsellor(ana)
+    await store.add_counsellor(ben)
+    assert await store.get_counsellor("c-ana") == ana
+    assert await store.counsellor_by_username("ben") == ben
+    assert await store.get_counsellor("unknown") is None
+    assert await store.counsellor_by_username("unknown") is None
+    assert sorted(c.username for c in await store.counsellors()) == ["ana", "ben"]
+
+
+async def test_adding_a_taken_username_raises_value_error(store: Store) -> None:
+    first = a_counsellor("ana")
+    await store.add_counsellor(first)
+    with pytest.raises(ValueError):
+        await store.add_counsellor(a_counsellor("ana"))
+    assert await store.counsellors() == [first]
+
+
+async def test_presence_changes_are_stored(store: Store) -> None:
+    ana = a_counsellor("ana", Presence.OFFLINE)
+    await store.add_counsellor(ana)
+    await store.set_presence(ana.id, Presence.AVAILABLE)
+    stored = await store.get_counsellor(ana.id)
+    assert stored is not None and stored.presence is Presence.AVAILABLE
+    await store.set_presence("unknown", Presence.AVAILABLE)
+    assert await store.get_counsellor("unknown") is None
+
+
+# --- console sessions -----------------------------------------------------------------------
+
+
+async def test_session_lives_until_deleted(store: Store) -> None:
+    await store.create_session("token-hash", "c-ana", ttl=3600)
+    assert await store.session_counsellor("token-hash") == "c-ana"
+    await store.delete_session("token-hash")
+    assert await store.session_counsellor("token-hash") is None
+    assert await store.session_counsellor("never-issued") is None
+
+
+async def test_sessions_and_dedupe_claims_expire_after_their_ttl(make_store) -> None:
+    stores = [await make_store("memory"), await make_store("redis")]
+    for store in stores:
+        await store.create_session("token-hash", "c-ana", ttl=1)
+        await store.claim_message_id("web", "client-1", ttl=1)
+    await asyncio.sleep(1.05)  # the suite's one sleep; Redis expires keys to the millisecond
+    for store in stores:
+        assert await store.session_counsellor("token-hash") is None, store.kind
+        assert await store.claim_message_id("web", "client-1", ttl=1) is True, store.kind
+
+
+# --- Redis only: keys, concurrency, restarts, outages ---------------------------------------
+
+
+async def test_redis_keys_carry_the_prefix_and_never_a_raw_provider_id(make_store, redis_url: str) -> None:
+    prefix = f"keys-{uuid.uuid4().hex[:8]}"
+    store = await make_store("redis", prefix=prefix)
+    await store.claim_message_id("whatsapp", "wamid.SECRET", ttl=60)
+    await store.create_session("token-hash", "c-ana", ttl=60)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = await client.keys("*")
+        assert [k for k in keys if "SECRET" in k] == []
+        dedupe = [k for k in keys if k.startswith(f"{prefix}:dedupe:")]
+        assert len(dedupe) == 1 and 0 < await client.ttl(dedupe[0]) <= 60
+        assert 0 < await client.ttl(f"{prefix}:session:token-hash") <= 60
+    finally:
+        await client.aclose()
+
+
+async def test_two_processes_racing_for_one_sender_get_one_conversation(make_store) -> None:
+    prefix = f"race-{uuid.uuid4().hex[:8]}"
+    one = await make_store("redis", prefix=prefix)
+    two = await make_store("redis", prefix=prefix)
+    attempts = [a_conversation("same-sender") for _ in range(20)]
+    results = await asyncio.gather(
+        *((one if i % 2 else two).create_or_get_active(c) for i, c in enumerate(attempts))
+    )
+    assert sum(created for _, created in results) == 1
+    assert len({conversation.id for conversation, _ in results}) == 1
+    assert len(await one.queue()) == 1
+
+
+async def test_two_processes_never_assign_a_conversation_twice_nor_above_capacity(make_store) -> None:
+    prefix = f"race-{uuid.uuid4().hex[:8]}"
+    one = await make_store("redis", prefix=prefix)
+    two = await make_store("redis", prefix=prefix)
+    conversations = await queued(one, *(a_conversation(f"s{i}", queued_at=T0 + i) for i in range(20)))
+    counsellors = [a_counsellor(name) for name in ("ana", "ben", "cleo")]
+    for counsellor in counsellors:
+        await two.add_counsellor(counsellor)
+    # Attempt i: conversation i % 20 to counsellor i % 3, so conversations 0-9 are tried
+    # with all three counsellors: whatever the interleaving, exactly 3 x 3 get assigned.
+    attempts = [(conversations[i % 20].id, counsellors[i % 3].id) for i in range(50)]
+    outcomes = await asyncio.gather(
+        *((one, two)[i % 2].try_assign(conv_id, c_id, 3, T0 + 100) for i, (conv_id, c_id) in enumerate(attempts))
+    )
+    assigned = Counter(conv_id for (conv_id, _), o in zip(attempts, outcomes) if o is AssignOutcome.ASSIGNED)
+    assert max(assigned.values()) == 1
+    assert len(assigned) == 9
+    loads = await one.loads()
+    assert sorted(loads.values()) == [3, 3, 3]
+    owners = {c.id: c.counsellor_id for k in counsellors for c in await two.conversations_of(k.id)}
+    assert set(owners) == set(assigned)
+    assert len(await one.queue()) == 11
+
+
+async def test_redis_data_survives_a_gateway_restart(make_store, redis_url: str) -> None:
+    prefix = f"restart-{uuid.uuid4().hex[:8]}"
+    before = RedisStore(redis_url, prefix=prefix)
+    await before.start()
+    [conversation] = await queued(before, a_conversation())
+    ana = a_counsellor("ana")
+    await before.add_counsellor(ana)
+    await before.try_assign(conversation.id, ana.id, 3, T0)
+    message = await before.append_message(conversation.id, NewMessage(Author.TEEN, "still there?", T0))
+    await before.create_session("token-hash", ana.id, ttl=60)
+    await before.close()
+
+    after = await make_store("redis", prefix=prefix)
+    assert await after.get_conversation(conversation.id) == conversation.assign(ana.id, T0)
+    assert await after.active_conversation_of("sender-a") is not None
+    assert await after.messages(conversation.id) == [message]
+    assert await after.counsellor_by_username("ana") == await after.get_counsellor(ana.id)
+    assert await after.loads() == {ana.id: 1}
+    assert await after.session_counsellor("token-hash") == ana.id
+
+
+async def test_ping_is_false_while_redis_is_down_and_true_once_it_is_back(make_store, redis_server) -> None:
+    store = await make_store("redis")
+    assert await store.ping() is True
+    redis_server.stop()
+    try:
+        assert await store.ping() is False
+        with pytest.raises(StoreError):
+            await store.get_conversation("any")
+    finally:
+        redis_server.start()
+    assert await store.ping() is True
+    # The restarted server lost its script cache; the scripts load themselves again.
+    [conversation] = await queued(store, a_conversation())
+    assert await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0) is not None

@@ -101,6 +101,8 @@ class WidgetHub:
 
     def _on_conversation_changed(self, event: ConversationChanged) -> None:
         for session in list(self._by_conversation.get(event.conversation_id, ())):
+            if session.state == event.state:
+                continue  # already told (e.g. when it bound); positions come from the refresher
             session.state = event.state
             if event.state == "assigned":
                 session.counsellor = event.counsellor_name
@@ -212,11 +214,17 @@ class WidgetConnection:
             else:
                 raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
         except ProtocolError as exc:
-            self.session.sender.send({"type": "error", "code": exc.code, "message": str(exc)})
+            self._error(exc.code, str(exc), frame)
         except GatewayError:
             log.exception("widget frame failed")
-            self.session.sender.send({"type": "error", "code": "unavailable",
-                                      "message": "Petit souci technique, ton message va être renvoyé."})
+            self._error("unavailable", "Petit souci technique, ton message va être renvoyé.", frame)
+
+    def _error(self, code: str, message: str, frame: dict | None) -> None:
+        """The error names the refused message's client_id, so the page can mark the right line."""
+        error = {"type": "error", "code": code, "message": message}
+        if frame and isinstance(frame.get("client_id"), str):
+            error["client_id"] = frame["client_id"][:64]
+        self.session.sender.send(error)
 
     async def _on_message(self, frame: dict) -> None:
         client_id = frame.get("client_id")

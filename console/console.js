@@ -257,6 +257,7 @@
   function onInit(frame) {
     const firstInit = !state.initialised;
     const before = state.conversations;
+    const wasOpen = before.get(state.openId);
     state.clockOffset = frame.server_time - Date.now();
     state.me = frame.me;
     state.conversations = new Map();
@@ -267,21 +268,22 @@
     Object.assign(state, { initialised: true, connected: true, attempt: 0 });
     el.connectionBanner.hidden = true;
     renderMe();
-    reopenAfterInit();
+    reopenAfterInit(wasOpen);
     flushPending();
     renderList();
   }
 
   // Lines may have been missed while disconnected: ask the open conversation's history again.
-  function reopenAfterInit() {
+  // A conversation missing from init is gone from this console (closed, or moved away).
+  function reopenAfterInit(wasOpen) {
     if (!state.openId) return;
     if (state.conversations.has(state.openId)) {
       send({ type: 'open', conversation_id: state.openId });
       renderPane();
-    } else {
-      showNotice('La conversation ouverte ne vous est plus attribuée.');
-      closePane();
+      return;
     }
+    if (wasOpen && wasOpen.state !== 'closed') showNotice('La conversation ouverte ne vous est plus attribuée.');
+    closePane();
   }
 
   function onConversation(frame) {
@@ -426,7 +428,7 @@
 
   // The list is rebuilt on every change: put keyboard focus back where it was.
   function focusedItem() {
-    const item = document.activeElement.closest('.conv-item');
+    const item = document.activeElement?.closest('.conv-item');
     return item && '.conv-item' + byAttr('data-id', item.dataset.id) + ' .' + document.activeElement.className;
   }
 

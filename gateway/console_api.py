@@ -179,21 +179,43 @@ class ConsoleConnection:
             await self._handle(frame.data)
 
     async def _handle(self, data: str) -> None:
+        frame: dict = {}
         try:
-            frame = orjson.loads(data)
-            if not isinstance(frame, dict):
+            parsed = orjson.loads(data)
+            if not isinstance(parsed, dict):
                 raise ProtocolError("bad_frame", "Message illisible.")
+            frame = parsed
             await self._dispatch(frame)
         except orjson.JSONDecodeError:
-            self._error(ProtocolError("bad_frame", "Message illisible."))
+            self._error(ProtocolError("bad_frame", "Message illisible."), frame)
         except ProtocolError as exc:
-            self._error(exc)
+            self._error(exc, frame)
         except GatewayError:
             log.exception("console frame failed")
-            self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."))
+            self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."), frame)
 
-    def _error(self, exc: ProtocolError) -> None:
-        self.session.sender.send({"type": "error", "code": exc.code, "message": str(exc)})
+    def _error(self, exc: ProtocolError, frame: dict) -> None:
+        """The error names the refused frame's ids, so the page can mark the right line."""
+        error = {"type": "error", "code": exc.code, "message": str(exc)}
+        for key in ("client_id", "conversation_id"):
+            if isinstance(frame.get(key), str):
+                error[key] = frame[key][:64]
+        self.session.sender.send(error)
+
+    async def _reply(self, frame: dict) -> None:
+        """Store and send a reply once, even if the page re-sends it after a reconnect."""
+        conversation_id, client_id = frame.get("conversation_id"), frame.get("client_id")
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
+            raise ProtocolError("bad_client_id", "Réponse sans identifiant.")
+        conversation = await self.helpline.conversation_of(self.counsellor_id, conversation_id)
+        fresh = await self.helpline.store.claim_message_id(
+            "console", f"{self.counsellor_id}:{client_id}", self.helpline.config.dedupe_ttl_seconds)
+        ack = {"type": "ack", "conversation_id": conversation.id, "client_id": client_id}
+        if not fresh:
+            self.session.sender.send({**ack, "message": None, "duplicate": True})
+            return
+        message = await self.helpline.reply(self.counsellor_id, conversation.id, frame.get("text"))
+        self.session.sender.send({**ack, "message": message.view()})
 
     async def _dispatch(self, frame: dict) -> None:
         kind = frame.get("type")
@@ -210,10 +232,7 @@ class ConsoleConnection:
             self.session.sender.send({"type": "history", "conversation_id": conversation.id,
                                       "messages": [m.view() for m in messages]})
         elif kind == "reply":
-            message = await self.helpline.reply(self.counsellor_id, conversation_id, frame.get("text"))
-            self.session.sender.send({"type": "ack", "conversation_id": conversation_id,
-                                      "client_id": str(frame.get("client_id", ""))[:64],
-                                      "message": message.view()})
+            await self._reply(frame)
         elif kind == "typing":
             await self.helpline.counsellor_typing(self.counsellor_id, conversation_id, frame.get("active") is True)
         elif kind == "close":

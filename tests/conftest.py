@@ -68,5 +68,5 @@ async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
 
 # --- gateway: environment for a gateway under test ------------------------------------------------
 
-# The Redis store refuses to start without a pseudonym key; tests use a fixed one.
+# A gateway on the Redis store refuses to start without a pseudonym key; tests use a fixed one.
 os.environ.setdefault("GATEWAY_PSEUDONYM_KEY", "test-pseudonym-key-not-a-secret-0123456789")

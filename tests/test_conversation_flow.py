@@ -83,6 +83,7 @@ async def test_waiting_teens_are_told_their_position_as_it_changes(config):
         await gw.add_counsellor("camille")
         teens = [await Widget.connect(gw.ws) for _ in range(3)]
         for i, teen in enumerate(teens, start=1):
+            gw.clock.advance(1)  # arrivals at distinct instants: the queue orders by arrival
             await teen.say(f"bonjour {i}")
             assert (await teen.state(lambda c: c["state"] == "queued"))["position"] == i
             queued_notice = await teen.message(lambda m: m["from"] == "system")
@@ -103,6 +104,7 @@ async def test_position_moves_up_when_the_first_in_line_is_taken():
         await gw.add_counsellor("camille")
         first, second = await Widget.connect(gw.ws), await Widget.connect(gw.ws)
         await first.say("a")
+        gw.clock.advance(1)
         await second.say("b")
         assert (await second.state(lambda c: c["state"] == "queued"))["position"] == 2
         console = await Console.login(gw.http, "camille", PASSWORD)
@@ -315,3 +317,25 @@ async def test_healthz_reports_the_store(config, store_url):
                 body = await response.json()
         assert response.status == 200
         assert body["store"] == {"kind": "memory" if store_url == "memory://" else "redis", "reachable": True}
+
+
+async def test_a_reply_resent_after_a_reconnect_reaches_the_teen_once(config):
+    async with running_gateway(config) as gw:
+        await gw.add_counsellor("camille")
+        console = await Console.login(gw.http, "camille", PASSWORD)
+        await console.presence("available")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("bonjour")
+        conversation = await console.assigned()
+        frame = {"type": "reply", "conversation_id": conversation["id"], "client_id": "r-1", "text": "Salut"}
+        await console.send(frame)
+        assert (await console.next("ack"))["message"]["text"] == "Salut"
+        await console.send(frame)
+        assert (await console.next("ack"))["duplicate"] is True
+        await teen.message(lambda m: m["from"] == "counsellor")
+        assert await teen.nothing("message", wait=0.5, where=lambda f: f["message"]["from"] == "counsellor")
+        await console.send({"type": "reply", "conversation_id": conversation["id"], "client_id": "r-2", "text": ""})
+        error = await console.next("error")
+        assert (error["code"], error["client_id"], error["conversation_id"]) == ("empty", "r-2", conversation["id"])
+        await teen.close()
+        await console.close()

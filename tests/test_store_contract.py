@@ -117,6 +117,7 @@ async def test_every_conversation_field_round_trips(store: Store) -> None:
         closed_at=T0 + 3.125,
         close_reason=CloseReason.BY_TEEN,
         last_teen_message_at=T0 + 1.5,
+        waiting_since=T0 + 1.5,
     )
     assert await store.get_conversation(conversation.id) == closed
 
@@ -126,6 +127,29 @@ async def test_touch_teen_records_the_latest_message_time(store: Store) -> None:
     await store.touch_teen(conversation.id, T0 + 7)
     stored = await store.get_conversation(conversation.id)
     assert stored is not None and stored.last_teen_message_at == T0 + 7
+
+
+async def test_waiting_since_holds_the_oldest_unanswered_message_until_answered(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+
+    async def waiting_since() -> float | None:
+        stored = await store.get_conversation(conversation.id)
+        assert stored is not None
+        return stored.waiting_since
+
+    assert await waiting_since() is None
+    await store.touch_teen(conversation.id, T0 + 1)
+    await store.touch_teen(conversation.id, T0 + 2)
+    assert await waiting_since() == T0 + 1
+    await store.mark_answered(conversation.id)
+    assert await waiting_since() is None
+    await store.touch_teen(conversation.id, T0 + 3)
+    assert await waiting_since() == T0 + 3
+
+
+async def test_marking_an_unknown_conversation_answered_creates_nothing(store: Store) -> None:
+    await store.mark_answered("nope")
+    assert await store.get_conversation("nope") is None
 
 
 async def test_touch_teen_of_an_unknown_conversation_creates_nothing(store: Store) -> None:

@@ -59,25 +59,21 @@
     };
   }
 
+  /** Only an http(s) address: a "javascript:" exit would run on the host page. */
   function safeExitUrl(value) {
-    if (value) {
-      try {
-        const url = new URL(value, location.href);
-        if (url.protocol === 'https:' || url.protocol === 'http:') return url.href;
-      } catch (_) { /* fall through to the default */ }
-    }
-    return DEFAULT_EXIT;
+    try {
+      const url = new URL(value || DEFAULT_EXIT, location.href);
+      return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : DEFAULT_EXIT;
+    } catch (_) { return DEFAULT_EXIT; }
   }
 
+  // Storage may be disabled (privacy settings): the widget then works for this page only.
   function load(key) {
     try { return sessionStorage.getItem(key); } catch (_) { return null; }
   }
 
   function store(key, value) {
-    try {
-      if (value == null) sessionStorage.removeItem(key);
-      else sessionStorage.setItem(key, value);
-    } catch (_) { /* storage disabled: the widget still works for this page */ }
+    try { if (value == null) sessionStorage.removeItem(key); else sessionStorage.setItem(key, value); } catch (_) { /* */ }
   }
 
   function clearStorage() {
@@ -92,10 +88,8 @@
   function loadPending() {
     try {
       const list = JSON.parse(load(KEY.pending) || '[]');
-      return Array.isArray(list)
-        ? list.filter((p) => p && typeof p.client_id === 'string' && typeof p.text === 'string')
-        : [];
-    } catch (_) { return []; }
+      return list.filter((p) => p && typeof p.client_id === 'string' && typeof p.text === 'string');
+    } catch (_) { return []; } // not JSON, not a list: start afresh
   }
 
   function savePending() {
@@ -133,16 +127,14 @@
       el('span', { id: id + '-hint', class: 'w3018-exit-hint' }, 'Quitte la page tout de suite (Échap ×2)'));
   }
 
-  function tel(number) {
-    return el('a', { href: 'tel:' + number, class: 'w3018-tel' }, number);
-  }
+  function tel(number) { return el('a', { href: 'tel:' + number, class: 'w3018-tel' }, number); }
 
   function buildLauncherArea() {
     D.launcherText = el('span', {}, 'Parler au 3018');
     D.badge = el('span', { class: 'w3018-badge', hidden: true }, 'Nouveau message');
     D.launcher = el('button', { type: 'button', id: 'w3018-launcher', class: 'w3018-launcher',
       'aria-controls': 'w3018-panel', 'aria-expanded': 'false' },
-    el('span', { class: 'w3018-launcher-icon', 'aria-hidden': 'true' }, '💬'), D.launcherText, D.badge);
+    el('span', { class: 'w3018-launcher-icon', 'aria-hidden': 'true' }), D.launcherText, D.badge);
     D.launcher.addEventListener('click', () => setOpen(!S.open, true));
     D.launcherExit = exitControl('w3018-exit-launcher');
     D.launcherExit.hidden = true;
@@ -209,10 +201,7 @@
 
   // ---------------------------------------------------------------- rendering
 
-  function nearBottom() {
-    const m = D.messages;
-    return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
-  }
+  function nearBottom() { return D.messages.scrollHeight - D.messages.scrollTop - D.messages.clientHeight < 80; }
 
   function scrollToEnd() { D.messages.scrollTop = D.messages.scrollHeight; }
 
@@ -254,9 +243,7 @@
     node.setAttribute('data-seq', String(m.seq));
     node.setAttribute('data-conv', String(S.epoch));
     insertConfirmed(node, m.seq);
-    node.classList.remove('w3018-pending', 'w3018-failed');
-    const retry = node.querySelector('.w3018-retry');
-    if (retry) retry.remove();
+    setUnconfirmed(node, null);
     node.querySelector('.w3018-meta').textContent = formatTime(m.at);
     S.seen.set(m.seq, node);
     S.maxSeq = Math.max(S.maxSeq, m.seq);
@@ -270,29 +257,38 @@
     if (!S.open && m.from !== 'teen') D.badge.hidden = false;
   }
 
-  function bubbleFor(clientId) {
-    for (const node of D.messages.querySelectorAll('.w3018-msg[data-client-id]')) {
-      if (node.getAttribute('data-client-id') === clientId) return node;
+  function bubbleFor(clientId) { // compared, not put in a selector: the id comes from the network
+    return Array.from(D.messages.querySelectorAll('[data-client-id]'))
+      .find((n) => n.getAttribute('data-client-id') === clientId) || null;
+  }
+
+  /** A teen bubble not stored yet: 'pending' (envoi…), 'failed' (Réessayer) or null (stored). */
+  function setUnconfirmed(node, how) {
+    node.classList.toggle('w3018-pending', how === 'pending');
+    node.classList.toggle('w3018-failed', how === 'failed');
+    const retry = node.querySelector('.w3018-retry');
+    if (how !== 'failed' && retry) retry.remove();
+    if (!how) return;
+    node.querySelector('.w3018-meta').textContent = how === 'pending' ? 'envoi…' : 'Pas envoyé.';
+    if (how === 'failed' && !retry) {
+      const button = el('button', { type: 'button', class: 'w3018-retry' }, 'Réessayer');
+      button.addEventListener('click', () => retrySend(node.getAttribute('data-client-id')));
+      node.appendChild(button);
     }
-    return null;
   }
 
   function renderPending(p) {
     const node = bubble('teen', null, p.text);
-    node.classList.add('w3018-pending');
     node.setAttribute('data-client-id', p.client_id);
-    node.querySelector('.w3018-meta').textContent = 'envoi…';
+    setUnconfirmed(node, 'pending');
     D.messages.appendChild(node);
     scrollToEnd();
   }
 
   /** A local line (error, notice): not a stored message, so no data-seq. */
-  function addNote(text, beforeUnconfirmed) {
+  function addNote(text, beforePending) {
     const stick = nearBottom();
-    let ref = null;
-    if (beforeUnconfirmed) {
-      ref = Array.from(D.messages.children).find((n) => n.classList.contains('w3018-msg') && isUnconfirmed(n)) || null;
-    }
+    const ref = beforePending ? D.messages.querySelector('.w3018-pending') : null;
     D.messages.insertBefore(el('p', { class: 'w3018-note', 'data-from': 'system' }, text), ref);
     if (stick) scrollToEnd();
   }
@@ -314,10 +310,7 @@
     return where + ' Reste là, quelqu\'un va te répondre.';
   }
 
-  function renderStatus() {
-    D.status.textContent = statusText();
-    D.status.setAttribute('data-state', S.conv ? S.conv.state : 'none');
-  }
+  function renderStatus() { D.status.textContent = statusText(); }
 
   function setLine(line) {
     if (!line || typeof line.open !== 'boolean') return;
@@ -360,9 +353,7 @@
     renderStatus();
   }
 
-  function validConv(c) {
-    return !!c && (c.state === 'queued' || c.state === 'assigned' || c.state === 'closed');
-  }
+  function validConv(c) { return !!c && ['queued', 'assigned', 'closed'].includes(c.state); }
 
   // ---------------------------------------------------------------- socket
 
@@ -392,25 +383,22 @@
     });
   }
 
-  /** Capped exponential backoff with equal jitter: 0.5–1 s, 1–2 s, … up to 7.5–15 s. */
+  /** Capped exponential backoff, equal jitter (half fixed, half random): 1–2 s, 2–4 s, … 7.5–15 s. */
   function scheduleReconnect() {
     if (S.exiting || S.reconnectTimer) return;
-    const cap = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** S.attempt);
+    const cap = Math.min(BACKOFF_MAX, 2 * BACKOFF_MIN * 2 ** S.attempt);
     S.attempt += 1;
     S.reconnectTimer = setTimeout(() => { S.reconnectTimer = 0; connect(); }, cap / 2 + Math.random() * cap / 2);
   }
 
-  function reconnectNow() {
+  function reconnectNow() { // the browser says the network is back: do not wait for the backoff
     if (S.ws || !S.reconnectTimer) return;
     clearTimeout(S.reconnectTimer);
     S.reconnectTimer = 0;
     connect();
   }
 
-  function ensureConnected() {
-    if (!S.lineFetched) fetchLine();
-    connect();
-  }
+  function ensureConnected() { if (!S.lineFetched) fetchLine(); connect(); }
 
   /** Send a frame once the server has welcomed us; false if it could not go. */
   function sendFrame(frame) {
@@ -480,9 +468,8 @@
   }
 
   function dropPending(clientId) {
-    const before = S.pending.length;
     S.pending = S.pending.filter((p) => p.client_id !== clientId);
-    if (S.pending.length !== before) savePending();
+    savePending();
   }
 
   function markFailed(at, sock) {
@@ -492,13 +479,7 @@
       dropPending(p.client_id);
       S.failed.set(p.client_id, p);
       const node = bubbleFor(p.client_id);
-      if (!node) continue;
-      node.classList.remove('w3018-pending');
-      node.classList.add('w3018-failed');
-      node.querySelector('.w3018-meta').textContent = 'Pas envoyé.';
-      const retry = el('button', { type: 'button', class: 'w3018-retry' }, 'Réessayer');
-      retry.addEventListener('click', () => retrySend(p.client_id));
-      node.appendChild(retry);
+      if (node) setUnconfirmed(node, 'failed');
     }
   }
 
@@ -507,9 +488,7 @@
     const node = bubbleFor(clientId);
     if (!p || !node) return;
     S.failed.delete(clientId);
-    node.classList.replace('w3018-failed', 'w3018-pending');
-    node.querySelector('.w3018-meta').textContent = 'envoi…';
-    node.querySelector('.w3018-retry').remove();
+    setUnconfirmed(node, 'pending');
     p.sentAt = undefined;
     S.pending.push(p);
     savePending();
@@ -568,23 +547,24 @@
 
   function showPeerTyping() {
     const name = (S.conv && S.conv.counsellor) || 'Un·e conseiller·e';
+    const stick = nearBottom();
     D.typing.textContent = name + ' est en train d\'écrire…';
     D.typing.hidden = false;
+    if (stick) scrollToEnd();
     clearTimeout(S.peerTypingTimer);
     S.peerTypingTimer = setTimeout(hidePeerTyping, PEER_TYPING_TTL);
   }
 
-  function hidePeerTyping() {
-    clearTimeout(S.peerTypingTimer);
-    D.typing.hidden = true;
-  }
+  function hidePeerTyping() { clearTimeout(S.peerTypingTimer); D.typing.hidden = true; }
 
   // ---------------------------------------------------------------- ending, panel, exit
 
   function askEnd() {
+    const stick = nearBottom(); // the list gets shorter: keep the last message in view
     D.end.hidden = true;
     D.confirm.hidden = false;
     D.confirmNo.focus();
+    if (stick) scrollToEnd();
   }
 
   function hideConfirm(focusInput) {
@@ -622,9 +602,7 @@
   function quickExit() {
     S.exiting = true;
     try {
-      clearTimeout(S.reconnectTimer);
-      clearTimeout(S.typingIdleTimer);
-      clearTimeout(S.peerTypingTimer);
+      [S.reconnectTimer, S.typingIdleTimer, S.peerTypingTimer].forEach(clearTimeout);
       if (S.ws) S.ws.close(1000);
       S.ws = null;
       S.pending = [];

@@ -15,7 +15,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
 Every state change that must not race is one Lua script, so two gateway processes never
 give one sender two conversations nor assign one conversation twice. The create, assign
 and close scripts touch keys of several slots (the queue, the sender's key, the
-counsellor's set), and close builds key names inside the script, so Redis Cluster is not
+counsellor's set), and create and close build key names inside the script, so Redis Cluster is not
 supported yet: a single Redis (or one behind Sentinel) is.
 
 redis-py's own retries are off: a script whose reply was lost must not run a second time
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -37,25 +37,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..errors import StoreError
-from ..model import (
-    Author,
-    Channel,
-    CloseReason,
-    Conversation,
-    ConversationState,
-    Counsellor,
-    Message,
-    Presence,
-    QueueEntry,
-    Role,
-)
+from ..model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Message
+from ..model import Presence, QueueEntry, Role
 from .base import AssignOutcome, NewMessage, Store
 
 T = TypeVar("T")
 
 # KEYS: active key, new conversation hash, queue. ARGV: prefix, id, queue score ("" = not
 # queued), field/value pairs. Returns nil when it stored the new conversation, else the
-# fields of the sender's open conversation.
+# fields of the sender's open conversation. The key name built here mirrors _Keys.conversation.
 _CREATE_OR_GET_ACTIVE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then
@@ -182,8 +172,6 @@ def _conversation_fields(c: Conversation) -> dict[str, str]:
         "state": c.state.value,
         "opened_at": repr(c.opened_at),
         "priority": str(c.priority),
-    }
-    optional = {
         "counsellor_id": c.counsellor_id,
         "queued_at": _opt_repr(c.queued_at),
         "assigned_at": _opt_repr(c.assigned_at),
@@ -192,8 +180,7 @@ def _conversation_fields(c: Conversation) -> dict[str, str]:
         "last_teen_message_at": _opt_repr(c.last_teen_message_at),
         "waiting_since": _opt_repr(c.waiting_since),
     }
-    fields.update({k: v for k, v in optional.items() if v is not None})
-    return fields
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _parse_conversation(f: dict[str, str]) -> Conversation:
@@ -224,10 +211,9 @@ def _counsellor_fields(c: Counsellor) -> dict[str, str]:
         "role": c.role.value,
         "presence": c.presence.value,
         "last_assigned_at": repr(c.last_assigned_at),
+        "max_conversations": None if c.max_conversations is None else str(c.max_conversations),
     }
-    if c.max_conversations is not None:
-        fields["max_conversations"] = str(c.max_conversations)
-    return fields
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _parse_counsellor(f: dict[str, str]) -> Counsellor:
@@ -306,9 +292,8 @@ class RedisStore(Store):
         self._touch_teen = client.register_script(_TOUCH_TEEN)
         self._hset_if_exists = client.register_script(_HSET_IF_EXISTS)
         # Loaded now to fail fast; after a Redis restart each script re-loads itself (NOSCRIPT).
-        for script in (self._create, self._assign, self._close, self._add_counsellor, self._touch_teen,
-                       self._hset_if_exists):
-            await client.script_load(script.script)
+        for source in (_CREATE_OR_GET_ACTIVE, _TRY_ASSIGN, _CLOSE, _ADD_COUNSELLOR, _TOUCH_TEEN, _HSET_IF_EXISTS):
+            await client.script_load(source)
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -320,6 +305,13 @@ class RedisStore(Store):
         if self._redis is None:
             raise StoreError("redis store is not started")
         return self._redis
+
+    async def _each(self, ids: Iterable[str], command: Callable[[Any, str], object]) -> list[Any]:
+        """One pipelined round trip: `command(pipe, id)` for each id."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for item in ids:
+                command(pipe, item)
+            return await pipe.execute()
 
     async def ping(self) -> bool:
         try:
@@ -399,14 +391,12 @@ class RedisStore(Store):
     @_redis_errors
     async def queue(self) -> list[QueueEntry]:
         ids = await self._r.zrange(self._keys.queue, 0, -1)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for conversation_id in ids:
-                pipe.hmget(self._keys.conversation(conversation_id), ["priority", "queued_at", "opened_at"])
-            rows = await pipe.execute()
+        fields = ["priority", "queued_at", "opened_at"]
+        rows = await self._each(ids, lambda pipe, i: pipe.hmget(self._keys.conversation(i), fields))
         entries = [
             QueueEntry(conversation_id, int(priority or 0), float(queued_at or opened_at))
             for conversation_id, (priority, queued_at, opened_at) in zip(ids, rows)
-            if opened_at is not None  # closed meanwhile and gone: skip
+            if opened_at is not None  # no hash (never stored): skip
         ]
         # The score orders by whole ms; this sort restores exact order within one ms.
         entries.sort(key=lambda e: (-e.priority, e.queued_at, e.conversation_id))
@@ -426,19 +416,10 @@ class RedisStore(Store):
     @_redis_errors
     async def conversations_of(self, counsellor_id: str) -> list[Conversation]:
         ids = await self._r.smembers(self._keys.counsellor_open(counsellor_id))
-        mine = [
-            c
-            for c in await self._conversations(sorted(ids))
-            if c.counsellor_id == counsellor_id and c.state is ConversationState.ASSIGNED
-        ]
+        rows = await self._each(ids, lambda pipe, i: pipe.hgetall(self._keys.conversation(i)))
+        mine = [_parse_conversation(f) for f in rows if f]
+        mine = [c for c in mine if c.counsellor_id == counsellor_id and c.state is ConversationState.ASSIGNED]
         return sorted(mine, key=lambda c: c.assigned_at or 0)
-
-    async def _conversations(self, ids: list[str]) -> list[Conversation]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for conversation_id in ids:
-                pipe.hgetall(self._keys.conversation(conversation_id))
-            rows = await pipe.execute()
-        return [_parse_conversation(fields) for fields in rows if fields]
 
     # --- counsellors ------------------------------------------------------------
     @_redis_errors
@@ -464,10 +445,7 @@ class RedisStore(Store):
     @_redis_errors
     async def counsellors(self) -> list[Counsellor]:
         ids = await self._r.smembers(self._keys.counsellor_ids)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for counsellor_id in ids:
-                pipe.hgetall(self._keys.counsellor(counsellor_id))
-            rows = await pipe.execute()
+        rows = await self._each(ids, lambda pipe, i: pipe.hgetall(self._keys.counsellor(i)))
         # A set has no order; by username is stable (the memory store keeps insertion order).
         return sorted((_parse_counsellor(f) for f in rows if f), key=lambda c: c.username)
 
@@ -478,10 +456,7 @@ class RedisStore(Store):
     @_redis_errors
     async def loads(self) -> dict[str, int]:
         ids = sorted(await self._r.smembers(self._keys.counsellor_ids))
-        async with self._r.pipeline(transaction=False) as pipe:
-            for counsellor_id in ids:
-                pipe.scard(self._keys.counsellor_open(counsellor_id))
-            counts = await pipe.execute()
+        counts = await self._each(ids, lambda pipe, i: pipe.scard(self._keys.counsellor_open(i)))
         return dict(zip(ids, counts))
 
     # --- console sessions -------------------------------------------------------

@@ -1,0 +1,663 @@
+"""`python -m bench [--quick] [--teens N] [--counsellors M] [--messages K] [--rate R]
+[--rate-seconds T] [--idle S]` — see bench/__init__.py.
+
+Phases, against one gateway process on a private Redis, then against the bare relay:
+  burst teen→counsellor    every teen sends K messages without waiting for acks
+  burst counsellor→teen    every console sends K replies per conversation, no waiting
+  fixed rate               teens send R msg/s in total for T s: latency percentiles
+and, on the gateway only, S idle widget sockets (hello only) for its memory.
+Every figure comes with the CPU each process used meanwhile (% of one core), so a phase
+limited by the load generator rather than the server says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .load import (PASSWORD, ConsoleClient, GatewayTarget, Hub, RelayTarget, Tally, Target, TeenClient,
+                   bench_text, bounded, new_session, perf)
+from .procs import Service, cpu_seconds, free_port, memory_kb, raise_fd_limit
+
+ROOT = Path(__file__).resolve().parent.parent
+PSEUDONYM_KEY = "bench-only-pseudonym-key-0123456789abcdef"
+MAX_PER_COUNSELLOR = 50  # the config's upper bound
+UIDS = itertools.count(1)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def mb(kb: int | None) -> str:
+    return "?" if not kb else f"{kb / 1024:,.0f} MB"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms" if value >= 1 else f"{value:.2f} ms"
+
+
+def rate_str(value: float) -> str:
+    return f"{value:,.0f} msg/s"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+class CpuMeter:
+    """CPU used by each process over a phase, as a fraction of one core."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+
+    def __enter__(self) -> "CpuMeter":
+        self.t0 = perf()
+        self.c0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.client0 = time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = self.wall = max(perf() - self.t0, 1e-9)
+        self.share = {name: (cpu_seconds(pid) - self.c0[name]) / wall for name, pid in self.pids.items()}
+        self.share["client"] = (time.process_time() - self.client0) / wall
+
+    def text(self) -> str:
+        text = " · ".join(f"{name} {share:.0%}" for name, share in self.share.items())
+        if self.wall < 1.0:  # /proc counts CPU in 10 ms ticks
+            text += f"  (rough: a {self.wall * 1000:.0f} ms window, CPU is counted in 10 ms ticks)"
+        return text
+
+    def verdict(self, server: str) -> str:
+        if self.wall < 0.5:
+            return ""
+        s = self.share
+        notes = []
+        if s.get("client", 0) >= 0.85:
+            notes.append("CLIENT-BOUND: the load generator used a whole core")
+        if s.get(server, 0) >= 0.85:
+            notes.append(f"{server} used a whole core (one process = one core)")
+        if sum(s.values()) >= 1.8:
+            notes.append("the 2 cores were saturated")
+        return "; ".join(notes)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    tally: Tally
+    wall: float
+    cpu: CpuMeter
+    server_mem: dict[str, int]
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def throughput(self) -> float:
+        t = self.tally
+        if not t.received or t.first_send is None or t.last_recv is None:
+            return 0.0
+        return t.received / max(t.last_recv - t.first_send, 1e-9)
+
+    @property
+    def lost(self) -> int:
+        return self.tally.expected - self.tally.received
+
+
+@dataclass
+class Run:
+    """All the results of one target's message phases."""
+
+    target: str
+    connect: dict = field(default_factory=dict)
+    phases: dict[str, PhaseResult] = field(default_factory=dict)
+    crosstalk: list[str] = field(default_factory=list)
+    acks: dict[str, int] = field(default_factory=dict)
+
+
+# --- the phases ----------------------------------------------------------------------------
+
+
+def report_phase(target: str, server: str, p: PhaseResult) -> None:
+    t = p.tally
+    lost = f"lost {p.lost:,}" + (f", duplicates {t.duplicates:,}" if t.duplicates else "")
+    say(f"  [{target}] {p.name}: sent {t.sent:,}, delivered {t.received:,} ({lost}) in {p.wall:.2f} s"
+        f" → {rate_str(p.throughput)}")
+    extra = p.extra.get("line")
+    if extra:
+        say(f"      {extra}")
+    if "acks" in p.extra:
+        say(f"      acks {p.extra['acks']:,} of {t.sent:,}" + (f"; error frames {dict(p.extra['errors'])}"
+                                                               if p.extra.get("errors") else ""))
+    say(f"      latency p50 {ms(t.percentile_ms(0.50))}  p90 {ms(t.percentile_ms(0.90))}"
+        f"  p99 {ms(t.percentile_ms(0.99))}  max {ms(t.percentile_ms(1.0))}")
+    say(f"      CPU (% of one core): {p.cpu.text()}")
+    say(f"      {server} RSS {mb(p.server_mem.get('VmRSS'))} (peak {mb(p.server_mem.get('VmHWM'))})")
+    verdict = p.cpu.verdict(server)
+    if verdict:
+        say(f"      note: {verdict}")
+
+
+async def message_phases(target: Target, server_pid: int, pids: dict[str, int], args,
+                         usernames: list[str]) -> Run:
+    hub = target.hub
+    run = Run(target.name)
+    n, m, k = args.teens, args.counsellors, args.messages
+    server = target.name
+    t0 = perf()
+
+    consoles: list[ConsoleClient] = []
+    for j in range(m):  # sequential: each gateway login hashes a password (argon2)
+        consoles.append(await target.console(j, usernames[j]))
+    if target.has_routing:
+        for c in consoles:
+            await c.ws.send_str('{"type":"presence","presence":"available"}')
+        for c in consoles:
+            await asyncio.wait_for(_until(lambda c=c: c.presence == "available", c.presence_changed), 10)
+    results = await bounded((target.teen(i, i % m) for i in range(n)), 50)
+    teens = [r for r in results if isinstance(r, TeenClient)]
+    failures = [r for r in results if not isinstance(r, TeenClient)]
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {n} {server} widgets failed to connect: {failures[0]!r}")
+    connected = perf() - t0
+    say(f"  [{server}] {m} consoles and {n} widgets connected in {connected:.1f} s")
+
+    if target.has_routing:
+        t1 = perf()
+        assigned_total = asyncio.Event()
+
+        def count_assigned() -> None:
+            if sum(len(c.conversations) for c in consoles) >= n:
+                assigned_total.set()
+
+        for c in consoles:
+            c.on_assigned = count_assigned
+        count_assigned()
+        # 50 at a time: more in flight at once exhaust the gateway's Redis connection pool (the
+        # bursts below show it); here every conversation must open.
+        outcomes = await bounded((t.say_until_stored(f"bonjour, je suis le numéro {t.index}") for t in teens), 50)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise RuntimeError(f"{len(failed)} first messages could not be stored: {failed[0]!r}")
+        retried = sum(outcomes, Counter())
+        run.connect["first_retries"] = retried
+        if retried:
+            say(f"  [{server}] ! first messages (50 in flight at a time) needed retries: {dict(retried)}")
+        try:
+            await asyncio.wait_for(assigned_total.wait(), timeout=max(30.0, n / 10))
+            await asyncio.wait_for(asyncio.gather(*(t.assigned.wait() for t in teens)), timeout=15)
+        except TimeoutError:
+            got = sum(len(c.conversations) for c in consoles)
+            teens_ok = sum(t.assigned.is_set() for t in teens)
+            raise RuntimeError(f"only {got}/{n} conversations reached a console and {teens_ok}/{n} widgets "
+                               f"saw 'assigned' in time") from None
+        loads = sorted(len(c.conversations) for c in consoles)
+        run.connect["assign_s"] = perf() - t1
+        say(f"  [{server}] {n} first messages → {n} conversations assigned in {perf() - t1:.2f} s"
+            f" (per counsellor: {loads[0]}..{loads[-1]})")
+    else:
+        for c in consoles:
+            c.conversations = [str(i) for i in range(n) if i % m == c.index]
+
+    stall, cap = args.stall, args.cap
+
+    # 1. burst teen → counsellor
+    tally = hub.tally("A", n * k)
+
+    async def teen_burst(t: TeenClient) -> None:
+        base = t.index * k
+        for i in range(k):
+            uid = base + i
+            tally.mark_sent(perf())
+            await t.send_message(bench_text("A", uid, t.index), f"a{uid}")
+
+    snap = Snapshot(hub, teens, consoles, "widget")
+    with CpuMeter(pids) as cpu:
+        start = perf()
+        await asyncio.gather(*(teen_burst(t) for t in teens))
+        send_done = perf() - start
+        await tally.settle(stall, cap)
+        wall = perf() - start
+    p = PhaseResult("burst teen→counsellor", tally, wall, cpu, memory_kb(server_pid))
+    snap.finish(p, target.has_routing)
+    p.extra["line"] = f"all {tally.sent:,} frames written by the clients in {send_done:.2f} s"
+    run.phases["A"] = p
+    report_phase(server, server, p)
+
+    # 2. burst counsellor → teen
+    total_b = sum(len(c.conversations) for c in consoles) * k
+    tally = hub.tally("B", total_b)
+
+    async def console_burst(c: ConsoleClient) -> None:
+        for i in range(k):
+            for conv in c.conversations:
+                uid = next(UIDS)
+                tally.mark_sent(perf())
+                await c.send_reply(conv, bench_text("B", uid, conv), f"b{uid}")
+
+    snap = Snapshot(hub, teens, consoles, "console")
+    with CpuMeter(pids) as cpu:
+        start = perf()
+        await asyncio.gather(*(console_burst(c) for c in consoles))
+        send_done = perf() - start
+        await tally.settle(stall, cap)
+        wall = perf() - start
+    p = PhaseResult("burst counsellor→teen", tally, wall, cpu, memory_kb(server_pid))
+    snap.finish(p, target.has_routing)
+    p.extra["line"] = f"all {tally.sent:,} frames written by the clients in {send_done:.2f} s"
+    run.phases["B"] = p
+    report_phase(server, server, p)
+
+    # 3. fixed rate teen → counsellor
+    total_r = int(args.rate * args.rate_seconds)
+    tally = hub.tally("R", total_r)
+    snap = Snapshot(hub, teens, consoles, "widget")
+    with CpuMeter(pids) as cpu:
+        start = perf()
+        sent = 0
+        while sent < total_r:
+            due = min(total_r, int((perf() - start) * args.rate) + 1)
+            while sent < due:
+                t = teens[sent % n]
+                uid = next(UIDS)
+                tally.mark_sent(perf())
+                await t.send_message(bench_text("R", uid, t.index), f"r{uid}")
+                sent += 1
+            await asyncio.sleep(0.001)
+        send_wall = perf() - start
+        await tally.settle(stall, cap)
+        wall = perf() - start
+    p = PhaseResult(f"fixed rate {args.rate:,.0f} msg/s for {args.rate_seconds:g} s (teen→counsellor)",
+                    tally, wall, cpu, memory_kb(server_pid))
+    p.extra["achieved_rate"] = total_r / send_wall
+    snap.finish(p, target.has_routing)
+    p.extra["line"] = f"send rate achieved {total_r / send_wall:,.0f} msg/s over {send_wall:.2f} s"
+    run.phases["R"] = p
+    report_phase(server, server, p)
+
+    # correctness: did each message reach the right person?
+    if target.has_routing:
+        for c in consoles:
+            for conv, owners in c.owners.items():
+                if len(owners) > 1:
+                    run.crosstalk.append(f"console {c.index}: conversation {conv[:8]} carried texts of teens "
+                                         f"{sorted(owners)[:5]}")
+        owner_of = {}
+        for t in teens:
+            if len(t.owners) > 1:
+                run.crosstalk.append(f"widget {t.index} received replies of conversations {sorted(t.owners)[:3]}")
+            for conv in t.owners:
+                if conv in owner_of and owner_of[conv] != t.index:
+                    run.crosstalk.append(f"conversation {conv[:8]} replies reached widgets {owner_of[conv]} "
+                                         f"and {t.index}")
+                owner_of[conv] = t.index
+        say(f"  [{server}] cross-talk (a text delivered to the wrong person): {len(run.crosstalk) or 'none'}")
+        for line in run.crosstalk[:5]:
+            say(f"      ! {line}")
+
+    hub.shutting_down = True
+    for client in [*teens, *consoles]:
+        if client.task:
+            client.task.cancel()
+    await bounded((client.ws.close() for client in [*teens, *consoles]), 200)
+    hub.shutting_down = False
+    return run
+
+
+class Snapshot:
+    """Acks and error frames received during one phase."""
+
+    def __init__(self, hub: Hub, teens: list[TeenClient], consoles: list[ConsoleClient], side: str):
+        self.hub, self.clients = hub, (teens if side == "widget" else consoles)
+        self.errors = Counter(hub.errors)
+        self.acks = sum(c.acks for c in self.clients)
+
+    def finish(self, p: PhaseResult, has_acks: bool) -> None:
+        if has_acks:
+            p.extra["acks"] = sum(c.acks for c in self.clients) - self.acks
+        p.extra["errors"] = Counter(self.hub.errors) - self.errors
+
+
+async def _until(predicate, event: asyncio.Event) -> None:
+    while not predicate():
+        event.clear()
+        await event.wait()
+
+
+async def idle_phase(target: GatewayTarget, gateway: Service, pids: dict[str, int], s: int,
+                     concurrency: int, cap: float) -> dict:
+    hub = target.hub
+    session = new_session()
+    before = memory_kb(gateway.pid)
+    deadline = perf() + cap
+    errors: Counter[str] = Counter()
+
+    async def one(i: int):
+        if perf() > deadline:
+            errors["not attempted (time cap)"] += 1
+            return None
+        try:
+            return await asyncio.wait_for(target.teen(10**6 + i, 0, session=session, kind="idle-widget"), 30)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors[type(exc).__name__] += 1
+            return None
+
+    with CpuMeter(pids) as cpu:
+        start = perf()
+        results = await bounded((one(i) for i in range(s)), concurrency)
+        open_wall = perf() - start
+    idle = [r for r in results if r is not None]
+    await asyncio.sleep(2.0)  # let the gateway settle before reading its memory
+    with_open = memory_kb(gateway.pid)
+    still_open = sum(1 for t in idle if not t.ws.closed)
+    client_rss = memory_kb(os.getpid())
+    out = {
+        "wanted": s, "opened": len(idle), "still_open": still_open, "errors": errors,
+        "open_wall": open_wall, "cpu": cpu, "before": before, "with_open": with_open,
+        "client_rss": client_rss,
+    }
+    hub.shutting_down = True
+    for t in idle:
+        t.task.cancel()
+    await session.close()  # drops every connection at once
+    await asyncio.sleep(3.0)
+    hub.shutting_down = False
+    out["after_close"] = memory_kb(gateway.pid)
+    return out
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+
+def write_config(path: Path, redis_url: str) -> None:
+    doc = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    doc.setdefault("store", {})["url"] = redis_url
+    doc["store"]["prefix"] = "bench"
+    doc["opening_hours"] = {day: ["00:00-24:00"] for day in
+                            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+    doc.setdefault("routing", {})["max_conversations_per_counsellor"] = MAX_PER_COUNSELLOR
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+async def create_accounts(usernames: list[str], config: Path, env: dict[str, str]) -> None:
+    async def add(username: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "counsellor", "add", username,
+            "--display-name", f"Conseil {username[-3:]}", "--password-stdin", "--config", str(config),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env=env, cwd=ROOT)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(f"{PASSWORD}\n".encode()), timeout=60)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"`gateway counsellor add {username}` timed out") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"`gateway counsellor add {username}` failed ({proc.returncode}):\n"
+                               f"{out.decode(errors='replace')[-2000:]}")
+
+    results = await bounded((add(u) for u in usernames), 2)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+
+
+def log_problems(path: Path) -> tuple[Counter[str], Counter[str], list[str]]:
+    """Warning/error lines and tracebacks of a gateway log, grouped by message and by final exception."""
+    problems: Counter[str] = Counter()
+    exceptions: Counter[str] = Counter()
+    tracebacks: list[str] = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return problems, exceptions, tracebacks
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = re.search(r"\b(WARNING|ERROR|CRITICAL)\b (.*)", line)
+        if match:
+            text = re.sub(r"\b[0-9a-f]{32}\b", "<id>", match.group(2))
+            problems[f"{match.group(1)} {text[:160]}"] += 1
+        elif line.startswith("Traceback"):
+            block = [line]
+            i += 1
+            while i < len(lines) and not re.match(r"\d{4}-\d\d-\d\d ", lines[i]):
+                block.append(lines[i])
+                i += 1
+            final = next((b for b in reversed(block) if b.strip() and not b.startswith(" ")), block[-1])
+            exceptions[final[:200]] += 1
+            if len(tracebacks) < 1:
+                tracebacks.append("\n".join(block[-30:]))
+            continue
+        i += 1
+    return problems, exceptions, tracebacks
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+async def run(args) -> int:
+    from tests.redis_server import RedisServer  # the repo's throwaway redis-server
+
+    hub = Hub()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-3018-"))
+    redis = RedisServer()
+    gateway: Service | None = None
+    relay: Service | None = None
+    session = None
+    runs: dict[str, Run] = {}
+    idle: dict | None = None
+    started = perf()
+    try:
+        redis.start()
+        config = workdir / "config.yaml"
+        write_config(config, redis.url)
+        env = dict(os.environ, GATEWAY_PSEUDONYM_KEY=PSEUDONYM_KEY, GATEWAY_STORE_URL=redis.url,
+                   PYTHONUNBUFFERED="1")
+        usernames = [f"bench{j:03d}" for j in range(args.counsellors)]
+        t0 = perf()
+        await create_accounts(usernames, config, env)
+        say(f"[setup] redis-server on {redis.url} (pid {redis._process.pid}); "
+            f"{len(usernames)} counsellor accounts created with the CLI in {perf() - t0:.1f} s")
+
+        port = free_port()
+        gateway = Service("gateway", [sys.executable, "-m", "gateway", "serve", "--config", str(config),
+                                      "--host", "127.0.0.1", "--port", str(port)],
+                          workdir / "gateway.log", env, ROOT)
+        gateway.start()
+        health = await gateway.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        say(f"[setup] gateway pid {gateway.pid} on 127.0.0.1:{port}: /healthz {health.get('status')}, "
+            f"store {health.get('store')}, line open: {health.get('line', {}).get('open')}; "
+            f"RSS {mb(memory_kb(gateway.pid).get('VmRSS'))}")
+        if not health.get("line", {}).get("open"):
+            raise RuntimeError("the line is closed although opening_hours is 00:00-24:00 every day")
+
+        session = new_session()
+        pids = {"gateway": gateway.pid, "redis": redis._process.pid}
+        say(f"\n[gateway] {args.teens} teens, {args.counsellors} counsellors, {args.messages} messages each")
+        runs["gateway"] = await message_phases(GatewayTarget(f"http://127.0.0.1:{port}", hub, session),
+                                               gateway.pid, pids, args, usernames)
+        gateway_mem_msgs = memory_kb(gateway.pid)
+
+        relay_port = free_port()
+        relay = Service("relay", [sys.executable, "-m", "bench.relay", "--host", "127.0.0.1",
+                                  "--port", str(relay_port)], workdir / "relay.log", env, ROOT)
+        relay.start()
+        await relay.wait_healthy(f"http://127.0.0.1:{relay_port}/healthz")
+        say(f"\n[relay] bare aiohttp relay pid {relay.pid} on 127.0.0.1:{relay_port} (no store, no logic), "
+            f"same load")
+        runs["relay"] = await message_phases(RelayTarget(f"http://127.0.0.1:{relay_port}", hub, session),
+                                             relay.pid, {"relay": relay.pid}, args, usernames)
+        relay_mem = memory_kb(relay.pid)
+        relay.stop()
+
+        if args.idle > 0:
+            say(f"\n[gateway] {args.idle:,} idle widget sockets (hello only), {args.idle_concurrency} "
+                f"handshakes at a time")
+            idle = await idle_phase(GatewayTarget(f"http://127.0.0.1:{port}", hub, session), gateway, pids,
+                                    args.idle, args.idle_concurrency, args.idle_cap)
+            per = ((idle["with_open"].get("VmRSS", 0) - idle["before"].get("VmRSS", 0)) / max(idle["opened"], 1))
+            say(f"  opened {idle['opened']:,}/{idle['wanted']:,} in {idle['open_wall']:.1f} s"
+                f" ({idle['opened'] / max(idle['open_wall'], 1e-9):,.0f}/s), {idle['still_open']:,} still open"
+                f" after 2 s" + (f"; failures: {dict(idle['errors'])}" if idle["errors"] else ""))
+            say(f"  CPU while opening (% of one core): {idle['cpu'].text()}")
+            say(f"  gateway RSS {mb(idle['before'].get('VmRSS'))} before → {mb(idle['with_open'].get('VmRSS'))}"
+                f" with them open ({per:,.1f} KB per socket), peak {mb(idle['with_open'].get('VmHWM'))};"
+                f" {mb(idle['after_close'].get('VmRSS'))} 3 s after they closed")
+            say(f"  (client process RSS with them open: {mb(idle['client_rss'].get('VmRSS'))})")
+
+        final_mem = memory_kb(gateway.pid)
+        gateway_alive = gateway.alive()
+    finally:
+        hub.shutting_down = True
+        if session is not None:
+            await session.close()
+        for service in (relay, gateway):
+            if service is not None:
+                service.stop()
+        redis.cleanup()
+
+    # --- the report ------------------------------------------------------------------------
+    problems, exceptions, tracebacks = log_problems(workdir / "gateway.log")
+    say("\n[gateway log] " + ("no warnings or errors" if not problems and not exceptions else
+                              f"{sum(problems.values()):,} warning/error lines, "
+                              f"{sum(exceptions.values()):,} tracebacks"))
+    for text, count in problems.most_common(8):
+        say(f"  {count:>6} × {text}")
+    if exceptions:
+        say("  tracebacks by final exception:")
+        for text, count in exceptions.most_common(6):
+            say(f"  {count:>6} × {text}")
+        say("  the first one (last 30 lines):")
+        say("    " + tracebacks[0].replace("\n", "\n    "))
+    if hub.errors:
+        say(f"[clients] error frames received: {dict(hub.errors)}")
+    if hub.closed:
+        say(f"[clients] sockets closed by a server while in use: {dict(hub.closed)}")
+
+    g, r = runs["gateway"], runs["relay"]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    lines = [f"3018 Gateway benchmark — 1 gateway process, Redis store, {os.cpu_count()} cores "
+             f"({args.teens} teens, {args.counsellors} counsellors, {args.messages} msgs each"
+             + (", --quick" if args.quick else "") + ")"]
+
+    def row(label: str, value: str, note: str = "") -> None:
+        lines.append(f"{label:<31}{value:<28}{note}")
+
+    for key, label in (("A", "teen→counsellor throughput"), ("B", "counsellor→teen throughput")):
+        gp, rp = g.phases[key], r.phases[key]
+        ratio = gp.throughput / rp.throughput if rp.throughput else 0
+        row(label, rate_str(gp.throughput), f"(relay {rate_str(rp.throughput)} → {ratio:.2f}×)")
+    gp, rp = g.phases["R"], r.phases["R"]
+    g50, g99 = gp.tally.percentile_ms(0.5), gp.tally.percentile_ms(0.99)
+    r50, r99 = rp.tally.percentile_ms(0.5), rp.tally.percentile_ms(0.99)
+    ratio = (f" → {g50 / r50:.1f}× / {g99 / r99:.1f}×" if g50 and g99 and r50 and r99 else "")
+    row(f"latency at {args.rate:,.0f} msg/s", f"p50 {ms(g50)}  p99 {ms(g99)}",
+        f"(relay p50 {ms(r50)} p99 {ms(r99)}{ratio})")
+    if gp.extra["achieved_rate"] < 0.95 * args.rate:
+        row("", f"(only {gp.extra['achieved_rate']:,.0f} msg/s could be sent)")
+    g_lost = sum(p.lost for p in g.phases.values())
+    g_total = sum(p.tally.expected for p in g.phases.values())
+    g_dup = sum(p.tally.duplicates for p in g.phases.values())
+    r_lost = sum(p.lost for p in r.phases.values())
+    g_refused = sum(sum(p.extra.get("errors", Counter()).values()) for p in g.phases.values())
+    first_retries = sum(g.connect.get("first_retries", Counter()).values())
+    if g_refused or first_retries:
+        row("refused by the gateway", f"{g_refused:,} error frames",
+            f"(bursts and rate phase; + {first_retries} retried first messages)")
+    row("messages lost", f"{g_lost:,}" + (f" (+{g_dup:,} duplicates)" if g_dup else ""),
+        f"(of {g_total:,}; relay {r_lost:,}; cross-talk {len(g.crosstalk)})")
+    row("gateway peak RSS", mb(final_mem.get("VmHWM") if idle is None else gateway_mem_msgs.get("VmHWM")),
+        f"(after the message phases; RSS then {mb(gateway_mem_msgs.get('VmRSS'))};"
+        f" relay peak {mb(relay_mem.get('VmHWM'))})")
+    if idle is not None:
+        per = (idle["with_open"].get("VmRSS", 0) - idle["before"].get("VmRSS", 0)) / max(idle["opened"], 1)
+        row(f"{idle['opened']:,} idle widget sockets", f"RSS {mb(idle['with_open'].get('VmRSS'))}",
+            f"({per:,.1f} KB per socket; peak {mb(final_mem.get('VmHWM'))})")
+    cpu_a = g.phases["A"].cpu.share
+    row("CPU, teen→counsellor burst", f"gateway {cpu_a.get('gateway', 0):.0%} redis {cpu_a.get('redis', 0):.0%}",
+        f"client {cpu_a.get('client', 0):.0%} (% of one core)")
+    cpu_ra = r.phases["A"].cpu.share
+    row("CPU, relay burst", f"relay {cpu_ra.get('relay', 0):.0%}", f"client {cpu_ra.get('client', 0):.0%}")
+    row("client process", f"CPU {usage.ru_utime + usage.ru_stime:,.1f} s",
+        f"peak RSS {usage.ru_maxrss / 1024:,.0f} MB, wall {perf() - started:,.0f} s")
+    say("\n" + "\n".join(lines))
+    notes = []
+    for name, run_ in runs.items():
+        for key, p in run_.phases.items():
+            v = p.cpu.verdict(name)
+            if v and "CLIENT" in v:
+                notes.append(f"{name} {p.name}: {v}")
+    if notes:
+        say("note: client-bound phases (the server could go faster than measured there):")
+        for n in notes:
+            say(f"  - {n}")
+    if not gateway_alive:
+        say("WARNING: the gateway process had died before the end of the run")
+    if args.keep_logs:
+        say(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if (g_lost or g.crosstalk or not gateway_alive) else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description="Benchmark of the 3018 Gateway.")
+    p.add_argument("--teens", type=int, help="N widget clients (default 200; --quick 20)")
+    p.add_argument("--counsellors", type=int, help="M console clients (default 10; --quick 2)")
+    p.add_argument("--messages", type=int, help="K messages per teen in the bursts (default 50; --quick 10)")
+    p.add_argument("--rate", type=float, help="msg/s of the fixed-rate phase (default 1000; --quick 200)")
+    p.add_argument("--rate-seconds", type=float, help="its length in seconds (default 10; --quick 2)")
+    p.add_argument("--idle", type=int, help="S idle widget sockets (default 10000; --quick 200; 0 = skip)")
+    p.add_argument("--idle-concurrency", type=int, default=100, help="handshakes in flight (default 100)")
+    p.add_argument("--idle-cap", type=float, default=120, help="seconds allowed to open them (default 120)")
+    p.add_argument("--stall", type=float, default=10, help="a phase ends after this many s without a delivery")
+    p.add_argument("--cap", type=float, default=90, help="longest wait for a phase's deliveries (s)")
+    p.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
+    p.add_argument("--keep-logs", action="store_true", help="keep the gateway and relay logs")
+    args = p.parse_args(argv)
+    defaults = (dict(teens=20, counsellors=2, messages=10, rate=200, rate_seconds=2, idle=200) if args.quick
+                else dict(teens=200, counsellors=10, messages=50, rate=1000, rate_seconds=10, idle=10_000))
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.teens < 1 or args.counsellors < 1 or args.messages < 1 or args.rate <= 0 or args.rate_seconds <= 0:
+        p.error("teens, counsellors, messages, rate and rate-seconds must be positive")
+    if args.teens > args.counsellors * MAX_PER_COUNSELLOR:
+        p.error(f"--teens must be ≤ counsellors × {MAX_PER_COUNSELLOR} (each conversation must be assigned)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    needed = 2 * (args.idle + args.teens + args.counsellors) + 1024
+    limit = raise_fd_limit(needed)  # before spawning: the gateway inherits it
+    if limit < args.idle + args.teens + args.counsellors + 256:
+        new_idle = max(0, limit - args.teens - args.counsellors - 512)
+        say(f"note: the file descriptor limit is {limit}; idle sockets reduced from {args.idle} to {new_idle}")
+        args.idle = new_idle
+    try:
+        code = asyncio.run(run(args))
+    except KeyboardInterrupt:
+        code = 130
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

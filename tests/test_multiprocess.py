@@ -1,0 +1,93 @@
+"""Two real gateway processes on one Redis serve one helpline."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.clients import Console, Widget
+from tests.processes import GatewayProcess, add_counsellor, write_config
+
+PASSWORD = "shared-redis-password"
+
+
+@pytest.fixture
+def two_gateways(tmp_path, redis_url):
+    config = write_config(tmp_path / "config.yaml", redis_url, f"mp{uuid.uuid4().hex[:8]}",
+                          routing={"max_conversations_per_counsellor": 2})
+    for name in ("alix", "bao", "chloe", "dina"):
+        add_counsellor(config, name, PASSWORD)
+    a = GatewayProcess(config, tmp_path / "a.log")
+    b = GatewayProcess(config, tmp_path / "b.log")
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+async def test_teen_on_one_process_and_counsellor_on_the_other_converse(two_gateways):
+    a, b = two_gateways
+    console = await Console.login(b.http, "alix", PASSWORD)
+    await console.presence("available")
+    teen = await Widget.connect(a.ws)
+    await teen.say("bonjour, j'ai besoin d'aide")
+    conversation = await console.assigned()
+    await console.reply(conversation["id"], "Je t'écoute.")
+    assert (await teen.message(lambda m: m["from"] == "counsellor"))["text"] == "Je t'écoute."
+    await teen.say("merci")
+    assert (await console.message(conversation["id"], lambda m: m["from"] == "teen"))["text"] == "merci"
+
+    # The teen reloads the page on the other process: the conversation is still there.
+    await teen.close()
+    again = await Widget.connect(b.ws, token=teen.token)
+    assert again.welcome["conversation"]["state"] == "assigned"
+    assert [m["text"] for m in again.welcome["messages"] if m["from"] != "system"] == [
+        "bonjour, j'ai besoin d'aide", "Je t'écoute.", "merci"]
+    await again.close()
+    await console.close()
+
+
+async def test_no_conversation_is_assigned_twice_across_processes(two_gateways):
+    a, b = two_gateways
+    consoles = [await Console.login(gw.http, name, PASSWORD)
+                for gw, name in ((a, "alix"), (b, "bao"), (a, "chloe"), (b, "dina"))]
+    for console in consoles:
+        await console.presence("available")
+    teens = [await Widget.connect((a, b)[i % 2].ws) for i in range(12)]
+    await asyncio.gather(*(teen.say(f"message {i}") for i, teen in enumerate(teens)))
+
+    # 4 counsellors x capacity 2 = 8 assignments, each conversation to exactly one console.
+    assigned = await asyncio.gather(*(asyncio.gather(c.assigned(10), c.assigned(10)) for c in consoles))
+    ids = [conv["id"] for pair in assigned for conv in pair]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    for console in consoles:
+        assert await console.nothing("conversation", wait=1.0,
+                                     where=lambda f: f["conversation"]["state"] == "assigned")
+    assigned_teens = 0
+    for teen in teens:
+        try:
+            await teen.state(lambda c: c["state"] == "assigned", timeout=0.5)
+            assigned_teens += 1
+        except TimeoutError:
+            pass
+    assert assigned_teens == 8
+    for client in consoles + teens:
+        await client.close()
+
+
+async def test_a_crashed_process_leaves_its_queue_to_the_other(two_gateways):
+    a, b = two_gateways
+    teen = await Widget.connect(a.ws)
+    await teen.say("personne n'est là ?")
+    a.kill()
+    console = await Console.login(b.http, "alix", PASSWORD)
+    await console.presence("available")
+    conversation = await console.assigned()
+    await console.send({"type": "open", "conversation_id": conversation["id"]})
+    history = await console.next("history")
+    assert [m["text"] for m in history["messages"] if m["from"] == "teen"] == ["personne n'est là ?"]
+    reconnected = await Widget.connect(b.ws, token=teen.token)
+    assert reconnected.welcome["conversation"]["state"] == "assigned"
+    await reconnected.close()
+    await console.close()

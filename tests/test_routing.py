@@ -1,0 +1,56 @@
+"""The dispatcher's rule, as pure logic: longest waiting first, least loaded then longest idle."""
+
+from gateway.model import CounsellorLoad, Presence, QueueEntry
+from gateway.routing import Assignment, plan_assignments
+
+A, P, O = Presence.AVAILABLE, Presence.PAUSED, Presence.OFFLINE
+
+
+def entry(cid: str, queued_at: float, priority: int = 0) -> QueueEntry:
+    return QueueEntry(cid, priority, queued_at)
+
+
+def load(cid: str, open_conversations: int = 0, presence: Presence = A, capacity: int = 3,
+         last: float = 0.0) -> CounsellorLoad:
+    return CounsellorLoad(cid, presence, open_conversations, capacity, last)
+
+
+def test_longest_waiting_conversation_is_assigned_first():
+    plan = plan_assignments([entry("late", 20), entry("early", 10)], [load("c1", capacity=1)])
+    assert plan == [Assignment("early", "c1")]
+
+
+def test_higher_priority_goes_before_arrival_order():
+    plan = plan_assignments([entry("ordinary", 1), entry("urgent", 50, priority=2)], [load("c1", capacity=1)])
+    assert plan == [Assignment("urgent", "c1")]
+
+
+def test_least_loaded_counsellor_is_chosen():
+    plan = plan_assignments([entry("x", 1)], [load("busy", 2), load("free", 0)])
+    assert plan == [Assignment("x", "free")]
+
+
+def test_equal_load_goes_to_the_longest_idle():
+    plan = plan_assignments([entry("x", 1)], [load("recent", 1, last=500), load("idle", 1, last=100)])
+    assert plan == [Assignment("x", "idle")]
+
+
+def test_work_is_spread_across_counsellors():
+    plan = plan_assignments([entry(f"q{i}", i) for i in range(4)], [load("a"), load("b")])
+    assert [a.counsellor_id for a in plan] == ["a", "b", "a", "b"]
+
+
+def test_paused_and_offline_counsellors_get_nothing():
+    assert plan_assignments([entry("x", 1)], [load("p", presence=P), load("o", presence=O)]) == []
+
+
+def test_capacity_is_never_exceeded():
+    plan = plan_assignments([entry(f"q{i}", i) for i in range(10)], [load("a", 1, capacity=3), load("b", capacity=2)])
+    per = {cid: sum(1 for a in plan if a.counsellor_id == cid) for cid in ("a", "b")}
+    assert per == {"a": 2, "b": 2}
+    assert [a.conversation_id for a in plan] == ["q0", "q1", "q2", "q3"]
+
+
+def test_nothing_to_do_with_an_empty_queue_or_no_counsellor():
+    assert plan_assignments([], [load("a")]) == []
+    assert plan_assignments([entry("x", 1)], []) == []

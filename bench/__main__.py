@@ -55,6 +55,10 @@ def rate_str(value: float) -> str:
     return f"{value:,.0f} msg/s"
 
 
+def times(x: float) -> str:
+    return f"{x:,.0f}×" if x >= 100 else f"{x:.1f}×" if x >= 10 else f"{x:.2f}×"
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -66,15 +70,23 @@ class CpuMeter:
         self.pids = pids
 
     def __enter__(self) -> "CpuMeter":
+        self.last = None
         self.t0 = perf()
         self.c0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.client0 = time.process_time()
         return self
 
+    def mark(self) -> None:
+        """Now is the end of the useful window (e.g. the last delivery) unless marked again."""
+        self.last = (perf(), {name: cpu_seconds(pid) for name, pid in self.pids.items()}, time.process_time())
+
     def __exit__(self, *exc) -> None:
-        wall = self.wall = max(perf() - self.t0, 1e-9)
-        self.share = {name: (cpu_seconds(pid) - self.c0[name]) / wall for name, pid in self.pids.items()}
-        self.share["client"] = (time.process_time() - self.client0) / wall
+        if getattr(self, "last", None) is None:
+            self.mark()
+        end, cpu, client = self.last
+        wall = self.wall = max(end - self.t0, 1e-9)
+        self.share = {name: (cpu[name] - self.c0[name]) / wall for name in self.pids}
+        self.share["client"] = (client - self.client0) / wall
 
     def text(self) -> str:
         text = " · ".join(f"{name} {share:.0%}" for name, share in self.share.items())
@@ -122,6 +134,7 @@ class Run:
     """All the results of one target's message phases."""
 
     target: str
+    second_rate: float | None = None
     connect: dict = field(default_factory=dict)
     phases: dict[str, PhaseResult] = field(default_factory=dict)
     crosstalk: list[str] = field(default_factory=list)
@@ -152,7 +165,9 @@ def report_phase(target: str, server: str, p: PhaseResult) -> None:
 
 
 async def message_phases(target: Target, server_pid: int, pids: dict[str, int], args,
-                         usernames: list[str]) -> Run:
+                         usernames: list[str], second_rate: float | str | None = None) -> Run:
+    """Connect, assign, then the phases. `second_rate`: a rate for one more fixed-rate phase, or
+    "auto": one at half the burst throughput if `args.rate` proved more than the server sustains."""
     hub = target.hub
     run = Run(target.name)
     n, m, k = args.teens, args.counsellors, args.messages
@@ -173,7 +188,10 @@ async def message_phases(target: Target, server_pid: int, pids: dict[str, int], 
     if failures:
         raise RuntimeError(f"{len(failures)} of {n} {server} widgets failed to connect: {failures[0]!r}")
     connected = perf() - t0
-    say(f"  [{server}] {m} consoles and {n} widgets connected in {connected:.1f} s")
+    mem = run.connect["mem_connected"] = memory_kb(server_pid)
+    say(f"  [{server}] {m} consoles and {n} widgets connected in {connected:.1f} s;"
+        f" {server} RSS {mb(mem.get('VmRSS'))}, peak so far {mb(mem.get('VmHWM'))}"
+        + (" (the logins: argon2id verifies)" if target.has_routing else ""))
 
     if target.has_routing:
         t1 = perf()
@@ -212,81 +230,85 @@ async def message_phases(target: Target, server_pid: int, pids: dict[str, int], 
         for c in consoles:
             c.conversations = [str(i) for i in range(n) if i % m == c.index]
 
-    stall, cap = args.stall, args.cap
+    async def phase(key: str, name: str, tally: Tally, side: str, send) -> PhaseResult:
+        """Run `send()`, then wait for the deliveries; CPU is counted up to the last delivery."""
+        snap = Snapshot(hub, teens, consoles, side)
+        with CpuMeter(pids) as cpu:
+            start = perf()
+            send_info = await send()
+            send_done = perf() - start
+            await tally.settle(args.stall, args.cap, refused=snap.refused, on_progress=cpu.mark)
+            wall = perf() - start
+        p = PhaseResult(name, tally, wall, cpu, memory_kb(server_pid))
+        snap.finish(p, target.has_routing)
+        p.extra["line"] = send_info or f"all {tally.sent:,} frames written by the clients in {send_done:.2f} s"
+        run.phases[key] = p
+        report_phase(server, server, p)
+        return p
 
-    # 1. burst teen → counsellor
-    tally = hub.tally("A", n * k)
+    # 1. burst teen → counsellor: every teen writes its K messages at once, acks not awaited
+    tally_a = hub.tally("A", n * k)
 
     async def teen_burst(t: TeenClient) -> None:
         base = t.index * k
         for i in range(k):
             uid = base + i
-            tally.mark_sent(perf())
+            tally_a.mark_sent(perf())
             await t.send_message(bench_text("A", uid, t.index), f"a{uid}")
 
-    snap = Snapshot(hub, teens, consoles, "widget")
-    with CpuMeter(pids) as cpu:
-        start = perf()
+    async def send_a() -> None:
         await asyncio.gather(*(teen_burst(t) for t in teens))
-        send_done = perf() - start
-        await tally.settle(stall, cap)
-        wall = perf() - start
-    p = PhaseResult("burst teen→counsellor", tally, wall, cpu, memory_kb(server_pid))
-    snap.finish(p, target.has_routing)
-    p.extra["line"] = f"all {tally.sent:,} frames written by the clients in {send_done:.2f} s"
-    run.phases["A"] = p
-    report_phase(server, server, p)
 
-    # 2. burst counsellor → teen
-    total_b = sum(len(c.conversations) for c in consoles) * k
-    tally = hub.tally("B", total_b)
+    await phase("A", "burst teen→counsellor", tally_a, "widget", send_a)
+
+    # 2. burst counsellor → teen: every console writes K replies per conversation at once
+    tally_b = hub.tally("B", sum(len(c.conversations) for c in consoles) * k)
 
     async def console_burst(c: ConsoleClient) -> None:
-        for i in range(k):
+        for _ in range(k):
             for conv in c.conversations:
                 uid = next(UIDS)
-                tally.mark_sent(perf())
+                tally_b.mark_sent(perf())
                 await c.send_reply(conv, bench_text("B", uid, conv), f"b{uid}")
 
-    snap = Snapshot(hub, teens, consoles, "console")
-    with CpuMeter(pids) as cpu:
-        start = perf()
+    async def send_b() -> None:
         await asyncio.gather(*(console_burst(c) for c in consoles))
-        send_done = perf() - start
-        await tally.settle(stall, cap)
-        wall = perf() - start
-    p = PhaseResult("burst counsellor→teen", tally, wall, cpu, memory_kb(server_pid))
-    snap.finish(p, target.has_routing)
-    p.extra["line"] = f"all {tally.sent:,} frames written by the clients in {send_done:.2f} s"
-    run.phases["B"] = p
-    report_phase(server, server, p)
 
-    # 3. fixed rate teen → counsellor
-    total_r = int(args.rate * args.rate_seconds)
-    tally = hub.tally("R", total_r)
-    snap = Snapshot(hub, teens, consoles, "widget")
-    with CpuMeter(pids) as cpu:
-        start = perf()
-        sent = 0
-        while sent < total_r:
-            due = min(total_r, int((perf() - start) * args.rate) + 1)
-            while sent < due:
-                t = teens[sent % n]
-                uid = next(UIDS)
-                tally.mark_sent(perf())
-                await t.send_message(bench_text("R", uid, t.index), f"r{uid}")
-                sent += 1
-            await asyncio.sleep(0.001)
-        send_wall = perf() - start
-        await tally.settle(stall, cap)
-        wall = perf() - start
-    p = PhaseResult(f"fixed rate {args.rate:,.0f} msg/s for {args.rate_seconds:g} s (teen→counsellor)",
-                    tally, wall, cpu, memory_kb(server_pid))
-    p.extra["achieved_rate"] = total_r / send_wall
-    snap.finish(p, target.has_routing)
-    p.extra["line"] = f"send rate achieved {total_r / send_wall:,.0f} msg/s over {send_wall:.2f} s"
-    run.phases["R"] = p
-    report_phase(server, server, p)
+    await phase("B", "burst counsellor→teen", tally_b, "console", send_b)
+
+    # 3. fixed rate teen → counsellor, round robin over the teens
+    def fixed_rate(tag: str, rate: float, seconds: float):
+        total = max(1, int(rate * seconds))
+        tally = hub.tally(tag, total)
+
+        async def send() -> str:
+            start = perf()
+            sent = 0
+            while sent < total:
+                due = min(total, int((perf() - start) * rate) + 1)
+                while sent < due:
+                    t = teens[sent % n]
+                    uid = next(UIDS)
+                    tally.mark_sent(perf())
+                    await t.send_message(bench_text(tag, uid, t.index), f"{tag.lower()}{uid}")
+                    sent += 1
+                await asyncio.sleep(0.001)
+            wall = perf() - start
+            tally.achieved_rate = total / wall
+            return f"send rate achieved {total / wall:,.0f} msg/s over {wall:.2f} s"
+
+        return phase(tag, f"fixed rate {rate:,.0f} msg/s for {seconds:g} s (teen→counsellor)", tally, "widget",
+                     send)
+
+    await fixed_rate("R", args.rate, args.rate_seconds)
+    if second_rate == "auto":
+        second_rate = sustainable_rate(run, args)
+        if second_rate:
+            say(f"  [{server}] {args.rate:,.0f} msg/s is more than this {server} sustains: once more at"
+                f" {second_rate:,.0f} msg/s (about half its burst throughput) for a steady-state latency")
+    if second_rate:
+        run.second_rate = second_rate
+        await fixed_rate("S", second_rate, args.rate_seconds)
 
     # correctness: did each message reach the right person?
     if target.has_routing:
@@ -317,13 +339,29 @@ async def message_phases(target: Target, server_pid: int, pids: dict[str, int], 
     return run
 
 
+def sustainable_rate(run: Run, args) -> float | None:
+    """Half the burst throughput (a multiple of 50) if the fixed rate overloaded the server, else None."""
+    r = run.phases["R"]
+    overloaded = (r.lost > 0 or (r.tally.percentile_ms(0.99) or 0) > 1000
+                  or (r.tally.achieved_rate or 0) < 0.95 * args.rate)
+    if not overloaded:
+        return None
+    burst = min(run.phases["A"].throughput, run.phases["B"].throughput)
+    return max(50.0, (burst / 2) // 50 * 50)
+
+
 class Snapshot:
     """Acks and error frames received during one phase."""
 
     def __init__(self, hub: Hub, teens: list[TeenClient], consoles: list[ConsoleClient], side: str):
         self.hub, self.clients = hub, (teens if side == "widget" else consoles)
         self.errors = Counter(hub.errors)
+        self.errors_total = sum(hub.errors.values())
         self.acks = sum(c.acks for c in self.clients)
+
+    def refused(self) -> int:
+        """Error frames received since the start: each refuses one message (no delivery to wait for)."""
+        return sum(self.hub.errors.values()) - self.errors_total
 
     def finish(self, p: PhaseResult, has_acks: bool) -> None:
         if has_acks:
@@ -489,8 +527,9 @@ async def run(args) -> int:
         pids = {"gateway": gateway.pid, "redis": redis._process.pid}
         say(f"\n[gateway] {args.teens} teens, {args.counsellors} counsellors, {args.messages} messages each")
         runs["gateway"] = await message_phases(GatewayTarget(f"http://127.0.0.1:{port}", hub, session),
-                                               gateway.pid, pids, args, usernames)
+                                               gateway.pid, pids, args, usernames, second_rate="auto")
         gateway_mem_msgs = memory_kb(gateway.pid)
+        second_rate = runs["gateway"].second_rate
 
         relay_port = free_port()
         relay = Service("relay", [sys.executable, "-m", "bench.relay", "--host", "127.0.0.1",
@@ -500,7 +539,8 @@ async def run(args) -> int:
         say(f"\n[relay] bare aiohttp relay pid {relay.pid} on 127.0.0.1:{relay_port} (no store, no logic), "
             f"same load")
         runs["relay"] = await message_phases(RelayTarget(f"http://127.0.0.1:{relay_port}", hub, session),
-                                             relay.pid, {"relay": relay.pid}, args, usernames)
+                                             relay.pid, {"relay": relay.pid}, args, usernames,
+                                             second_rate=second_rate)
         relay_mem = memory_kb(relay.pid)
         relay.stop()
 
@@ -555,43 +595,51 @@ async def run(args) -> int:
              + (", --quick" if args.quick else "") + ")"]
 
     def row(label: str, value: str, note: str = "") -> None:
-        lines.append(f"{label:<31}{value:<28}{note}")
+        lines.append(f"{label:<31}{value:<28}{note}".rstrip())
 
     for key, label in (("A", "teen→counsellor throughput"), ("B", "counsellor→teen throughput")):
         gp, rp = g.phases[key], r.phases[key]
-        ratio = gp.throughput / rp.throughput if rp.throughput else 0
-        row(label, rate_str(gp.throughput), f"(relay {rate_str(rp.throughput)} → {ratio:.2f}×)")
-    gp, rp = g.phases["R"], r.phases["R"]
-    g50, g99 = gp.tally.percentile_ms(0.5), gp.tally.percentile_ms(0.99)
-    r50, r99 = rp.tally.percentile_ms(0.5), rp.tally.percentile_ms(0.99)
-    ratio = (f" → {g50 / r50:.1f}× / {g99 / r99:.1f}×" if g50 and g99 and r50 and r99 else "")
-    row(f"latency at {args.rate:,.0f} msg/s", f"p50 {ms(g50)}  p99 {ms(g99)}",
-        f"(relay p50 {ms(r50)} p99 {ms(r99)}{ratio})")
-    if gp.extra["achieved_rate"] < 0.95 * args.rate:
-        row("", f"(only {gp.extra['achieved_rate']:,.0f} msg/s could be sent)")
+        row(label, rate_str(gp.throughput),
+            f"(relay {rate_str(rp.throughput)} → {times(gp.throughput / rp.throughput if rp.throughput else 0)})")
+    for key in ("R", "S"):
+        gp, rp = g.phases.get(key), r.phases.get(key)
+        if gp is None or rp is None:
+            continue
+        g50, g99 = gp.tally.percentile_ms(0.5), gp.tally.percentile_ms(0.99)
+        r50, r99 = rp.tally.percentile_ms(0.5), rp.tally.percentile_ms(0.99)
+        ratio = (f" → {times(g50 / r50)} / {times(g99 / r99)}" if g50 and g99 and r50 and r99 else "")
+        rate = args.rate if key == "R" else g.second_rate
+        row(f"latency at {rate:,.0f} msg/s", f"p50 {ms(g50)}  p99 {ms(g99)}",
+            f"(relay p50 {ms(r50)} p99 {ms(r99)}{ratio})")
+        if gp.lost or (gp.tally.achieved_rate or rate) < 0.95 * rate:
+            row("", f"({gp.tally.received:,} of {gp.tally.expected:,} delivered"
+                    + (f"; only {gp.tally.achieved_rate:,.0f} msg/s could be sent"
+                       if (gp.tally.achieved_rate or rate) < 0.95 * rate else "") + ")")
     g_lost = sum(p.lost for p in g.phases.values())
     g_total = sum(p.tally.expected for p in g.phases.values())
     g_dup = sum(p.tally.duplicates for p in g.phases.values())
     r_lost = sum(p.lost for p in r.phases.values())
     g_refused = sum(sum(p.extra.get("errors", Counter()).values()) for p in g.phases.values())
     first_retries = sum(g.connect.get("first_retries", Counter()).values())
-    if g_refused or first_retries:
-        row("refused by the gateway", f"{g_refused:,} error frames",
-            f"(bursts and rate phase; + {first_retries} retried first messages)")
     row("messages lost", f"{g_lost:,}" + (f" (+{g_dup:,} duplicates)" if g_dup else ""),
         f"(of {g_total:,}; relay {r_lost:,}; cross-talk {len(g.crosstalk)})")
-    row("gateway peak RSS", mb(final_mem.get("VmHWM") if idle is None else gateway_mem_msgs.get("VmHWM")),
-        f"(after the message phases; RSS then {mb(gateway_mem_msgs.get('VmRSS'))};"
-        f" relay peak {mb(relay_mem.get('VmHWM'))})")
+    if g_refused or first_retries:
+        row("  of which refused", f"{g_refused:,} error frames",
+            "('unavailable': see the gateway log above)"
+            + (f"; + {first_retries} first messages retried" if first_retries else ""))
+    row("gateway peak RSS", mb(gateway_mem_msgs.get("VmHWM")),
+        f"(reached at the argon2 logins: {mb(g.connect['mem_connected'].get('VmHWM'))}; RSS after the"
+        f" message phases {mb(gateway_mem_msgs.get('VmRSS'))}; relay peak {mb(relay_mem.get('VmHWM'))})")
     if idle is not None:
         per = (idle["with_open"].get("VmRSS", 0) - idle["before"].get("VmRSS", 0)) / max(idle["opened"], 1)
         row(f"{idle['opened']:,} idle widget sockets", f"RSS {mb(idle['with_open'].get('VmRSS'))}",
-            f"({per:,.1f} KB per socket; peak {mb(final_mem.get('VmHWM'))})")
-    cpu_a = g.phases["A"].cpu.share
-    row("CPU, teen→counsellor burst", f"gateway {cpu_a.get('gateway', 0):.0%} redis {cpu_a.get('redis', 0):.0%}",
-        f"client {cpu_a.get('client', 0):.0%} (% of one core)")
-    cpu_ra = r.phases["A"].cpu.share
-    row("CPU, relay burst", f"relay {cpu_ra.get('relay', 0):.0%}", f"client {cpu_ra.get('client', 0):.0%}")
+            f"(+{per:,.1f} KB per socket; peak {mb(final_mem.get('VmHWM'))})")
+    for key, label in (("A", "CPU, teen→counsellor burst"), ("B", "CPU, counsellor→teen burst")):
+        cpu = g.phases[key].cpu.share
+        rcpu = r.phases[key].cpu.share
+        row(label, f"gateway {cpu.get('gateway', 0):.0%} redis {cpu.get('redis', 0):.0%}",
+            f"client {cpu.get('client', 0):.0%} of one core (relay run: relay {rcpu.get('relay', 0):.0%},"
+            f" client {rcpu.get('client', 0):.0%})")
     row("client process", f"CPU {usage.ru_utime + usage.ru_stime:,.1f} s",
         f"peak RSS {usage.ru_maxrss / 1024:,.0f} MB, wall {perf() - started:,.0f} s")
     say("\n" + "\n".join(lines))

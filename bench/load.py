@@ -41,6 +41,7 @@ class Tally:
         self.latencies: list[float] = []
         self.duplicates = 0
         self.last_recv: float | None = None
+        self.achieved_rate: float | None = None  # fixed-rate phases: the send rate reached
         self.done = asyncio.Event()
 
     def mark_sent(self, now: float) -> None:
@@ -69,19 +70,29 @@ class Tally:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
-    async def settle(self, stall: float, cap: float) -> None:
-        """Wait for every expected receipt, or `stall` s without a new one, or `cap` s in all."""
+    async def settle(self, stall: float, cap: float, refused=lambda: 0, on_progress=None) -> None:
+        """Wait until every expected message is delivered or refused (an error frame), or `stall`
+        s pass without a delivery, or `cap` s in all. `on_progress` runs at each new delivery."""
         deadline = perf() + cap
         seen, progress_at = -1, perf()
         while not self.done.is_set() and perf() < deadline:
+            if self.received + refused() >= self.expected:
+                await asyncio.sleep(0.5)  # a message acked then refused (both frames) may still come
+                if self.received != seen and on_progress is not None:
+                    on_progress()
+                break
             try:
                 await asyncio.wait_for(self.done.wait(), timeout=0.25)
             except TimeoutError:
                 pass
             if self.received != seen:
                 seen, progress_at = self.received, perf()
+                if on_progress is not None:
+                    on_progress()
             elif perf() - progress_at > stall:
                 break
+        if self.done.is_set() and on_progress is not None:
+            on_progress()
 
 
 class Hub:

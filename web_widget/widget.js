@@ -432,7 +432,15 @@
     },
     ack(f) {
       const m = f.message;
-      if (!validMessage(m) || typeof f.client_id !== 'string') return;
+      if (typeof f.client_id !== 'string') return;
+      if (f.duplicate === true) { // stored before the connection dropped: the history shows it
+        dropPending(f.client_id);
+        S.failed.delete(f.client_id);
+        const dup = bubbleFor(f.client_id);
+        if (dup && !dup.dataset.seq) dup.remove();
+        return;
+      }
+      if (!validMessage(m)) return;
       if (!S.convOpen) startConversation(); // the first message after a close opens a new one
       dropPending(f.client_id);
       S.failed.delete(f.client_id);
@@ -449,6 +457,7 @@
     typing(f) { if (f.active === true && S.convOpen) showPeerTyping(); else hidePeerTyping(); },
     error(f) {
       addNote(typeof f.message === 'string' && f.message ? f.message : 'Ça n\'a pas marché. Réessaie dans un instant.');
+      if (typeof f.client_id === 'string') { failOne(f.client_id); return; } // the server named it
       // An error frame does not say which frame it refuses. Frames are answered in order, so
       // a message sent before the error and still unacked a little later is the refused one:
       // stop resending it and offer "Réessayer" instead of looping on every reconnect.
@@ -481,6 +490,15 @@
       const node = bubbleFor(p.client_id);
       if (node) setUnconfirmed(node, 'failed');
     }
+  }
+
+  function failOne(clientId) {
+    const p = S.pending.find((x) => x.client_id === clientId);
+    if (!p) return;
+    dropPending(clientId);
+    S.failed.set(clientId, p);
+    const node = bubbleFor(clientId);
+    if (node) setUnconfirmed(node, 'failed');
   }
 
   function retrySend(clientId) {

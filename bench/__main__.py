@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from .load import (PASSWORD, ConsoleClient, GatewayTarget, Hub, RelayTarget, Tally, Target, TeenClient,
-                   bench_text, bounded, new_session, perf)
+                   bench_text, bounded, new_session, perf, quiesce)
 from .procs import Service, cpu_seconds, free_port, memory_kb, raise_fd_limit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +147,8 @@ class Run:
 def report_phase(target: str, server: str, p: PhaseResult) -> None:
     t = p.tally
     lost = f"lost {p.lost:,}" + (f", duplicates {t.duplicates:,}" if t.duplicates else "")
-    say(f"  [{target}] {p.name}: sent {t.sent:,}, delivered {t.received:,} ({lost}) in {p.wall:.2f} s"
+    window = (t.last_recv - t.first_send) if t.last_recv and t.first_send else 0.0
+    say(f"  [{target}] {p.name}: sent {t.sent:,}, delivered {t.received:,} ({lost}) in {window:.2f} s"
         f" → {rate_str(p.throughput)}")
     extra = p.extra.get("line")
     if extra:
@@ -238,6 +239,7 @@ async def message_phases(target: Target, server_pid: int, pids: dict[str, int], 
             send_info = await send()
             send_done = perf() - start
             await tally.settle(args.stall, args.cap, refused=snap.refused, on_progress=cpu.mark)
+            await quiesce(hub, tally, quiet=1.0, cap=args.cap, on_progress=cpu.mark)  # late ones count
             wall = perf() - start
         p = PhaseResult(name, tally, wall, cpu, memory_kb(server_pid))
         snap.finish(p, target.has_routing)

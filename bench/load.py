@@ -102,6 +102,7 @@ class Hub:
         self.tallies: dict[str, Tally] = {}
         self.frames: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.frame_count = 0  # every text frame any client received
         self.closed: Counter[str] = Counter()  # sockets that ended while we still used them
         self.shutting_down = False
 
@@ -119,6 +120,23 @@ class Hub:
             return None
         tally.record(int(parts[1]), float(parts[2]), now)
         return parts[3]
+
+
+async def quiesce(hub: Hub, tally: Tally, quiet: float, cap: float, on_progress=None) -> None:
+    """Wait until no client has received any frame for `quiet` s (the server has drained what it
+    still held: late deliveries, acks, error frames), at most `cap` s."""
+    deadline = perf() + cap
+    frames, received, quiet_since = hub.frame_count, tally.received, perf()
+    while perf() < deadline:
+        await asyncio.sleep(0.1)
+        if hub.frame_count != frames:
+            frames, quiet_since = hub.frame_count, perf()
+            if tally.received != received:
+                received = tally.received
+                if on_progress is not None:
+                    on_progress()
+        elif perf() - quiet_since >= quiet:
+            return
 
 
 def bench_text(tag: str, uid: int, owner: object) -> str:
@@ -153,6 +171,7 @@ class TeenClient:
                 f = orjson.loads(msg.data)
                 t = f.get("type")
                 hub.frames[f"{self.kind}:{t}"] += 1
+                hub.frame_count += 1
                 if t == "message":  # gateway: a counsellor's or a system line
                     m = f["message"]
                     if m["from"] == "counsellor":
@@ -242,6 +261,7 @@ class ConsoleClient:
                 f = orjson.loads(msg.data)
                 t = f.get("type")
                 hub.frames[f"{self.kind}:{t}"] += 1
+                hub.frame_count += 1
                 if t == "message":
                     m = f.get("message")
                     if m is None:  # relay: the teen's frame, verbatim

@@ -19,7 +19,7 @@ from gateway.core import Helpline
 from gateway.errors import GatewayError, ProtocolError, StoreError
 from gateway.events import ConversationChanged, Event, MessageAdded, Typing
 from gateway.model import Author, Channel, CloseReason, Conversation, InboundMessage, Message
-from gateway.socket_sender import QueuedSender
+from gateway.socket_sender import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
 
@@ -274,5 +274,6 @@ WIDGET_HUB = web.AppKey("widget_hub", WidgetHub)
 async def widget_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     await WidgetConnection(request.app[WIDGET_HUB], ws).run()
     return ws

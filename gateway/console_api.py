@@ -19,7 +19,7 @@ from .core import Helpline, console_view
 from .errors import AuthError, GatewayError, ProtocolError
 from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
 from .model import Author, CloseReason, Counsellor, Presence
-from .socket_sender import QueuedSender
+from .socket_sender import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "Non connecté."}, status=401)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     hub = request.app[CONSOLE_HUB]
     session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]))
     hub.add(session)

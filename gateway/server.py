@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from connectors.web_widget import WIDGET_HUB, WidgetHub, widget_socket
 
@@ -19,6 +21,7 @@ from .config import Config
 from .console_api import CONSOLE_HUB, HELPLINE, ConsoleHub, add_console_routes
 from .core import Helpline
 from .pseudonym import Pseudonyms
+from .socket_sender import SOCKETS
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,13 @@ def build_app(parts: Parts) -> web.Application:
         await parts.bus.close()
         await parts.store.close()
 
+    async def close_sockets(app: web.Application) -> None:
+        """On shutdown, tell every client to go elsewhere now (they reconnect to another process)."""
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                               for ws in list(app[SOCKETS])), return_exceptions=True)
+
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(close_sockets)
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 import orjson
 from aiohttp import WSCloseCode, web
 
 log = logging.getLogger(__name__)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)  # every open socket of the app, closed at shutdown
 
 
 class QueuedSender:

@@ -58,7 +58,10 @@ async def test_no_conversation_is_assigned_twice_across_processes(two_gateways):
     await asyncio.gather(*(teen.say(f"message {i}") for i, teen in enumerate(teens)))
 
     # 4 counsellors x capacity 2 = 8 assignments, each conversation to exactly one console.
-    assigned = await asyncio.gather(*(asyncio.gather(c.assigned(10), c.assigned(10)) for c in consoles))
+    async def two_assignments(console: Console) -> list[dict]:
+        return [await console.assigned(10), await console.assigned(10)]
+
+    assigned = await asyncio.gather(*(two_assignments(c) for c in consoles))
     ids = [conv["id"] for pair in assigned for conv in pair]
     assert len(ids) == 8 and len(set(ids)) == 8
     for console in consoles:

@@ -18,7 +18,9 @@ from aiohttp import WSMsgType, web
 from gateway.core import Helpline
 from gateway.errors import GatewayError, ProtocolError, StoreError
 from gateway.events import ConversationChanged, Event, MessageAdded, Typing
-from gateway.model import Author, Channel, CloseReason, Conversation, InboundMessage, Message
+from gateway.model import (
+    Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
+)
 from gateway.socket_sender import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
@@ -193,13 +195,18 @@ class WidgetConnection:
         })
 
     async def _bind(self, conversation: Conversation) -> None:
-        counsellor = None
+        """Listen to the conversation first, then read it: no change can fall in between."""
+        session = self.session
+        self.hub.bind(session, conversation, None)
+        conversation = await self.helpline.store.get_conversation(conversation.id) or conversation
+        session.state = conversation.state.value
         if conversation.counsellor_id:
             profile = await self.helpline.store.get_counsellor(conversation.counsellor_id)
-            counsellor = profile.display_name if profile else None
-        self.hub.bind(self.session, conversation, counsellor)
-        if conversation.is_open and conversation.state.value == "queued":
-            self.session.position = (await self.helpline.queue_positions()).get(conversation.id)
+            session.counsellor = profile.display_name if profile else None
+        if conversation.state is ConversationState.QUEUED:
+            session.position = (await self.helpline.queue_positions()).get(conversation.id)
+        elif not conversation.is_open:
+            self.hub.unbind(session)
 
     async def _handle_frame(self, data: str) -> None:
         frame = _parse(data)

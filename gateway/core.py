@@ -127,14 +127,17 @@ class Helpline:
 
         Returns only once the message is stored: adapters acknowledge after this."""
         text = clean_text(inbound.text, self.config.max_message_chars)
-        fresh = await self.store.claim_message_id(
-            inbound.channel.value, f"{inbound.sender_key}:{inbound.provider_message_id}",
-            self.config.dedupe_ttl_seconds,
-        )
+        dedupe_id = f"{inbound.sender_key}:{inbound.provider_message_id}"
+        fresh = await self.store.claim_message_id(inbound.channel.value, dedupe_id, self.config.dedupe_ttl_seconds)
         if not fresh:
             active = await self.store.active_conversation_of(inbound.sender_key)
             return Received(active, None, duplicate=True)
-        return await self._store_inbound(inbound, text)
+        try:
+            return await self._store_inbound(inbound, text)
+        except BaseException:
+            # Not stored, so not acknowledged: let the client's (or Meta's) retry through.
+            await asyncio.shield(self.store.release_message_id(inbound.channel.value, dedupe_id))
+            raise
 
     async def _store_inbound(self, inbound: InboundMessage, text: str) -> Received:
         now = self.clock.now()

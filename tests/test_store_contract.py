@@ -458,3 +458,10 @@ async def test_ping_is_false_while_redis_is_down_and_true_once_it_is_back(make_s
     # The restarted server lost its script cache; the scripts load themselves again.
     [conversation] = await queued(store, a_conversation())
     assert await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0) is not None
+
+
+async def test_a_released_claim_lets_the_retry_through(store: Store) -> None:
+    assert await store.claim_message_id("web", "m-released", ttl=60)
+    assert not await store.claim_message_id("web", "m-released", ttl=60)
+    await store.release_message_id("web", "m-released")
+    assert await store.claim_message_id("web", "m-released", ttl=60)

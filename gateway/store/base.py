@@ -58,6 +58,10 @@ class Store(ABC):
     async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
         """True the first time a (channel, provider id) is seen within `ttl` seconds."""
 
+    @abstractmethod
+    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
+        """Forget a claim whose message could not be stored, so a retry gets through."""
+
     # --- conversations ----------------------------------------------------------
     @abstractmethod
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:

@@ -47,6 +47,9 @@ class MemoryStore(Store):
             self._dedupe = {k: v for k, v in self._dedupe.items() if v > now}
         return True
 
+    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
+        self._dedupe.pop((channel, provider_message_id), None)
+
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
         existing_id = self._active.get(conversation.sender_key)
         if existing_id is not None:

@@ -325,6 +325,10 @@ class RedisStore(Store):
         key = self._keys.dedupe(channel, provider_message_id)
         return bool(await self._r.set(key, "1", nx=True, ex=ttl))
 
+    @_redis_errors
+    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
+        await self._r.delete(self._keys.dedupe(channel, provider_message_id))
+
     # --- conversations ----------------------------------------------------------
     @_redis_errors
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:

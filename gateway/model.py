@@ -43,6 +43,29 @@ class Presence(str, Enum):
     OFFLINE = "offline"
 
 
+class Delivery(str, Enum):
+    """Where one of our messages to a teen on Messenger/WhatsApp stands."""
+
+    PENDING = "pending"  # stored, not yet accepted by the platform
+    SENT = "sent"  # accepted by the Graph API
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"  # not delivered, with a reason
+
+    @property
+    def rank(self) -> int:
+        return _DELIVERY_RANK[self]
+
+    def advance(self, to: "Delivery") -> "Delivery":
+        """Receipts arrive out of order: a state only moves forward (failed ends it)."""
+        if self is Delivery.FAILED or self is Delivery.READ:
+            return self
+        return to if to is Delivery.FAILED or to.rank > self.rank else self
+
+
+_DELIVERY_RANK = {Delivery.PENDING: 0, Delivery.SENT: 1, Delivery.DELIVERED: 2, Delivery.READ: 3, Delivery.FAILED: 4}
+
+
 class Role(str, Enum):
     COUNSELLOR = "counsellor"
     SUPERVISOR = "supervisor"
@@ -81,16 +104,22 @@ class Message:
     text: str
     at: float
     author_name: str | None = None  # counsellor's display name; None for teen/system
+    delivery: Delivery | None = None  # only for our messages on Messenger/WhatsApp
+    delivery_error: str | None = None  # why it failed, in French, for the counsellor
 
     def view(self) -> dict:
         """The wire shape shared by the widget and the console."""
-        return {
+        view = {
             "seq": self.seq,
             "from": self.author.value,
             "author": self.author_name,
             "text": self.text,
             "at": int(self.at * 1000),
         }
+        if self.delivery is not None:
+            view["delivery"] = self.delivery.value
+            view["delivery_error"] = self.delivery_error
+        return view
 
 
 # The allowed moves of a conversation. The Redis store's Lua scripts guard the same
@@ -120,6 +149,10 @@ class Conversation:
     close_reason: CloseReason | None = None
     last_teen_message_at: float | None = None
     waiting_since: float | None = None  # the teen's oldest unanswered message
+    # Messenger/WhatsApp only: where a reply goes. `reply_to` is the PSID or phone number,
+    # kept here and nowhere else, never shown to a counsellor, erased with the conversation.
+    reply_to: str | None = None
+    business_id: str | None = None  # our page id / WhatsApp phone_number_id
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:

@@ -39,3 +39,13 @@ def test_transitions_table_has_closed_as_the_only_end():
     ends = [state for state, targets in TRANSITIONS.items() if not targets]
     assert ends == [ConversationState.CLOSED]
     assert all(ConversationState.CLOSED in targets for state, targets in TRANSITIONS.items() if targets)
+
+
+def test_delivery_state_only_moves_forward_whatever_order_receipts_arrive_in():
+    from gateway.model import Delivery as D
+    assert D.PENDING.advance(D.SENT) is D.SENT
+    assert D.SENT.advance(D.READ) is D.READ
+    assert D.READ.advance(D.DELIVERED) is D.READ  # a late "delivered" after "read"
+    assert D.DELIVERED.advance(D.SENT) is D.DELIVERED
+    assert D.SENT.advance(D.FAILED) is D.FAILED
+    assert D.FAILED.advance(D.DELIVERED) is D.FAILED

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from gateway.errors import StoreError
 from gateway.model import (
+    Delivery,
     Author,
     Channel,
     CloseReason,
@@ -465,3 +466,56 @@ async def test_a_released_claim_lets_the_retry_through(store: Store) -> None:
     assert not await store.claim_message_id("web", "m-released", ttl=60)
     await store.release_message_id("web", "m-released")
     assert await store.claim_message_id("web", "m-released", ttl=60)
+
+
+# --- outbound delivery (Messenger/WhatsApp outbox) ---------------------------------------------
+
+
+async def test_a_message_to_deliver_is_stored_pending_and_queued_at_once(store: Store) -> None:
+    stored = await store.append_message("conv-out", NewMessage(Author.COUNSELLOR, "Je suis là.", 100.0, "Camille",
+                                                               deliver=True))
+    assert stored.delivery is Delivery.PENDING
+    assert (await store.messages("conv-out"))[0].delivery is Delivery.PENDING
+    jobs = await store.claim_deliveries(now=100.0, lease=30, limit=10)
+    assert [(j.conversation_id, j.seq, j.attempts) for j in jobs] == [("conv-out", stored.seq, 0)]
+
+
+async def test_a_leased_job_is_not_claimed_twice_until_its_lease_ends(store: Store) -> None:
+    await store.append_message("conv-lease", NewMessage(Author.SYSTEM, "x", 10.0, deliver=True))
+    assert len(await store.claim_deliveries(now=10.0, lease=30, limit=10)) == 1
+    assert await store.claim_deliveries(now=20.0, lease=30, limit=10) == []
+    # The claiming process died: after the lease, another one gets it.
+    assert len(await store.claim_deliveries(now=41.0, lease=30, limit=10)) == 1
+
+
+async def test_retry_counts_attempts_and_finish_empties_the_outbox(store: Store) -> None:
+    await store.append_message("conv-retry", NewMessage(Author.SYSTEM, "x", 10.0, deliver=True))
+    [job] = await store.claim_deliveries(now=10.0, lease=30, limit=10)
+    await store.retry_delivery(job, due_at=15.0)
+    assert await store.claim_deliveries(now=14.0, lease=30, limit=10) == []
+    [again] = await store.claim_deliveries(now=15.0, lease=30, limit=10)
+    assert again.attempts == 1
+    await store.finish_delivery(again)
+    assert await store.claim_deliveries(now=1e9, lease=30, limit=10) == []
+
+
+async def test_messages_not_to_deliver_stay_out_of_the_outbox(store: Store) -> None:
+    plain = await store.append_message("conv-web", NewMessage(Author.COUNSELLOR, "x", 10.0))
+    assert plain.delivery is None and (await store.messages("conv-web"))[0].delivery is None
+    assert await store.claim_deliveries(now=1e9, lease=30, limit=10) == []
+
+
+async def test_delivery_state_and_error_are_kept_per_message(store: Store) -> None:
+    await store.append_message("conv-st", NewMessage(Author.TEEN, "salut", 1.0))
+    await store.append_message("conv-st", NewMessage(Author.COUNSELLOR, "hello", 2.0, deliver=True))
+    await store.set_delivery("conv-st", 2, Delivery.FAILED, "fenêtre de 24 h fermée")
+    teen, ours = await store.messages("conv-st")
+    assert teen.delivery is None
+    assert (ours.delivery, ours.delivery_error) == (Delivery.FAILED, "fenêtre de 24 h fermée")
+    assert [m.seq for m in await store.messages("conv-st", after_seq=1)] == [2]
+
+
+async def test_a_platform_message_id_leads_back_to_our_message(store: Store) -> None:
+    await store.link_provider_message("whatsapp", "wamid.ABC", "conv-p", 3, ttl=3600)
+    assert await store.find_provider_message("whatsapp", "wamid.ABC") == ("conv-p", 3)
+    assert await store.find_provider_message("messenger", "wamid.ABC") is None

@@ -16,6 +16,7 @@ from ..model import (
     CloseReason,
     Conversation,
     Counsellor,
+    Delivery,
     Message,
     Presence,
     QueueEntry,
@@ -35,6 +36,16 @@ class NewMessage:
     text: str
     at: float
     author_name: str | None = None
+    deliver: bool = False  # Messenger/WhatsApp: queue it for sending in the same atomic step
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One of our messages still to send to a teen on Messenger/WhatsApp."""
+
+    conversation_id: str
+    seq: int
+    attempts: int = 0
 
 
 class Store(ABC):
@@ -102,11 +113,41 @@ class Store(ABC):
     # --- messages ---------------------------------------------------------------
     @abstractmethod
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
-        """Append and return it with its sequence number (1, 2, 3 … per conversation)."""
+        """Append and return it with its sequence number (1, 2, 3 … per conversation).
+
+        With `message.deliver`, it is stored as PENDING and queued for sending, at once."""
 
     @abstractmethod
     async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         """Messages with seq > after_seq, in order."""
+
+    # --- outbound delivery: stored before sent, retried after a restart ------------
+    @abstractmethod
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
+        """Jobs due by `now`, each leased until now + lease: if the process dies mid-send,
+        the job is due again when the lease ends and another process sends it."""
+
+    @abstractmethod
+    async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
+        """Try again at `due_at`, one attempt more."""
+
+    @abstractmethod
+    async def finish_delivery(self, job: DeliveryJob) -> None:
+        """Sent or given up: the job leaves the outbox."""
+
+    @abstractmethod
+    async def set_delivery(self, conversation_id: str, seq: int, state: Delivery, error: str | None = None) -> None:
+        """Record where a message stands (the caller decides whether the state may move)."""
+
+    @abstractmethod
+    async def link_provider_message(
+        self, channel: str, provider_message_id: str, conversation_id: str, seq: int, ttl: int
+    ) -> None:
+        """Remember which message a platform id (mid, wamid) is, for its receipts."""
+
+    @abstractmethod
+    async def find_provider_message(self, channel: str, provider_message_id: str) -> tuple[str, int] | None:
+        """(conversation id, seq) of a message we sent, or None."""
 
     # --- queue and assignment ---------------------------------------------------
     @abstractmethod

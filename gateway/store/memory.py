@@ -14,11 +14,12 @@ from ..model import (
     Conversation,
     ConversationState,
     Counsellor,
+    Delivery,
     Message,
     Presence,
     QueueEntry,
 )
-from .base import AssignOutcome, NewMessage, Store
+from .base import AssignOutcome, DeliveryJob, NewMessage, Store
 
 
 class MemoryStore(Store):
@@ -32,6 +33,8 @@ class MemoryStore(Store):
         self._counsellors: dict[str, Counsellor] = {}
         self._usernames: dict[str, str] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
+        self._outbox: dict[tuple[str, int], tuple[float, int]] = {}  # (conv, seq) -> (due, attempts)
+        self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
 
     async def ping(self) -> bool:
         return True
@@ -103,9 +106,40 @@ class MemoryStore(Store):
             text=message.text,
             at=message.at,
             author_name=message.author_name,
+            delivery=Delivery.PENDING if message.deliver else None,
         )
         history.append(stored)
+        if message.deliver:
+            self._outbox[(conversation_id, stored.seq)] = (message.at, 0)
         return stored
+
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
+        due = sorted((when, key, attempts) for key, (when, attempts) in self._outbox.items() if when <= now)
+        jobs = []
+        for _, (conversation_id, seq), attempts in due[:limit]:
+            self._outbox[(conversation_id, seq)] = (now + lease, attempts)
+            jobs.append(DeliveryJob(conversation_id, seq, attempts))
+        return jobs
+
+    async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
+        if (job.conversation_id, job.seq) in self._outbox:
+            self._outbox[(job.conversation_id, job.seq)] = (due_at, job.attempts + 1)
+
+    async def finish_delivery(self, job: DeliveryJob) -> None:
+        self._outbox.pop((job.conversation_id, job.seq), None)
+
+    async def set_delivery(self, conversation_id: str, seq: int, state: Delivery, error: str | None = None) -> None:
+        history = self._messages.get(conversation_id, [])
+        if 1 <= seq <= len(history):
+            history[seq - 1] = replace(history[seq - 1], delivery=state, delivery_error=error)
+
+    async def link_provider_message(
+        self, channel: str, provider_message_id: str, conversation_id: str, seq: int, ttl: int
+    ) -> None:
+        self._provider_ids[(channel, provider_message_id)] = (conversation_id, seq)
+
+    async def find_provider_message(self, channel: str, provider_message_id: str) -> tuple[str, int] | None:
+        return self._provider_ids.get((channel, provider_message_id))
 
     async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         return self._messages.get(conversation_id, [])[max(after_seq, 0):]

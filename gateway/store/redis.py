@@ -11,6 +11,10 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     counsellors                set of counsellor ids
     username:{username}        string → counsellor id
     session:{token_hash}       string → counsellor id, with a TTL
+    conv:{id}:delivery         hash seq → state|error  delivery of our Messenger/WhatsApp messages
+    outbox                     sorted set "id|seq"     messages to send, scored by when they are due
+    outbox:attempts            hash "id|seq" → n       attempts made so far
+    provider:{sha256}          string "id|seq", TTL    which message a platform message id is
 
 Every state change that must not race is one Lua script, so two gateway processes never
 give one sender two conversations nor assign one conversation twice. The create, assign
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -37,9 +42,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..errors import StoreError
-from ..model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Message
-from ..model import Presence, QueueEntry, Role
-from .base import AssignOutcome, NewMessage, Store
+from ..model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Delivery
+from ..model import Message, Presence, QueueEntry, Role
+from .base import AssignOutcome, DeliveryJob, NewMessage, Store
 
 T = TypeVar("T")
 
@@ -116,6 +121,8 @@ class _Keys:
         self.prefix = prefix
         self.queue = f"{prefix}:queue"
         self.counsellor_ids = f"{prefix}:counsellors"
+        self.outbox = f"{prefix}:outbox"
+        self.outbox_attempts = f"{prefix}:outbox:attempts"
 
     def dedupe(self, channel: str, provider_message_id: str) -> str:
         # Hashed: a provider id can be long and is nobody's business in a key listing.
@@ -124,6 +131,13 @@ class _Keys:
 
     def conversation(self, conversation_id: str) -> str:
         return f"{self.prefix}:conv:{{{conversation_id}}}"
+
+    def delivery(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}:delivery"
+
+    def provider(self, channel: str, provider_message_id: str) -> str:
+        digest = hashlib.sha256(f"{channel}\x00{provider_message_id}".encode()).hexdigest()
+        return f"{self.prefix}:provider:{digest}"
 
     def messages(self, conversation_id: str) -> str:
         return f"{self.prefix}:conv:{{{conversation_id}}}:msgs"
@@ -239,6 +253,13 @@ def _parse_message(conversation_id: str, seq: int, raw: str) -> Message:
     return Message(conversation_id, seq, Author(d["author"]), d["text"], d["at"], d.get("author_name"))
 
 
+def _with_delivery(m: Message, raw: str | None) -> Message:
+    if not raw:
+        return m
+    state, _, error = raw.partition("|")
+    return replace(m, delivery=Delivery(state), delivery_error=error or None)
+
+
 def _queue_score(c: Conversation) -> int:
     """Priority desc, then arrival asc, as one score that a double holds exactly.
 
@@ -263,6 +284,38 @@ def _redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitabl
             raise StoreError(f"redis store {method.__name__}: {exc}") from exc
 
     return guarded
+
+# KEYS: messages list, delivery hash, outbox. ARGV: encoded message, "1" to deliver, due, id.
+# Storing a message and queueing its sending is one step: a reply is never stored unsent.
+_APPEND = """
+local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[2], seq, 'pending|')
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. '|' .. seq)
+end
+return seq
+"""
+
+# KEYS: outbox, attempts hash. ARGV: now, lease end, limit. Leases due jobs, returns
+# member, attempts pairs.
+_CLAIM_DELIVERIES = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+  table.insert(out, member)
+  table.insert(out, redis.call('HGET', KEYS[2], member) or '0')
+end
+return out
+"""
+
+# KEYS: outbox, attempts hash. ARGV: member, due, attempts. Only a job still in the outbox.
+_RETRY_DELIVERY = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""
 
 
 class RedisStore(Store):
@@ -291,8 +344,12 @@ class RedisStore(Store):
         self._add_counsellor = client.register_script(_ADD_COUNSELLOR)
         self._touch_teen = client.register_script(_TOUCH_TEEN)
         self._hset_if_exists = client.register_script(_HSET_IF_EXISTS)
+        self._append = client.register_script(_APPEND)
+        self._claim_deliveries = client.register_script(_CLAIM_DELIVERIES)
+        self._retry_delivery = client.register_script(_RETRY_DELIVERY)
         # Loaded now to fail fast; after a Redis restart each script re-loads itself (NOSCRIPT).
-        for source in (_CREATE_OR_GET_ACTIVE, _TRY_ASSIGN, _CLOSE, _ADD_COUNSELLOR, _TOUCH_TEEN, _HSET_IF_EXISTS):
+        for source in (_CREATE_OR_GET_ACTIVE, _TRY_ASSIGN, _CLOSE, _ADD_COUNSELLOR, _TOUCH_TEEN, _HSET_IF_EXISTS,
+                       _APPEND, _CLAIM_DELIVERIES, _RETRY_DELIVERY):
             await client.script_load(source)
 
     async def close(self) -> None:
@@ -382,14 +439,68 @@ class RedisStore(Store):
     # --- messages ---------------------------------------------------------------
     @_redis_errors
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
-        seq = await self._r.rpush(self._keys.messages(conversation_id), _encode_message(message))
-        return Message(conversation_id, seq, message.author, message.text, message.at, message.author_name)
+        k = self._keys
+        if message.deliver:
+            seq = int(await self._append(
+                keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox],
+                args=[_encode_message(message), "1", repr(message.at), conversation_id],
+            ))
+        else:
+            seq = await self._r.rpush(k.messages(conversation_id), _encode_message(message))
+        return Message(conversation_id, seq, message.author, message.text, message.at, message.author_name,
+                       delivery=Delivery.PENDING if message.deliver else None)
 
     @_redis_errors
     async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         start = max(after_seq, 0)
-        raw = await self._r.lrange(self._keys.messages(conversation_id), start, -1)
-        return [_parse_message(conversation_id, start + i + 1, item) for i, item in enumerate(raw)]
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.lrange(self._keys.messages(conversation_id), start, -1)
+            pipe.hgetall(self._keys.delivery(conversation_id))
+            raw, deliveries = await pipe.execute()
+        messages = [_parse_message(conversation_id, start + i + 1, item) for i, item in enumerate(raw)]
+        return [_with_delivery(m, deliveries.get(str(m.seq))) for m in messages]
+
+    # --- outbound delivery --------------------------------------------------------
+    @_redis_errors
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
+        flat = await self._claim_deliveries(keys=[self._keys.outbox, self._keys.outbox_attempts],
+                                            args=[repr(now), repr(now + lease), limit])
+        jobs = []
+        for member, attempts in zip(flat[::2], flat[1::2]):
+            conversation_id, seq = member.rsplit("|", 1)
+            jobs.append(DeliveryJob(conversation_id, int(seq), int(attempts)))
+        return jobs
+
+    @_redis_errors
+    async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
+        await self._retry_delivery(keys=[self._keys.outbox, self._keys.outbox_attempts],
+                                   args=[f"{job.conversation_id}|{job.seq}", repr(due_at), job.attempts + 1])
+
+    @_redis_errors
+    async def finish_delivery(self, job: DeliveryJob) -> None:
+        member = f"{job.conversation_id}|{job.seq}"
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._keys.outbox, member)
+            pipe.hdel(self._keys.outbox_attempts, member)
+            await pipe.execute()
+
+    @_redis_errors
+    async def set_delivery(self, conversation_id: str, seq: int, state: Delivery, error: str | None = None) -> None:
+        await self._r.hset(self._keys.delivery(conversation_id), str(seq), f"{state.value}|{error or ''}")
+
+    @_redis_errors
+    async def link_provider_message(
+        self, channel: str, provider_message_id: str, conversation_id: str, seq: int, ttl: int
+    ) -> None:
+        await self._r.set(self._keys.provider(channel, provider_message_id), f"{conversation_id}|{seq}", ex=ttl)
+
+    @_redis_errors
+    async def find_provider_message(self, channel: str, provider_message_id: str) -> tuple[str, int] | None:
+        value = await self._r.get(self._keys.provider(channel, provider_message_id))
+        if not value:
+            return None
+        conversation_id, seq = value.rsplit("|", 1)
+        return conversation_id, int(seq)
 
     # --- queue and assignment ---------------------------------------------------
     @_redis_errors

@@ -156,6 +156,9 @@ def report_phase(target: str, server: str, p: PhaseResult) -> None:
     if "acks" in p.extra:
         say(f"      acks {p.extra['acks']:,} of {t.sent:,}" + (f"; error frames {dict(p.extra['errors'])}"
                                                                if p.extra.get("errors") else ""))
+        if p.extra.get("delivered_unacked"):
+            say(f"      ! {p.extra['delivered_unacked']:,} messages reached the counsellor although the teen got an"
+                f" error frame instead of an ack (a retry would show them twice)")
     say(f"      latency p50 {ms(t.percentile_ms(0.50))}  p90 {ms(t.percentile_ms(0.90))}"
         f"  p99 {ms(t.percentile_ms(0.99))}  max {ms(t.percentile_ms(1.0))}")
     say(f"      CPU (% of one core): {p.cpu.text()}")
@@ -356,7 +359,7 @@ class Snapshot:
     """Acks and error frames received during one phase."""
 
     def __init__(self, hub: Hub, teens: list[TeenClient], consoles: list[ConsoleClient], side: str):
-        self.hub, self.clients = hub, (teens if side == "widget" else consoles)
+        self.hub, self.side, self.clients = hub, side, (teens if side == "widget" else consoles)
         self.errors = Counter(hub.errors)
         self.errors_total = sum(hub.errors.values())
         self.acks = sum(c.acks for c in self.clients)
@@ -368,6 +371,8 @@ class Snapshot:
     def finish(self, p: PhaseResult, has_acks: bool) -> None:
         if has_acks:
             p.extra["acks"] = sum(c.acks for c in self.clients) - self.acks
+            if self.side == "widget":  # an ack per stored message: more deliveries than acks = refused yet stored
+                p.extra["delivered_unacked"] = max(0, p.tally.received - p.extra["acks"])
         p.extra["errors"] = Counter(self.hub.errors) - self.errors
 
 
@@ -626,9 +631,11 @@ async def run(args) -> int:
     row("messages lost", f"{g_lost:,}" + (f" (+{g_dup:,} duplicates)" if g_dup else ""),
         f"(of {g_total:,}; relay {r_lost:,}; cross-talk {len(g.crosstalk)})")
     if g_refused or first_retries:
-        row("  of which refused", f"{g_refused:,} error frames",
-            "('unavailable': see the gateway log above)"
-            + (f"; + {first_retries} first messages retried" if first_retries else ""))
+        unacked = sum(p.extra.get("delivered_unacked", 0) for p in g.phases.values())
+        row("error frames 'unavailable'", f"{g_refused:,}",
+            "(messages refused: see the gateway log above"
+            + (f"; {unacked:,} of them reached the counsellor all the same" if unacked else "")
+            + (f"; + {first_retries} first messages retried" if first_retries else "") + ")")
     row("gateway peak RSS", mb(gateway_mem_msgs.get("VmHWM")),
         f"(reached at the argon2 logins: {mb(g.connect['mem_connected'].get('VmHWM'))}; RSS after the"
         f" message phases {mb(gateway_mem_msgs.get('VmRSS'))}; relay peak {mb(relay_mem.get('VmHWM'))})")
@@ -648,11 +655,12 @@ async def run(args) -> int:
     notes = []
     for name, run_ in runs.items():
         for key, p in run_.phases.items():
-            v = p.cpu.verdict(name)
-            if v and "CLIENT" in v:
-                notes.append(f"{name} {p.name}: {v}")
+            if p.cpu.share.get("client", 0) >= 0.85:
+                notes.append(f"{name} {p.name}: the client used {p.cpu.share['client']:.0%} of a core"
+                             + (f" (over only {p.cpu.wall * 1000:.0f} ms)" if p.cpu.wall < 1 else ""))
     if notes:
-        say("note: client-bound phases (the server could go faster than measured there):")
+        say("note: client-bound phases (the server could go faster than measured there; ratios to them"
+            " flatter the gateway):")
         for n in notes:
             say(f"  - {n}")
     if not gateway_alive:

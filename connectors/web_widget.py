@@ -222,8 +222,9 @@ class WidgetConnection:
                 raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
         except ProtocolError as exc:
             self._error(exc.code, str(exc), frame)
-        except GatewayError:
-            log.exception("widget frame failed")
+        except GatewayError as exc:
+            # One line, no traceback: under overload a traceback per frame made things worse.
+            log.warning("widget frame failed: %s", exc.code)
             self._error("unavailable", "Petit souci technique, ton message va être renvoyé.", frame)
 
     def _error(self, code: str, message: str, frame: dict | None) -> None:

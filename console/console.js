@@ -19,6 +19,23 @@
   const MAX_NOTICES = 3;
   const UNREACHABLE = 'Impossible de joindre le serveur. Vérifiez la connexion puis réessayez.';
 
+  // Delivery of our messages on Messenger/WhatsApp. States only move forward; read and
+  // failed are final (gateway/model.py, Delivery.advance).
+  const DELIVERY_LABELS = { pending: 'envoi…', sent: 'envoyé', delivered: 'distribué', read: 'lu', failed: 'Non délivré' };
+  const DELIVERY_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
+  // Meta's reply windows (gateway/windows.py): free replies for 24 h after the teen's last
+  // message; Messenger then allows 6 more days with the HUMAN_AGENT tag.
+  const HOUR_MS = 3600 * 1000;
+  const DAY_MS = 24 * HOUR_MS;
+  const HUMAN_AGENT_MS = 6 * DAY_MS; // after window_closes_at, i.e. 7 days after the teen wrote
+  const WINDOW_ORDER = ['open', 'human_agent', 'closed'];
+  const HUMAN_AGENT_TEXT = 'Plus de 24 h : réponse possible 7 jours (étiquette « agent humain »)';
+  const WINDOW_CLOSED_TEXT = {
+    whatsapp: 'Fenêtre fermée : ce jeune ne peut plus recevoir de message libre sur WhatsApp. Il doit réécrire en premier.',
+    messenger: 'Fenêtre fermée : ce jeune ne peut plus recevoir de message libre sur Messenger (plus de 7 jours). Il doit réécrire en premier.',
+  };
+
   const state = {};
 
   function resetState() {
@@ -34,6 +51,7 @@
       drafts: new Map(),        // id -> unsent text, kept when switching conversations
       openId: null,
       thread: new Map(),        // seq -> MessageView of the open conversation
+      early: new Map(),         // seq -> delivery frame that came before its line (open conv.)
       pending: new Map(),       // client_id -> {conversationId, text, sentAt, failed}
       teenTyping: new Map(),    // conversation id -> timer hiding a stale indicator
       typingOut: { convId: null, active: false, lastSentAt: 0, idleTimer: null },
@@ -72,6 +90,7 @@
   const serverNow = () => Date.now() + state.clockOffset;
   const channelLabel = (channel) => CHANNELS[channel] || String(channel || '');
   const isClosed = (id) => !state.conversations.has(id) || state.conversations.get(id).state === 'closed';
+  const canReply = (id) => !isClosed(id) && replyWindow(state.conversations.get(id)) !== 'closed';
   const byAttr = (name, value) => '[' + name + '="' + CSS.escape(String(value)) + '"]';
 
   function randomId() {
@@ -92,6 +111,21 @@
     if (conv.waiting_since == null) return 'répondu';
     return 'attend depuis ' + formatWait(serverNow() - conv.waiting_since);
   }
+
+  // The reply window now: null for the widget. The server's `window` was right when sent and
+  // time only pushes it towards "closed", so keep the later of it and the clock's verdict.
+  function replyWindow(conv) {
+    if (!conv || !conv.window || conv.channel === 'web') return null;
+    if (conv.window_closes_at == null) return conv.window;
+    const late = serverNow() - conv.window_closes_at;
+    const byClock = late < 0 ? 'open'
+      : conv.channel === 'messenger' && late < HUMAN_AGENT_MS ? 'human_agent' : 'closed';
+    return WINDOW_ORDER[Math.max(WINDOW_ORDER.indexOf(conv.window), WINDOW_ORDER.indexOf(byClock))];
+  }
+
+  const windowLeft = (conv) => conv.window_closes_at - serverNow();
+  const windowSoon = (conv) => conv.state !== 'closed' && replyWindow(conv) === 'open'
+    && conv.window_closes_at != null && windowLeft(conv) < HOUR_MS;
 
   const formatClock = (at) => new Date(at).toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' });
 
@@ -306,7 +340,7 @@
 
   function onHistory(frame) {
     if (frame.conversation_id !== state.openId) return; // the counsellor moved on meanwhile
-    for (const m of frame.messages || []) state.thread.set(m.seq, m);
+    for (const m of frame.messages || []) keep(m);
     renderMessages();
     scrollToEnd();
   }
@@ -319,15 +353,16 @@
     if (id === state.openId && state.thread.has(m.seq)) return; // already shown
     if (m.from === 'teen') {
       setTeenTyping(id, false);
-      // Keep the waiting time honest until the server sends a fresh ConsoleConv.
+      // Keep the waiting time and the reply window honest until a fresh ConsoleConv comes.
       if (conv.waiting_since == null) conv.waiting_since = m.at;
+      if (conv.window) Object.assign(conv, { window: 'open', window_closes_at: m.at + DAY_MS });
     }
     conv.last_message_at = m.at;
     if (id === state.openId) {
-      state.thread.set(m.seq, m);
       const stick = nearBottom();
-      insertMessage(renderMessage(m));
+      insertMessage(renderMessage(keep(m)));
       if (stick) scrollToEnd();
+      renderWindow();
     } else {
       state.unread.set(id, (state.unread.get(id) || 0) + 1);
     }
@@ -342,11 +377,45 @@
     const conv = state.conversations.get(frame.conversation_id);
     if (conv && m) Object.assign(conv, { waiting_since: null, last_message_at: m.at });
     if (m && frame.conversation_id === state.openId && !state.thread.has(m.seq)) {
-      state.thread.set(m.seq, m);
-      insertMessage(renderMessage(m));
+      insertMessage(renderMessage(keep(m)));
       scrollToEnd();
     }
     renderList();
+  }
+
+  // A receipt for a line not shown yet (its history is on the way) waits in `early`.
+  function onDelivery(frame) {
+    if (frame.conversation_id !== state.openId) return; // `open` brings the state later
+    const m = state.thread.get(frame.seq);
+    if (!m) {
+      if (advances(state.early.get(frame.seq)?.delivery, frame.delivery)) state.early.set(frame.seq, frame);
+    } else if (applyDelivery(m, frame)) {
+      const node = el.messages.querySelector('.msg' + byAttr('data-seq', m.seq));
+      if (node) showDelivery(node, m);
+    }
+  }
+
+  // Mirrors the server (Delivery.advance): forward only; read and failed are final.
+  function advances(from, to) {
+    if (!Object.hasOwn(DELIVERY_RANK, to) || from === 'read' || from === 'failed') return false;
+    return DELIVERY_RANK[to] > (DELIVERY_RANK[from] ?? -1);
+  }
+
+  function applyDelivery(m, update) {
+    if (!update || !advances(m.delivery, update.delivery)) return false;
+    Object.assign(m, { delivery: update.delivery, delivery_error: update.delivery_error ?? null });
+    return true;
+  }
+
+  // Stores a line of the open conversation. A history read just before a receipt must not
+  // move its delivery back, so the most advanced known state wins.
+  function keep(m) {
+    const line = Object.assign({}, m);
+    applyDelivery(line, state.thread.get(m.seq));
+    applyDelivery(line, state.early.get(m.seq));
+    state.early.delete(m.seq);
+    state.thread.set(m.seq, line);
+    return line;
   }
 
   function setTeenTyping(id, active) {
@@ -369,6 +438,7 @@
     history: onHistory,
     message: onMessage,
     ack: onAck,
+    delivery: onDelivery,
     typing: (f) => setTeenTyping(f.conversation_id, !!f.active),
     presence: (f) => { state.me.presence = f.presence; renderMe(); },
     error: onError,
@@ -396,16 +466,18 @@
     el.convClosed.replaceChildren(...closed.map(renderItem));
     el.convEmpty.hidden = active.length > 0;
     el.convClosedTitle.hidden = closed.length === 0;
-    if (focused && el.conversations.querySelector(focused)) el.conversations.querySelector(focused).focus();
+    if (focused) el.conversations.querySelector(focused)?.focus();
     updateTitle();
   }
 
   function renderItem(conv) {
     const closed = conv.state === 'closed';
     const unread = state.unread.get(conv.id) || 0;
+    const win = replyWindow(conv);
     const li = make('li', 'conv-item');
     li.dataset.id = conv.id;
     li.dataset.state = conv.state;
+    if (win) li.dataset.window = win;
     li.classList.toggle('is-open', conv.id === state.openId);
     li.classList.toggle('is-new', state.fresh.has(conv.id));
     li.classList.toggle('is-waiting', !closed && conv.waiting_since != null);
@@ -414,6 +486,13 @@
     if (conv.id === state.openId) open.setAttribute('aria-current', 'true');
     const top = make('span', 'conv-top');
     top.append(make('span', 'conv-name', conv.alias));
+    if (windowSoon(conv)) {
+      const soon = make('span', 'conv-soon', '⏳');
+      soon.title = 'Fenêtre bientôt fermée';
+      soon.setAttribute('role', 'img');
+      soon.setAttribute('aria-label', soon.title);
+      top.append(soon);
+    }
     if (unread > 0) {
       top.append(make('span', 'badge', unread));
       top.append(make('span', 'visually-hidden', unread > 1 ? ' nouveaux messages' : ' nouveau message'));
@@ -447,22 +526,25 @@
     renderList();
   }
 
-  // Once a second: waiting times, the title, replies nobody acknowledged.
+  // Once a second: waiting times, reply windows, the title, replies nobody acknowledged.
+  // The list is rebuilt only when a window changes (opens, nearly closes, closes).
   function tick() {
+    let stale = false;
     el.conversations.querySelectorAll('.conv-item').forEach((li) => {
       const conv = state.conversations.get(li.dataset.id);
-      const wait = li.querySelector('.conv-wait');
-      if (conv && wait) wait.textContent = waitText(conv);
+      if (!conv) return;
+      li.querySelector('.conv-wait').textContent = waitText(conv);
+      stale = stale || (li.dataset.window || null) !== replyWindow(conv)
+        || !!li.querySelector('.conv-soon') !== windowSoon(conv);
     });
-    updateTitle();
+    if (stale) renderList(); else updateTitle();
+    renderWindow();
     expirePending();
   }
 
   function updateTitle() {
-    let waiting = 0;
-    state.conversations.forEach((c) => {
-      if (c.state !== 'closed' && c.waiting_since != null) waiting += 1;
-    });
+    const waiting = Array.from(state.conversations.values())
+      .filter((c) => c.state !== 'closed' && c.waiting_since != null).length;
     document.title = waiting > 0 ? '(' + waiting + ') ' + TITLE : TITLE;
   }
 
@@ -474,7 +556,7 @@
       saveDraft();
       stopTyping();
       state.openId = id;
-      state.thread = new Map();
+      clearThread();
       el.replyInput.value = state.drafts.get(id) || '';
       send({ type: 'open', conversation_id: id }); // offline: sent by reopenAfterInit
     }
@@ -482,15 +564,20 @@
     state.fresh.delete(id);
     renderList();
     renderPane();
-    if (!isClosed(id)) el.replyInput.focus();
+    if (canReply(id)) el.replyInput.focus();
   }
 
   function closePane() {
     saveDraft();
     stopTyping();
     state.openId = null;
-    state.thread = new Map();
+    clearThread();
     renderPane();
+  }
+
+  function clearThread() {
+    state.thread = new Map();
+    state.early = new Map();
   }
 
   function saveDraft() {
@@ -520,9 +607,41 @@
     el.closeConversation.hidden = closed;
     el.closeConversation.disabled = false;
     el.convClosedNote.hidden = !closed;
-    el.replyInput.disabled = closed;
-    el.replySend.disabled = closed;
     if (closed) el.closeBox.hidden = true;
+    renderWindow();
+  }
+
+  // Messenger/WhatsApp: the countdown in the header, the notice shown above the reply box
+  // before anyone types, and whether the reply box is usable at all.
+  function renderWindow() {
+    const conv = state.conversations.get(state.openId);
+    if (!conv) return;
+    const win = conv.state === 'closed' ? null : replyWindow(conv);
+    el.windowStatus.hidden = !win;
+    if (win) {
+      el.windowStatus.dataset.window = win;
+      el.windowStatus.classList.toggle('is-soon', windowSoon(conv));
+      setText(el.windowStatus, windowText(conv, win));
+    }
+    el.windowClosed.hidden = win !== 'closed';
+    setText(el.windowClosed, win === 'closed' ? WINDOW_CLOSED_TEXT[conv.channel] || WINDOW_CLOSED_TEXT.whatsapp : '');
+    const locked = !canReply(conv.id);
+    if (locked) stopTyping();
+    if (locked !== el.replyInput.disabled && state.pending.size) renderMessages(); // "Renvoyer" buttons
+    el.replyInput.disabled = locked;
+    el.replySend.disabled = locked;
+  }
+
+  function windowText(conv, win) {
+    if (win === 'human_agent') return HUMAN_AGENT_TEXT;
+    if (win === 'closed') return 'Fenêtre fermée';
+    if (conv.window_closes_at == null) return 'Fenêtre de réponse ouverte';
+    return 'Fenêtre de réponse : encore ' + formatWait(windowLeft(conv));
+  }
+
+  // Re-setting the same text would make screen readers announce it again, every second.
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
   }
 
   function renderMessages() {
@@ -555,7 +674,17 @@
     const time = make('time', 'msg-time', formatClock(m.at));
     time.dateTime = new Date(m.at).toISOString();
     li.firstChild.append(time);
+    if (m.delivery && m.from !== 'teen') showDelivery(li, m);
     return li;
+  }
+
+  // The check marks come from the stylesheet (by data-delivery): the text is words only.
+  function showDelivery(li, m) {
+    li.dataset.delivery = m.delivery;
+    const status = li.querySelector('.delivery') || li.appendChild(make('p', 'delivery'));
+    // The server's reason may already start with "non délivré :": say it once.
+    const reason = m.delivery === 'failed' ? String(m.delivery_error || '').replace(/^\s*non délivré\s*[:—–-]?\s*/i, '') : '';
+    status.textContent = DELIVERY_LABELS[m.delivery] + (reason ? ' — ' + reason : '');
   }
 
   function renderPending(clientId, p) {
@@ -564,10 +693,11 @@
     li.classList.toggle('failed', p.failed);
     li.dataset.seq = '';
     li.dataset.clientId = clientId;
-    const closed = isClosed(p.conversationId);
-    const status = !p.failed ? 'envoi…' : closed ? 'non envoyé (conversation terminée)' : 'non confirmé';
-    li.firstChild.append(make('span', 'msg-status', status));
-    if (p.failed && !closed) li.firstChild.append(button('btn btn-link msg-retry', 'Renvoyer'));
+    const id = p.conversationId;
+    const why = isClosed(id) ? 'non envoyé (conversation terminée)'
+      : !canReply(id) ? 'non envoyé (fenêtre fermée)' : 'non confirmé';
+    li.firstChild.append(make('span', 'msg-status', p.failed ? why : 'envoi…'));
+    if (p.failed && canReply(id)) li.firstChild.append(button('btn btn-link msg-retry', 'Renvoyer'));
     return li;
   }
 
@@ -595,7 +725,7 @@
     event.preventDefault();
     const id = state.openId;
     const text = el.replyInput.value.trim();
-    if (!id || isClosed(id) || !text) return;
+    if (!id || !canReply(id) || !text) return;
     if (text.length > MAX_REPLY) { showNotice('Le message dépasse ' + MAX_REPLY + ' caractères.'); return; }
     stopTyping();
     const clientId = randomId();
@@ -638,7 +768,7 @@
   function onMessagesClick(event) {
     const clientId = event.target.closest('.msg-retry') && event.target.closest('.msg').dataset.clientId;
     const p = clientId && state.pending.get(clientId);
-    if (p) { p.failed = false; sendReply(clientId, p); renderMessages(); }
+    if (p && canReply(p.conversationId)) { p.failed = false; sendReply(clientId, p); renderMessages(); }
   }
 
   function onReplyKeydown(event) {
@@ -648,7 +778,7 @@
   function onReplyInput() {
     updateCounter();
     const id = state.openId;
-    if (!id || isClosed(id)) return;
+    if (!id || !canReply(id)) return;
     if (!el.replyInput.value) { stopTyping(); return; }
     const t = state.typingOut;
     const now = Date.now();

@@ -54,7 +54,8 @@ class RedisBus(LocalBus):
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        self._client = aioredis.from_url(self._url)
+        self._client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+            self._url, max_connections=32, timeout=5.0))
         self._listener = asyncio.create_task(self._listen(), name="redis-bus-listener")
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 

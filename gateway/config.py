@@ -34,6 +34,11 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Tu peux nous réécrire quand tu veux, ou appeler le 3018."
     ),
     "closed_by_teen": "Tu as terminé la conversation. Tu peux nous réécrire quand tu veux.",
+    "attachment_refused": (
+        "On a bien vu que tu as envoyé un fichier, mais on ne l'ouvre pas et on ne le garde pas : "
+        "c'est pour te protéger. N'envoie jamais de photo intime, même à nous. "
+        "Décris-nous avec des mots ce qui se passe, on va t'aider à le signaler."
+    ),
 }
 
 # Which {placeholders} each automatic message may use.
@@ -43,6 +48,7 @@ MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "assigned": frozenset({"counsellor"}),
     "closed_by_counsellor": frozenset(),
     "closed_by_teen": frozenset(),
+    "attachment_refused": frozenset(),
 }
 
 DEFAULT_HOURS = {day: ["09:00-20:00"] for day in
@@ -50,7 +56,8 @@ DEFAULT_HOURS = {day: ["09:00-20:00"] for day in
 DEFAULT_HOURS["sunday"] = []
 
 TOP_LEVEL_KEYS = frozenset(
-    {"timezone", "opening_hours", "store", "routing", "messages", "limits", "console", "pseudonym"}
+    {"timezone", "opening_hours", "store", "routing", "messages", "limits", "console", "pseudonym", "meta",
+     "attachments"}
 )
 
 
@@ -65,6 +72,9 @@ class Config:
     dedupe_ttl_seconds: int = 7 * 24 * 3600
     session_hours: float = 12.0
     pseudonym_key_env: str = "GATEWAY_PSEUDONYM_KEY"
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v25.0"
+    allowed_attachment_types: frozenset[str] = frozenset()
     messages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MESSAGES))
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -130,7 +140,21 @@ def parse_config(raw: Any) -> Config:
     key_env = pseudonym.get("key_env", "GATEWAY_PSEUDONYM_KEY")
     if not isinstance(key_env, str) or not key_env:
         raise ConfigError("pseudonym.key_env", "must name an environment variable")
+    meta = _mapping(doc.get("meta"), "meta")
+    graph_url = meta.get("graph_api_url", "https://graph.facebook.com")
+    if not isinstance(graph_url, str) or not graph_url.startswith(("https://", "http://")):
+        raise ConfigError("meta.graph_api_url", "must be an http(s) URL")
+    graph_version = meta.get("graph_api_version", "v25.0")
+    if not isinstance(graph_version, str) or not graph_version.startswith("v"):
+        raise ConfigError("meta.graph_api_version", "must look like v25.0")
+    attachments = _mapping(doc.get("attachments"), "attachments")
+    allowed = attachments.get("allowed_types", [])
+    if not isinstance(allowed, list) or not all(isinstance(t, str) for t in allowed):
+        raise ConfigError("attachments.allowed_types", "must be a list of types such as [document]")
     return Config(
+        graph_api_url=graph_url.rstrip("/"),
+        graph_api_version=graph_version,
+        allowed_attachment_types=frozenset(allowed),
         schedule=schedule,
         timezone=timezone,
         store_url=store_url,

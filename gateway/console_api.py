@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from .accounts import authenticate, hash_token, open_session, session_counsellor
 from .core import Helpline, console_view
 from .errors import AuthError, GatewayError, ProtocolError
-from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
+from .events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
 from .model import Author, CloseReason, Counsellor, Presence
 from .socket_sender import SOCKETS, QueuedSender
 
@@ -77,6 +77,10 @@ class ConsoleHub:
         elif isinstance(event, Typing) and event.by is Author.TEEN:
             self._send(event.counsellor_id, {"type": "typing", "conversation_id": event.conversation_id,
                                              "active": event.active})
+        elif isinstance(event, DeliveryChanged):
+            self._send(event.counsellor_id, {"type": "delivery", "conversation_id": event.conversation_id,
+                                             "seq": event.seq, "delivery": event.delivery,
+                                             "delivery_error": event.delivery_error})
         elif isinstance(event, PresenceChanged):
             self._send(event.counsellor_id, {"type": "presence", "presence": event.presence})
         elif isinstance(event, SessionEnded):
@@ -171,7 +175,7 @@ class ConsoleConnection:
         self.session.sender.send({
             "type": "init",
             "me": counsellor.public(),
-            "conversations": [console_view(c) for c in conversations],
+            "conversations": [console_view(c, self.helpline.clock.now()) for c in conversations],
             "server_time": int(self.helpline.clock.now() * 1000),
         })
         async for frame in self.session.sender.ws:
@@ -191,8 +195,8 @@ class ConsoleConnection:
             self._error(ProtocolError("bad_frame", "Message illisible."), frame)
         except ProtocolError as exc:
             self._error(exc, frame)
-        except GatewayError:
-            log.exception("console frame failed")
+        except GatewayError as exc:
+            log.warning("console frame failed: %s", exc.code)
             self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."), frame)
 
     def _error(self, exc: ProtocolError, frame: dict) -> None:

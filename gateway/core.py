@@ -10,7 +10,7 @@ import asyncio
 import logging
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .clock import Clock, as_datetime
 from .config import Config
@@ -18,6 +18,7 @@ from .errors import ProtocolError, StoreError
 from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, Typing
 from .model import (
     Author,
+    Channel,
     CloseReason,
     Conversation,
     ConversationState,
@@ -30,6 +31,7 @@ from .pseudonym import Pseudonyms
 from .routing import plan_assignments
 from .schedule import describe_opening
 from .store import AssignOutcome, NewMessage, Store
+from .windows import Window, window, window_view
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def ms(ts: float | None) -> int | None:
     return None if ts is None else int(ts * 1000)
 
 
-def console_view(c: Conversation) -> dict:
+def console_view(c: Conversation, now: float) -> dict:
     """A conversation as a counsellor sees it: pseudonym and channel, nothing else about the person."""
     return {
         "id": c.id,
@@ -57,7 +59,13 @@ def console_view(c: Conversation) -> dict:
         "opened_at": ms(c.opened_at),
         "waiting_since": ms(c.waiting_since),
         "last_message_at": ms(c.last_teen_message_at),
+        **window_view(c, now),
     }
+
+
+def ours(conversation: Conversation, author: Author, text: str, at: float, name: str | None = None) -> NewMessage:
+    """One of our messages; on Messenger/WhatsApp it is queued for sending as it is stored."""
+    return NewMessage(author, text, at, name, deliver=conversation.channel is not Channel.WEB)
 
 
 def clean_text(text: object, limit: int) -> str:
@@ -126,7 +134,10 @@ class Helpline:
         """Store a teen's message (once), open or continue their conversation.
 
         Returns only once the message is stored: adapters acknowledge after this."""
-        text = clean_text(inbound.text, self.config.max_message_chars)
+        if inbound.attachments and not (inbound.text or "").strip():
+            text = ""  # an attachment alone: noted below, nothing to clean
+        else:
+            text = clean_text(inbound.text, self.config.max_message_chars)
         dedupe_id = f"{inbound.sender_key}:{inbound.provider_message_id}"
         fresh = await self.store.claim_message_id(inbound.channel.value, dedupe_id, self.config.dedupe_ttl_seconds)
         if not fresh:
@@ -147,12 +158,34 @@ class Helpline:
             if not self.config.schedule.is_open(as_datetime(now)):
                 return await self._answer_out_of_hours(inbound, text, now)
             conversation, created = await self.store.create_or_get_active(self._new_conversation(inbound, now))
-        message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
-        await self.store.touch_teen(conversation.id, now)
-        await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
-        if created:
-            await self._announce_queued(conversation)
+        message = None
+        if text:
+            message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
+        # Stored: from here a failure must not make the sender retry (that would duplicate it).
+        # What is missed is caught up: the dispatcher's tick, the console's history on open.
+        try:
+            if message is not None:
+                await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
+            await self.store.touch_teen(conversation.id, now)
+            if inbound.attachments:
+                await self._note_attachments(conversation, inbound, now)
+            if created:
+                await self._announce_queued(conversation)
+        except StoreError as exc:
+            log.warning("conversation %s: message stored, follow-up failed (%s)", conversation.id, exc)
+            self._kick.set()
         return Received(conversation, message)
+
+    async def _note_attachments(self, conversation: Conversation, inbound: InboundMessage, now: float) -> None:
+        """Never downloaded nor shown: the counsellor learns the type, the teen why we don't look."""
+        kinds = ", ".join(sorted({a.kind for a in inbound.attachments}))
+        note = await self.store.append_message(conversation.id, NewMessage(
+            Author.SYSTEM, f"Pièce jointe reçue ({kinds}) : non téléchargée, non affichée.", now))
+        await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, note))
+        if any(a.kind not in self.config.allowed_attachment_types for a in inbound.attachments):
+            reply = await self.store.append_message(
+                conversation.id, ours(conversation, Author.SYSTEM, self.config.messages["attachment_refused"], now))
+            await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, reply))
 
     def _new_conversation(self, inbound: InboundMessage, now: float) -> Conversation:
         return Conversation(
@@ -163,15 +196,19 @@ class Helpline:
             state=ConversationState.QUEUED,
             opened_at=now,
             queued_at=now,
+            last_teen_message_at=now,
+            reply_to=inbound.reply_to,
+            business_id=inbound.business_id,
         )
 
     async def _answer_out_of_hours(self, inbound: InboundMessage, text: str, now: float) -> Received:
         """Closed: the teen hears at once when we reopen and whom to call; nothing is queued."""
-        conversation = self._new_conversation(inbound, now).close(CloseReason.OUT_OF_HOURS, now)
+        conversation = replace(self._new_conversation(inbound, now).close(CloseReason.OUT_OF_HOURS, now),
+                               last_teen_message_at=now)
         await self.store.create_closed(conversation)
-        message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
+        message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text or "(pièce jointe)", now))
         reply = await self.store.append_message(
-            conversation.id, NewMessage(Author.SYSTEM, self._out_of_hours_text(), now)
+            conversation.id, ours(conversation, Author.SYSTEM, self._out_of_hours_text(), now)
         )
         await self.bus.publish(MessageAdded(conversation.id, None, reply))
         log.info("conversation %s answered out of hours", conversation.id)
@@ -181,12 +218,10 @@ class Helpline:
         positions = await self.queue_positions()
         position = positions.get(conversation.id, len(positions) or 1)
         text = self.config.messages["queued"].format(position=position_text(position))
-        notice = await self.store.append_message(
-            conversation.id, NewMessage(Author.SYSTEM, text, self.clock.now())
-        )
+        notice = await self.store.append_message(conversation.id, ours(conversation, Author.SYSTEM, text, self.clock.now()))
         await self.bus.publish(MessageAdded(conversation.id, None, notice))
         await self.bus.publish(
-            ConversationChanged(conversation.id, "queued", None, None, console_view(conversation))
+            ConversationChanged(conversation.id, "queued", None, None, console_view(conversation, self.clock.now()))
         )
         log.info("conversation %s queued (channel %s)", conversation.id, conversation.channel.value)
         self._kick.set()
@@ -210,11 +245,13 @@ class Helpline:
         if conversation.state is not ConversationState.ASSIGNED:
             raise ProtocolError("closed", "Cette conversation est terminée.")
         clean = clean_text(text, self.config.max_message_chars)
+        now = self.clock.now()
+        if window(conversation.channel, conversation.last_teen_message_at, now) is Window.CLOSED:
+            raise ProtocolError("window_closed", "Fenêtre fermée : ce jeune ne peut plus recevoir de message libre. "
+                                                 "Il doit réécrire en premier.")
         counsellor = await self.store.get_counsellor(counsellor_id)
         name = counsellor.display_name if counsellor else None
-        message = await self.store.append_message(
-            conversation.id, NewMessage(Author.COUNSELLOR, clean, self.clock.now(), name)
-        )
+        message = await self.store.append_message(conversation.id, ours(conversation, Author.COUNSELLOR, clean, now, name))
         await self.store.mark_answered(conversation.id)
         await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))
         return message
@@ -229,12 +266,14 @@ class Helpline:
         if closed is None:
             return None
         key = "closed_by_teen" if reason is CloseReason.BY_TEEN else "closed_by_counsellor"
-        notice = await self.store.append_message(
-            closed.id, NewMessage(Author.SYSTEM, self.config.messages[key], self.clock.now())
-        )
+        now = self.clock.now()
+        if window(closed.channel, closed.last_teen_message_at, now) is Window.CLOSED:
+            notice = await self.store.append_message(closed.id, NewMessage(Author.SYSTEM, self.config.messages[key], now))
+        else:
+            notice = await self.store.append_message(closed.id, ours(closed, Author.SYSTEM, self.config.messages[key], now))
         await self.bus.publish(MessageAdded(closed.id, closed.counsellor_id, notice))
         await self.bus.publish(
-            ConversationChanged(closed.id, "closed", closed.counsellor_id, None, console_view(closed))
+            ConversationChanged(closed.id, "closed", closed.counsellor_id, None, console_view(closed, now))
         )
         log.info("conversation %s closed (%s)", closed.id, reason.value)
         return closed
@@ -290,11 +329,12 @@ class Helpline:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             return
+        now = self.clock.now()
         await self.bus.publish(
             ConversationChanged(conversation.id, "assigned", conversation.counsellor_id, counsellor_name,
-                                console_view(conversation))
+                                console_view(conversation, now))
         )
         text = self.config.messages["assigned"].format(counsellor=counsellor_name)
-        notice = await self.store.append_message(conversation.id, NewMessage(Author.SYSTEM, text, self.clock.now()))
+        notice = await self.store.append_message(conversation.id, ours(conversation, Author.SYSTEM, text, now))
         await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, notice))
         log.info("conversation %s assigned", conversation.id)

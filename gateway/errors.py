@@ -5,7 +5,8 @@ GatewayError
 ├── StoreError           the store cannot be reached or answered nonsense
 ├── InvalidTransition    a conversation was asked for a move its state forbids
 ├── ProtocolError        a client frame or payload is malformed (carries a code)
-└── AuthError            login or session refused
+├── AuthError            login or session refused
+└── DeliveryError        a message could not be sent to a teen's platform (carries why)
 """
 
 from __future__ import annotations
@@ -51,3 +52,19 @@ class ProtocolError(GatewayError):
 class AuthError(GatewayError):
     code = "unauthorised"
     http_status = 401
+
+
+class DeliveryError(GatewayError):
+    """A send to Messenger/WhatsApp failed. Senders translate platform errors into this.
+
+    `kind`: rate_limit, pair_rate, token, window_closed, unreachable, bad_request, server, network.
+    `reason`: French, for the counsellor ("non délivré : …"). `alert`: an admin must act (token).
+    """
+
+    def __init__(self, kind: str, reason: str, *, retryable: bool, alert: bool = False):
+        super().__init__(f"delivery failed: {kind}")
+        self.code = kind
+        self.kind = kind
+        self.reason = reason
+        self.retryable = retryable
+        self.alert = alert

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
-from .model import Author, Message
+from .model import Author, Delivery, Message
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,29 @@ class SessionEnded:
     name = "session.ended"
 
 
-Event = Union[MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded]
-_BY_NAME = {cls.name: cls for cls in (MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded)}
+@dataclass(frozen=True)
+class DeliveryChanged:
+    """One of our messages to a Messenger/WhatsApp teen moved (sent, delivered, read, failed)."""
+
+    conversation_id: str
+    counsellor_id: str | None
+    seq: int
+    delivery: str
+    delivery_error: str | None
+    name = "message.delivery"
+
+
+Event = Union[MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded, DeliveryChanged]
+_BY_NAME = {cls.name: cls for cls in (MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded,
+                                      DeliveryChanged)}
 
 
 def to_wire(event: Event) -> dict[str, Any]:
     body = asdict(event)
     if isinstance(event, MessageAdded):
         m = event.message
-        body["message"] = {**asdict(m), "author": m.author.value}
+        body["message"] = {**asdict(m), "author": m.author.value,
+                           "delivery": m.delivery.value if m.delivery else None}
     if isinstance(event, Typing):
         body["by"] = event.by.value
     return {"name": event.name, "body": body}
@@ -78,6 +92,7 @@ def from_wire(wire: dict[str, Any]) -> Event:
     if cls is MessageAdded:
         raw = dict(body["message"])
         raw["author"] = Author(raw["author"])
+        raw["delivery"] = Delivery(raw["delivery"]) if raw.get("delivery") else None
         body["message"] = Message(**raw)
     if cls is Typing:
         body["by"] = Author(body["by"])

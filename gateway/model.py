@@ -92,6 +92,10 @@ class InboundMessage:
     text: str
     received_at: float
     attachments: tuple[Attachment, ...] = ()
+    # Meta channels: where a reply goes (PSID / phone number, our page / number id). Kept out
+    # of repr so that no log line of this object can ever carry them.
+    reply_to: str | None = field(default=None, repr=False)
+    business_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,8 @@ class Conversation:
     waiting_since: float | None = None  # the teen's oldest unanswered message
     # Messenger/WhatsApp only: where a reply goes. `reply_to` is the PSID or phone number,
     # kept here and nowhere else, never shown to a counsellor, erased with the conversation.
-    reply_to: str | None = None
-    business_id: str | None = None  # our page id / WhatsApp phone_number_id
+    reply_to: str | None = field(default=None, repr=False)
+    business_id: str | None = field(default=None, repr=False)  # our page id / WhatsApp phone_number_id
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:

@@ -11,8 +11,12 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from aiohttp import WSCloseCode, web
 
+from connectors.graph import GraphClient
+from connectors.meta_send import MessengerSender, MetaSecrets, WhatsAppSender
+from connectors.meta_webhooks import MetaWebhooks
 from connectors.web_widget import WIDGET_HUB, WidgetHub, widget_socket
 
 from .bus import LocalBus, RedisBus
@@ -20,11 +24,15 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .console_api import CONSOLE_HUB, HELPLINE, ConsoleHub, add_console_routes
 from .core import Helpline
+from .delivery import DeliveryWorker
+from .model import Channel
 from .pseudonym import Pseudonyms
 from .socket_sender import SOCKETS
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
+DELIVERY = web.AppKey("delivery", DeliveryWorker)
+SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "web_widget"
 
 
@@ -50,9 +58,16 @@ def build_parts(config: Config, clock: Clock | None = None) -> Parts:
 async def healthz(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
     reachable = await helpline.store.ping()
+    secrets, alerts = request.app[SECRETS], request.app[DELIVERY].alerts
+    channels = {
+        "web": {"on": True},
+        "messenger": {"on": secrets.messenger_on, **({"alert": alerts["messenger"]} if "messenger" in alerts else {})},
+        "whatsapp": {"on": secrets.whatsapp_on, **({"alert": alerts["whatsapp"]} if "whatsapp" in alerts else {})},
+    }
     return web.json_response({
-        "status": "ok" if reachable else "degraded",
+        "status": "ok" if reachable and not alerts else "degraded",
         "store": {"kind": helpline.store.kind, "reachable": reachable},
+        "channels": channels,
         "line": helpline.line_status(),
     })
 
@@ -71,12 +86,24 @@ def build_app(parts: Parts) -> web.Application:
     app[HELPLINE] = helpline
     app[WIDGET_HUB] = WidgetHub(helpline)
     app[CONSOLE_HUB] = ConsoleHub(helpline)
+    secrets = MetaSecrets.from_env()
+    delivery = DeliveryWorker(helpline, senders={})
+    app[SECRETS], app[DELIVERY] = secrets, delivery
 
     async def lifecycle(app: web.Application):
         await parts.store.start()
         await parts.bus.start()
         await helpline.start()
-        yield
+        async with aiohttp.ClientSession() as session:  # one pool for every Graph API call
+            graph = GraphClient(session, parts.config.graph_api_url, parts.config.graph_api_version)
+            if secrets.messenger_on:
+                delivery.senders[Channel.MESSENGER] = MessengerSender(graph, secrets.messenger_page_token)
+            if secrets.whatsapp_on:
+                delivery.senders[Channel.WHATSAPP] = WhatsAppSender(
+                    graph, secrets.whatsapp_token, secrets.whatsapp_phone_number_id)
+            await delivery.start()
+            yield
+            await delivery.stop()
         await helpline.stop()
         await parts.bus.close()
         await parts.store.close()
@@ -95,4 +122,5 @@ def build_app(parts: Parts) -> web.Application:
     app.router.add_get("/ws/widget", widget_socket)
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)
     add_console_routes(app)
+    app.router.add_routes(MetaWebhooks(helpline, delivery, secrets).routes())
     return app

@@ -47,6 +47,8 @@ from ..model import Message, Presence, QueueEntry, Role
 from .base import AssignOutcome, DeliveryJob, NewMessage, Store
 
 T = TypeVar("T")
+POOL_SIZE = 64
+POOL_WAIT = 5.0
 
 # KEYS: active key, new conversation hash, queue. ARGV: prefix, id, queue score ("" = not
 # queued), field/value pairs. Returns nil when it stored the new conversation, else the
@@ -193,6 +195,8 @@ def _conversation_fields(c: Conversation) -> dict[str, str]:
         "close_reason": c.close_reason.value if c.close_reason else None,
         "last_teen_message_at": _opt_repr(c.last_teen_message_at),
         "waiting_since": _opt_repr(c.waiting_since),
+        "reply_to": c.reply_to,
+        "business_id": c.business_id,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -213,6 +217,8 @@ def _parse_conversation(f: dict[str, str]) -> Conversation:
         close_reason=CloseReason(f["close_reason"]) if f.get("close_reason") else None,
         last_teen_message_at=_opt_float(f.get("last_teen_message_at")),
         waiting_since=_opt_float(f.get("waiting_since")),
+        reply_to=f.get("reply_to") or None,
+        business_id=f.get("business_id") or None,
     )
 
 
@@ -330,13 +336,18 @@ class RedisStore(Store):
     @_redis_errors
     async def start(self) -> None:
         """Connect and load the scripts (fails fast with StoreError if Redis is down)."""
-        client = aioredis.from_url(
+        # A blocking pool: under a burst, a caller waits for a free connection (up to
+        # POOL_WAIT seconds) instead of failing at once, which dropped messages in the benchmark.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self._url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
             decode_responses=True,
             socket_connect_timeout=2.0,
             socket_timeout=5.0,
             retry=Retry(NoBackoff(), 0),
         )
+        client = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
         self._redis = client
         self._create = client.register_script(_CREATE_OR_GET_ACTIVE)
         self._assign = client.register_script(_TRY_ASSIGN)

@@ -1,0 +1,96 @@
+"""Messenger and WhatsApp senders: the core's `Sender` over the Graph API client.
+
+They translate: a conversation's reply address in, Graph requests out, and Graph errors
+into the core's DeliveryError with a French reason for the counsellor.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from gateway.errors import DeliveryError
+from gateway.model import Conversation
+
+from .graph import GraphClient, GraphError, GraphErrorKind
+
+MESSENGER_MAX = 1999  # Meta: text "< 2000" characters
+WHATSAPP_MAX = 4096
+
+_REASONS = {
+    GraphErrorKind.WINDOW_CLOSED: "non délivré : la fenêtre de 24 h est fermée (le jeune doit réécrire en premier)",
+    GraphErrorKind.UNREACHABLE: "non délivré : le destinataire est injoignable sur cette plateforme",
+    GraphErrorKind.TOKEN: "non délivré : l'accès à la plateforme a expiré (un administrateur est prévenu)",
+    GraphErrorKind.RATE_LIMIT: "non délivré : la plateforme limite les envois, réessayez dans un moment",
+    GraphErrorKind.BAD_REQUEST: "non délivré : la plateforme a refusé ce message",
+    GraphErrorKind.SERVER: "non délivré : la plateforme ne répond pas, réessayez dans un moment",
+    GraphErrorKind.NETWORK: "non délivré : la plateforme est injoignable, réessayez dans un moment",
+}
+
+
+def delivery_error(exc: GraphError) -> DeliveryError:
+    kind = "pair_rate" if exc.code == 131056 else exc.kind.value
+    return DeliveryError(kind, _REASONS.get(exc.kind, "non délivré : erreur de la plateforme"),
+                         retryable=exc.retryable, alert=exc.kind is GraphErrorKind.TOKEN)
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """Split a long reply where the platform's limit falls (rare: our own limit is 2000)."""
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+@dataclass(frozen=True)
+class MetaSecrets:
+    """The environment's Meta secrets; a channel whose secrets are absent is off."""
+
+    app_secret: str = ""
+    messenger_verify_token: str = ""
+    messenger_page_token: str = ""
+    whatsapp_verify_token: str = ""
+    whatsapp_token: str = ""
+    whatsapp_phone_number_id: str = ""
+
+    @classmethod
+    def from_env(cls) -> "MetaSecrets":
+        names = ("META_APP_SECRET", "MESSENGER_VERIFY_TOKEN", "MESSENGER_PAGE_TOKEN", "WHATSAPP_VERIFY_TOKEN",
+                 "WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID")
+        return cls(*(os.environ.get(name, "") for name in names))
+
+    @property
+    def messenger_on(self) -> bool:
+        return bool(self.app_secret and self.messenger_verify_token and self.messenger_page_token)
+
+    @property
+    def whatsapp_on(self) -> bool:
+        return bool(self.app_secret and self.whatsapp_verify_token and self.whatsapp_token
+                    and self.whatsapp_phone_number_id)
+
+
+class MessengerSender:
+    def __init__(self, graph: GraphClient, page_token: str):
+        self._graph = graph
+        self._token = page_token
+
+    async def send_text(self, conversation: Conversation, text: str, *, human_agent: bool) -> list[str]:
+        try:
+            return [await self._graph.send_messenger_text(self._token, conversation.reply_to, part,
+                                                          human_agent_tag=human_agent)
+                    for part in chunks(text, MESSENGER_MAX)]
+        except GraphError as exc:
+            raise delivery_error(exc) from exc
+
+
+class WhatsAppSender:
+    def __init__(self, graph: GraphClient, token: str, phone_number_id: str):
+        self._graph = graph
+        self._token = token
+        self._phone_number_id = phone_number_id
+
+    async def send_text(self, conversation: Conversation, text: str, *, human_agent: bool) -> list[str]:
+        # human_agent does not exist on WhatsApp: past 24 h the core does not send at all.
+        number_id = conversation.business_id or self._phone_number_id
+        try:
+            return [await self._graph.send_whatsapp_text(self._token, number_id, conversation.reply_to, part)
+                    for part in chunks(text, WHATSAPP_MAX)]
+        except GraphError as exc:
+            raise delivery_error(exc) from exc

@@ -1,0 +1,125 @@
+"""Meta webhooks in: `/webhooks/messenger` and `/webhooks/whatsapp`.
+
+Thin on purpose (STYLE.md): check the size, verify the signature over the raw bytes, parse,
+hand every event to the core, answer 200 once all are stored. A bad signature → 403 and
+nothing stored; a body that cannot come from Meta → 400; an event we do not handle → 200,
+ignored. A store failure → 503, so Meta retries (duplicates are dropped by message id).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.core import Helpline
+from gateway.delivery import DeliveryWorker
+from gateway.errors import ProtocolError, StoreError
+from gateway.model import Attachment, Channel, Delivery, InboundMessage
+
+from .meta_events import MetaIgnored, MetaMessage, MetaStatus, MetaWatermark, PayloadError
+from .meta_send import MetaSecrets
+from .meta_signature import verify_handshake, verify_signature
+from .messenger_parse import parse_messenger
+from .whatsapp_parse import parse_whatsapp
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024 + 64 * 1024  # WhatsApp: up to 3 MB per POST
+
+
+@dataclass(frozen=True)
+class MetaWebhooks:
+    helpline: Helpline
+    delivery: DeliveryWorker
+    secrets: MetaSecrets
+
+    def routes(self) -> list[web.RouteDef]:
+        out = []
+        if self.secrets.messenger_on:
+            out += [web.get("/webhooks/messenger", self.verify_messenger),
+                    web.post("/webhooks/messenger", self.receive_messenger)]
+        if self.secrets.whatsapp_on:
+            out += [web.get("/webhooks/whatsapp", self.verify_whatsapp),
+                    web.post("/webhooks/whatsapp", self.receive_whatsapp)]
+        return out
+
+    async def verify_messenger(self, request: web.Request) -> web.Response:
+        return _handshake(request, self.secrets.messenger_verify_token)
+
+    async def verify_whatsapp(self, request: web.Request) -> web.Response:
+        return _handshake(request, self.secrets.whatsapp_verify_token)
+
+    async def receive_messenger(self, request: web.Request) -> web.Response:
+        return await self._receive(request, Channel.MESSENGER, parse_messenger)
+
+    async def receive_whatsapp(self, request: web.Request) -> web.Response:
+        return await self._receive(request, Channel.WHATSAPP, parse_whatsapp)
+
+    async def _receive(self, request: web.Request, channel: Channel, parse) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.json_response({"error": "payload too large"}, status=413)
+        raw = await request.content.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            return web.json_response({"error": "payload too large"}, status=413)
+        if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), self.secrets.app_secret.encode()):
+            log.warning("%s webhook refused: bad or missing signature", channel.value)
+            return web.json_response({"error": "bad signature"}, status=403)
+        try:
+            events = parse(raw)
+        except PayloadError:
+            log.warning("%s webhook refused: not a Meta payload", channel.value)
+            return web.json_response({"error": "bad payload"}, status=400)
+        try:
+            for event in events:
+                await self._handle(channel, event)
+        except StoreError:
+            log.warning("%s webhook not stored (store unavailable): Meta will retry", channel.value)
+            return web.json_response({"error": "try again"}, status=503)
+        return web.json_response({"ok": True})
+
+    async def _handle(self, channel: Channel, event) -> None:
+        if isinstance(event, MetaMessage):
+            await self._message(event)
+        elif isinstance(event, MetaStatus):
+            state = _STATUS.get(event.status)
+            if state is not None:
+                error = f"non délivré : la plateforme a refusé ce message (code {event.error_code})" \
+                    if state is Delivery.FAILED else None
+                await self.delivery.receipt(channel, event.provider_message_id, state, error)
+        elif isinstance(event, MetaWatermark):
+            key = self.helpline.pseudonyms.sender_key(Channel.MESSENGER.value, event.platform_id)
+            await self.delivery.watermark(key, _STATUS[event.kind], event.watermark)
+        elif isinstance(event, MetaIgnored):
+            log.debug("%s event ignored: %s", channel.value, event.reason)
+
+    async def _message(self, event: MetaMessage) -> None:
+        """One teen message; a text longer than ours (WhatsApp allows 4096) is kept in parts."""
+        limit = self.helpline.config.max_message_chars
+        parts = [event.text[i:i + limit] for i in range(0, len(event.text), limit)] or [""]
+        for index, part in enumerate(parts):
+            inbound = InboundMessage(
+                channel=event.channel,
+                sender_key=self.helpline.pseudonyms.sender_key(event.channel.value, event.platform_id),
+                provider_message_id=event.provider_message_id if index == 0 else f"{event.provider_message_id}#{index}",
+                text=part,
+                received_at=event.timestamp,
+                attachments=tuple(Attachment(kind) for kind in event.attachments) if index == 0 else (),
+                reply_to=event.platform_id,
+                business_id=event.business_id,
+            )
+            try:
+                await self.helpline.receive(inbound)
+            except ProtocolError as exc:  # e.g. an empty text: one event, not the whole POST
+                log.info("%s message refused: %s", event.channel.value, exc.code)
+
+
+_STATUS = {"sent": Delivery.SENT, "delivered": Delivery.DELIVERED, "read": Delivery.READ, "failed": Delivery.FAILED}
+
+
+def _handshake(request: web.Request, token: str) -> web.Response:
+    challenge = verify_handshake(request.query, token)
+    if challenge is None:
+        return web.Response(status=403, text="forbidden")
+    return web.Response(text=challenge)

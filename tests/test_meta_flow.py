@@ -1,0 +1,252 @@
+"""Messenger and WhatsApp end to end over loopback, with the Meta stand-in playing Meta."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+import aiohttp
+import pytest
+
+from meta_standin.server import StandIn
+from tests.clients import Console, Widget
+from tests.harness import PARIS, PASSWORD, make_config, running_gateway
+
+SECRETS = {
+    "META_APP_SECRET": "test-app-secret-0123456789",
+    "MESSENGER_VERIFY_TOKEN": "messenger-verify",
+    "MESSENGER_PAGE_TOKEN": "page-token-abc",
+    "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify",
+    "WHATSAPP_TOKEN": "wa-token-xyz",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+}
+PHONE = "33612345678"
+PSID = "6543210987654321"
+
+
+@pytest.fixture
+async def standin(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    stand_in = StandIn(SECRETS["META_APP_SECRET"], SECRETS["MESSENGER_PAGE_TOKEN"], SECRETS["WHATSAPP_TOKEN"],
+                       SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request) -> str:
+    return "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+def config(store_url, standin):
+    return make_config(store_url, prefix=f"m{uuid.uuid4().hex[:10]}", meta={"graph_api_url": standin.url})
+
+
+async def counsellor(gw, name: str = "camille") -> Console:
+    await gw.add_counsellor(name, name.title())
+    console = await Console.login(gw.http, name, PASSWORD)
+    await console.presence("available")
+    return console
+
+
+def whatsapp_sends(standin, to: str) -> list[dict]:
+    return [r for r in standin.sent if r.channel == "whatsapp" and r.body.get("to") == to and r.body.get("type") == "text"]
+
+
+async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "on me fait du chantage avec une vidéo 😢")
+        assert status == 200
+        conversation = await console.assigned()
+        assert conversation["channel"] == "whatsapp" and conversation["alias"].startswith("Jeune ")
+        assert conversation["window"] == "open" and conversation["window_closes_at"]
+        await console.send({"type": "open", "conversation_id": conversation["id"]})
+        history = await console.next("history")
+        assert [m["text"] for m in history["messages"] if m["from"] == "teen"] == [
+            "on me fait du chantage avec une vidéo 😢"]
+
+        ack = await console.reply(conversation["id"], "Tu as bien fait de nous écrire. Ne paie surtout pas.")
+        seq = ack["message"]["seq"]
+        sent = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("type") == "text"
+                                           and "Ne paie surtout pas" in r.body["text"]["body"])
+        assert sent.body["messaging_product"] == "whatsapp" and sent.body["to"] == PHONE
+        assert sent.body["recipient_type"] == "individual" and sent.body["text"]["preview_url"] is False
+        assert (await console.next("delivery", where=lambda f: f["seq"] == seq))["delivery"] == "sent"
+
+        wamid = sent.response["messages"][0]["id"]
+        await standin.send_whatsapp_status(gw.http, wamid, "delivered", PHONE)
+        assert (await console.next("delivery", where=lambda f: f["seq"] == seq))["delivery"] == "delivered"
+        await standin.send_whatsapp_status(gw.http, wamid, "read", PHONE)
+        assert (await console.next("delivery", where=lambda f: f["seq"] == seq))["delivery"] == "read"
+        await standin.send_whatsapp_status(gw.http, wamid, "delivered", PHONE)  # late: never moves back
+        assert await console.nothing("delivery", wait=0.5, where=lambda f: f["seq"] == seq)
+
+        # The automatic messages reached the teen on WhatsApp too (queued notice, counsellor's arrival).
+        bodies = [r.body["text"]["body"] for r in whatsapp_sends(standin, PHONE)]
+        assert any("Camille est là" in b for b in bodies) and any("n° 1" in b for b in bodies)
+        raw_frames = json.dumps(console.buffer + [history, conversation])
+        assert PHONE not in raw_frames
+        await console.close()
+
+
+async def test_messenger_teen_is_answered_in_meta_shape(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        status, _ = await standin.send_messenger_text(gw.http, PSID, "quelqu'un a piraté mon compte")
+        assert status == 200
+        conversation = await console.assigned()
+        assert conversation["channel"] == "messenger"
+        await console.reply(conversation["id"], "On va t'aider à le récupérer.")
+        sent = await standin.wait_for_sent(lambda r: r.channel == "messenger"
+                                           and r.body.get("message", {}).get("text") == "On va t'aider à le récupérer.")
+        assert sent.body["recipient"] == {"id": PSID} and sent.body["messaging_type"] == "RESPONSE"
+        await console.close()
+
+
+async def test_the_three_channels_reach_the_same_console(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        teen = await Widget.connect(gw.ws)
+        await teen.say("bonjour depuis le site")
+        await standin.send_messenger_text(gw.http, PSID, "bonjour depuis messenger")
+        await standin.send_whatsapp_text(gw.http, PHONE, "bonjour depuis whatsapp")
+        channels = sorted([(await console.assigned())["channel"] for _ in range(3)])
+        assert channels == ["messenger", "web", "whatsapp"]
+        await teen.close()
+        await console.close()
+
+
+async def test_a_duplicate_delivery_shows_once(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        for _ in range(2):  # Meta retries the same message
+            status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "une seule fois", message_id="wamid.DUP1")
+            assert status == 200
+        conversation = await console.assigned()
+        await console.send({"type": "open", "conversation_id": conversation["id"]})
+        history = await console.next("history")
+        assert [m["text"] for m in history["messages"] if m["from"] == "teen"] == ["une seule fois"]
+        await console.close()
+
+
+async def test_a_rate_limited_reply_is_retried_and_delivered(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
+        conversation = await console.assigned()
+        standin.fail_next("whatsapp", 130429, times=1, when=lambda b: b["text"]["body"] == "Je suis là, on reprend.")
+        ack = await console.reply(conversation["id"], "Je suis là, on reprend.")
+        await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.error_code == 130429)
+        assert await console.nothing("delivery", wait=0.3, where=lambda f: f["seq"] == ack["message"]["seq"])
+        gw.clock.advance(120)  # past the backoff: the outbox sends it again
+        await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.error_code is None
+                                    and r.body.get("text", {}).get("body") == "Je suis là, on reprend.")
+        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
+        assert frame["delivery"] == "sent"
+        await console.close()
+
+
+async def test_outside_the_window_the_console_shows_non_delivre(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
+        conversation = await console.assigned()
+        standin.fail_next("whatsapp", 131047, times=1, when=lambda b: b["text"]["body"] == "Tu es toujours là ?")
+        ack = await console.reply(conversation["id"], "Tu es toujours là ?")
+        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
+        assert frame["delivery"] == "failed" and "fenêtre" in frame["delivery_error"]
+        await console.send({"type": "open", "conversation_id": conversation["id"]})
+        history = await console.next("history")
+        mine = [m for m in history["messages"] if m["seq"] == ack["message"]["seq"]][0]
+        assert mine["delivery"] == "failed" and mine["delivery_error"].startswith("non délivré")
+        await console.close()
+
+
+async def test_after_24_hours_whatsapp_refuses_free_text_before_sending(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
+        conversation = await console.assigned()
+        gw.clock.advance(25 * 3600)
+        await console.send({"type": "reply", "conversation_id": conversation["id"], "client_id": "late",
+                            "text": "pardon pour le retard"})
+        assert (await console.next("error"))["code"] == "window_closed"
+        assert not [r for r in whatsapp_sends(standin, PHONE) if "retard" in r.body["text"]["body"]]
+        await console.close()
+
+
+async def test_messenger_after_24_hours_replies_with_the_human_agent_tag(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_messenger_text(gw.http, PSID, "allo")
+        conversation = await console.assigned()
+        gw.clock.advance(30 * 3600)
+        await console.reply(conversation["id"], "Désolée pour l'attente.")
+        sent = await standin.wait_for_sent(lambda r: r.channel == "messenger"
+                                           and r.body.get("message", {}).get("text") == "Désolée pour l'attente.")
+        assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
+        await console.close()
+
+
+async def test_an_image_is_neither_fetched_nor_shown_and_the_teen_is_told_why(config, standin):
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": SECRETS["WHATSAPP_PHONE_NUMBER_ID"]},
+        "contacts": [{"profile": {"name": "Secret Name"}, "wa_id": PHONE}],
+        "messages": [{"from": PHONE, "id": "wamid.IMG1", "timestamp": "1764000000", "type": "image",
+                      "image": {"id": "media-1", "mime_type": "image/jpeg", "sha256": "x"}}]}}]}]}
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        status, _ = await standin.send_raw(gw.http, "/webhooks/whatsapp", json.dumps(body).encode())
+        assert status == 200
+        conversation = await console.assigned()
+        await console.send({"type": "open", "conversation_id": conversation["id"]})
+        texts = [m["text"] for m in (await console.next("history"))["messages"]]
+        assert any("Pièce jointe reçue (image)" in t for t in texts)
+        assert "Secret Name" not in json.dumps(texts)
+        refusal = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("type") == "text"
+                                              and "photo intime" in r.body["text"]["body"])
+        assert refusal.body["to"] == PHONE
+        assert not [r for r in standin.sent if "media" in r.path]  # nothing was fetched
+        await console.close()
+
+
+async def test_out_of_hours_on_whatsapp_the_teen_is_told_when_we_reopen(config, standin):
+    sunday = datetime(2026, 11, 29, 15, 0, tzinfo=PARIS)
+    async with running_gateway(config, at=sunday) as gw:
+        await standin.send_whatsapp_text(gw.http, PHONE, "vous êtes là ?")
+        sent = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("type") == "text")
+        assert "demain à 9h" in sent.body["text"]["body"] and "119" in sent.body["text"]["body"]
+        assert await gw.helpline.store.queue() == []
+
+
+async def test_bad_signature_is_refused_and_nothing_is_stored(config, standin):
+    async with running_gateway(config) as gw:
+        body = json.dumps({"object": "page", "entry": []}).encode()
+        status, _ = await standin.send_raw(gw.http, "/webhooks/messenger", body, sign=False)
+        assert status == 403
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{gw.http}/webhooks/whatsapp", data=b"{}",
+                                 headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}) as response:
+                assert response.status == 403
+        status, _ = await standin.send_raw(gw.http, "/webhooks/whatsapp", b'{"object": "something else"}')
+        assert status == 400
+        assert await gw.helpline.store.queue() == []
+
+
+async def test_meta_handshake_echoes_the_challenge_only_with_the_right_token(config, standin):
+    async with running_gateway(config) as gw:
+        async with aiohttp.ClientSession() as http:
+            ok = {"hub.mode": "subscribe", "hub.verify_token": "whatsapp-verify", "hub.challenge": "0123456789"}
+            async with http.get(f"{gw.http}/webhooks/whatsapp", params=ok) as response:
+                assert response.status == 200 and await response.text() == "0123456789"
+            async with http.get(f"{gw.http}/webhooks/whatsapp", params={**ok, "hub.verify_token": "nope"}) as response:
+                assert response.status == 403
+            async with http.get(f"{gw.http}/healthz") as response:
+                channels = (await response.json())["channels"]
+        assert channels["messenger"]["on"] and channels["whatsapp"]["on"]

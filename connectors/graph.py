@@ -4,7 +4,7 @@
 it is given, against a base URL it is given (tests point it at `meta_standin`). Every failure
 becomes a `GraphError` whose `kind` and `retryable` come from `classify`, a pure function of
 Meta's error `code` (META.md: key on the code, not on the HTTP status). The client never
-retries: the delivery outbox does, with `backoff_delay`.
+retries: the delivery outbox does (gateway/delivery.py, `retry_delay`).
 
 Secrets stay out of errors and logs: no token, PSID, phone number or text is ever formatted
 into a message; only codes, kinds, HTTP statuses and Meta's `fbtrace_id`.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from enum import Enum
 from typing import Any
 
@@ -101,24 +100,6 @@ def classify(code: int | None, subcode: int | None, http_status: int) -> GraphEr
     return GraphErrorKind.BAD_REQUEST
 
 
-def backoff_delay(attempt: int, kind: GraphErrorKind | str, *, code: int | None = None, base: float = 1.0,
-                  cap: float = 60.0, rng=random.random) -> float:
-    """Seconds to wait before retry number `attempt` (0 for the first retry) (pure).
-
-    Capped exponential with "equal jitter": a uniform draw in [ceiling/2, ceiling], so that
-    retries spread out but never come back at once. The WhatsApp pair rate limit (code
-    131056, or the delivery kind "pair_rate") follows Meta's own advice instead: 4^attempt
-    seconds, capped, without jitter.
-    """
-    if attempt < 0:
-        raise ValueError("attempt must be >= 0")
-    exponent = min(attempt, 64)  # past this the cap has long won; keeps the float finite
-    if code == PAIR_RATE_CODE or kind == "pair_rate":
-        return min(float(4**exponent), cap)
-    ceiling = min(cap, base * 2.0**exponent)
-    return ceiling / 2 + rng() * ceiling / 2
-
-
 class GraphError(GatewayError):
     """A Graph API call failed. `code`/`subcode` are Meta's (None without an error body)."""
 
@@ -161,6 +142,8 @@ class GraphClient:
         reply = await self._messenger("messenger_send", page_token, body)
         message_id = reply.get("message_id")
         if not isinstance(message_id, str) or not message_id:
+            # Accepted without an id: retried like a server error. A duplicate is better
+            # than a lost answer, and receipts could not be matched to it anyway.
             raise GraphError("messenger_send", GraphErrorKind.SERVER, http_status=200)
         return message_id
 

@@ -95,6 +95,7 @@ class Helpline:
         self.pseudonyms = pseudonyms
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task | None = None
+        self._stopping = False
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -103,6 +104,7 @@ class Helpline:
         self._kick.set()  # work left by a crashed process is picked up at once
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._dispatcher:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
@@ -289,9 +291,10 @@ class Helpline:
             self._kick.set()
 
     async def _run_dispatcher(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._kick.wait(), timeout=DISPATCH_TICK_SECONDS)
+        while not self._stopping:
+            try:  # asyncio.timeout, not wait_for: see DeliveryWorker._run
+                async with asyncio.timeout(DISPATCH_TICK_SECONDS):
+                    await self._kick.wait()
             except TimeoutError:
                 pass
             self._kick.clear()

@@ -39,11 +39,19 @@ class Sender(Protocol):
         """Send; return the platform's message id(s). Raises DeliveryError."""
 
 
-def retry_delay(attempt: int, kind: str, rng=random.random) -> float:
-    """Capped, jittered backoff; the WhatsApp pair rate limit wants 4^n seconds (Meta docs)."""
+def retry_delay(attempt: int, kind: str, *, base: float = 1.0, cap: float = 60.0, rng=random.random) -> float:
+    """Seconds before retry number `attempt` (0 = the first retry). Pure.
+
+    Capped exponential with "equal jitter" (a draw in [ceiling/2, ceiling]), so retries
+    spread out. The WhatsApp pair rate limit ("pair_rate", code 131056) follows Meta's own
+    advice instead: 4^attempt seconds, capped, no jitter.
+    """
+    if attempt < 0:
+        raise ValueError("attempt must be >= 0")
+    exponent = min(attempt, 64)  # past this the cap has long won; keeps the float finite
     if kind == "pair_rate":
-        return min(4.0 ** (attempt + 1), 600.0)
-    ceiling = min(60.0, 1.0 * 2**attempt)
+        return min(float(4**exponent), cap)
+    ceiling = min(cap, base * 2.0**exponent)
     return ceiling / 2 + rng() * ceiling / 2
 
 
@@ -55,6 +63,7 @@ class DeliveryWorker:
         self.alerts: dict[str, str] = {}  # channel -> what an admin must fix (shown by /healthz)
         self._kick = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         helpline.bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -65,14 +74,18 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="delivery-worker")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+            # as the kick fires, and shutdown then waited forever.
             try:
-                await asyncio.wait_for(self._kick.wait(), timeout=TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):
+                    await self._kick.wait()
             except TimeoutError:
                 pass
             self._kick.clear()
@@ -117,7 +130,7 @@ class DeliveryWorker:
             log.error("%s: platform refused our credentials (%s): an admin must renew them",
                       conversation.channel.value, exc.kind)
         if exc.retryable and job.attempts + 1 < MAX_ATTEMPTS:
-            delay = retry_delay(job.attempts, exc.kind)
+            delay = retry_delay(job.attempts, exc.kind, cap=600.0 if exc.kind == "pair_rate" else 60.0)
             log.info("delivery on %s will be retried in %.1fs (%s)", conversation.channel.value, delay, exc.kind)
             await self.store.retry_delivery(job, self.helpline.clock.now() + delay)
             return

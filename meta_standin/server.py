@@ -261,15 +261,15 @@ class _Failure:
 class StandIn:
     """Meta, played on 127.0.0.1. `start()`, then point the gateway's `graph_api_url` at `.url`."""
 
-    app_secret: str
-    page_token: str
-    whatsapp_token: str
+    app_secret: str = field(repr=False)
+    page_token: str = field(repr=False)
+    whatsapp_token: str = field(repr=False)
     phone_number_id: str
     version: str = "v25.0"
     page_id: str = "104560000000001"
     waba_id: str = "102290129340398"
     display_phone_number: str = "15550783881"
-    sent: list[SentRequest] = field(default_factory=list, init=False)
+    sent: list[SentRequest] = field(default_factory=list, init=False, repr=False)
     url: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
@@ -413,7 +413,7 @@ class StandIn:
             self.fail_next(order["channel"], int(order["code"]), int(order.get("times", 1)),
                            None if subcode is None else int(subcode),
                            http_status=None if status is None else int(status))
-        except (TypeError, KeyError, ValueError) as exc:
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
             return web.json_response({"error": f"expected {{channel, code, times?, subcode?}}: {exc}"}, status=400)
         return web.json_response({"ok": True})
 

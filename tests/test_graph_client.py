@@ -22,7 +22,6 @@ from connectors.graph import (
     GraphClient,
     GraphError,
     GraphErrorKind,
-    backoff_delay,
     classify,
 )
 from meta_standin.server import StandIn, meta_json
@@ -338,7 +337,7 @@ async def test_a_proxy_error_page_without_a_graph_body_falls_back_on_the_status(
         await runner.cleanup()
 
 
-# --- classify and backoff_delay: pure --------------------------------------------------------------
+# --- classify: pure --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("code", "subcode", "status", "kind"), [
@@ -366,25 +365,6 @@ def test_classify_keys_on_the_code(code, subcode, status, kind):
 def test_only_rate_limits_server_and_network_failures_are_retryable():
     assert {k for k in GraphErrorKind if k.retryable} == {GraphErrorKind.RATE_LIMIT, GraphErrorKind.SERVER,
                                                           GraphErrorKind.NETWORK}
-
-
-def test_backoff_is_exponential_jittered_within_bounds_and_capped():
-    low, high = (lambda: 0.0), (lambda: 0.999999)
-    for attempt, ceiling in [(0, 1.0), (1, 2.0), (3, 8.0), (5, 32.0)]:
-        assert backoff_delay(attempt, GraphErrorKind.RATE_LIMIT, rng=low) == ceiling / 2
-        assert ceiling / 2 <= backoff_delay(attempt, GraphErrorKind.SERVER, rng=high) < ceiling
-    for attempt in (6, 10, 100, 10_000):
-        assert 30.0 <= backoff_delay(attempt, GraphErrorKind.NETWORK, rng=high) <= 60.0
-    assert backoff_delay(4, GraphErrorKind.SERVER, base=0.5, cap=5.0, rng=low) == 2.5
-    with pytest.raises(ValueError):
-        backoff_delay(-1, GraphErrorKind.SERVER)
-
-
-def test_the_whatsapp_pair_rate_limit_backs_off_4_to_the_n_seconds_capped():
-    delays = [backoff_delay(n, GraphErrorKind.RATE_LIMIT, code=131056, rng=lambda: 0.5) for n in range(5)]
-    assert delays == [1.0, 4.0, 16.0, 60.0, 60.0]
-    assert backoff_delay(3, "pair_rate", cap=600.0) == 64.0  # the delivery worker's kind name
-    assert backoff_delay(2, GraphErrorKind.RATE_LIMIT, code=130429, rng=lambda: 0.0) == 2.0  # not pair rate
 
 
 # --- the stand-in's webhooks: Meta's shapes, Meta's bytes, Meta's signature ----------------------

@@ -102,3 +102,43 @@ async def test_out_of_hours_widget_tells_when_the_line_reopens(browser):
         reply = teen.locator('.w3018-msg[data-from="system"]')
         await expect(reply).to_contain_text("on rouvre demain à 9h")
         await expect(reply).to_contain_text("119")
+
+
+async def test_console_shows_a_whatsapp_conversation_with_its_delivery_states(browser, monkeypatch):
+    from meta_standin.server import StandIn
+    from tests.test_meta_flow import PHONE, SECRETS
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    standin = StandIn(SECRETS["META_APP_SECRET"], SECRETS["MESSENGER_PAGE_TOKEN"], SECRETS["WHATSAPP_TOKEN"],
+                      SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
+    await standin.start()
+    try:
+        async with running_gateway(make_config(meta={"graph_api_url": standin.url})) as gw:
+            await gw.add_counsellor("camille", "Camille")
+            console = await open_console(browser, gw.http, "camille")
+            await standin.send_whatsapp_text(gw.http, PHONE, "j'ai reçu des menaces sur whatsapp")
+            item = console.locator(".conv-item").first
+            await expect(item).to_contain_text("WhatsApp")
+            await item.click()
+            await expect(console.locator("#window-status")).to_contain_text("Fenêtre de réponse")
+            await console.fill("#reply-input", "Merci de nous écrire. Tu peux nous montrer un message ?")
+            await console.click("#reply-send")
+            mine = console.locator('#messages .msg[data-from="counsellor"]')
+            await expect(mine).to_have_attribute("data-delivery", "sent")
+            sent = await standin.wait_for_sent(lambda r: r.text == "Merci de nous écrire. Tu peux nous montrer un message ?")
+            await standin.send_whatsapp_status(gw.http, sent.message_id, "delivered", PHONE)
+            await expect(mine).to_have_attribute("data-delivery", "delivered")
+            await standin.send_whatsapp_status(gw.http, sent.message_id, "read", PHONE)
+            await expect(mine).to_have_attribute("data-delivery", "read")
+            await expect(mine.locator(".delivery")).to_have_text("lu")
+
+            standin.fail_next("whatsapp", 131047, when=lambda b: b["text"]["body"] == "Tu es là ?")
+            await console.fill("#reply-input", "Tu es là ?")
+            await console.click("#reply-send")
+            failed = console.locator('#messages .msg[data-delivery="failed"]')
+            await expect(failed).to_contain_text("Tu es là ?")
+            await expect(failed.locator(".delivery")).to_contain_text("Non délivré")
+            assert PHONE not in await console.content()
+            await console.context.close()
+    finally:
+        await standin.stop()

@@ -79,6 +79,14 @@ class MessengerSender:
         except GraphError as exc:
             raise delivery_error(exc) from exc
 
+    async def typing(self, conversation: Conversation, active: bool) -> None:
+        """Best effort: a lost typing indicator matters to nobody."""
+        try:
+            await self._graph.messenger_sender_action(self._token, conversation.reply_to,
+                                                      "typing_on" if active else "typing_off")
+        except GraphError:
+            pass
+
 
 class WhatsAppSender:
     def __init__(self, graph: GraphClient, token: str, phone_number_id: str):

@@ -15,8 +15,8 @@ import random
 from typing import Protocol
 
 from .errors import DeliveryError, StoreError
-from .events import DeliveryChanged, Event, MessageAdded
-from .model import Channel, Conversation, Delivery
+from .events import DeliveryChanged, Event, MessageAdded, Typing
+from .model import Author, Channel, Conversation, Delivery
 from .store import Store
 from .store.base import DeliveryJob
 from .windows import Window, window
@@ -69,6 +69,21 @@ class DeliveryWorker:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, MessageAdded) and event.message.delivery is Delivery.PENDING:
             self._kick.set()
+        elif isinstance(event, Typing) and event.by is Author.COUNSELLOR and self._typing_senders():
+            asyncio.get_running_loop().create_task(self._forward_typing(event))
+
+    def _typing_senders(self) -> bool:
+        return any(hasattr(sender, "typing") for sender in self.senders.values())
+
+    async def _forward_typing(self, event: Typing) -> None:
+        """The counsellor's typing indicator, on platforms that show one (Messenger)."""
+        try:
+            conversation = await self.store.get_conversation(event.conversation_id)
+        except StoreError:
+            return
+        sender = self.senders.get(conversation.channel) if conversation else None
+        if sender is not None and hasattr(sender, "typing") and conversation.reply_to:
+            await sender.typing(conversation, event.active)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="delivery-worker")

@@ -250,3 +250,31 @@ async def test_meta_handshake_echoes_the_challenge_only_with_the_right_token(con
             async with http.get(f"{gw.http}/healthz") as response:
                 channels = (await response.json())["channels"]
         assert channels["messenger"]["on"] and channels["whatsapp"]["on"]
+
+
+async def test_the_counsellors_typing_shows_on_messenger(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_messenger_text(gw.http, PSID, "allo")
+        conversation = await console.assigned()
+        await console.send({"type": "typing", "conversation_id": conversation["id"], "active": True})
+        typing = await standin.wait_for_sent(lambda r: r.channel == "messenger" and r.action == "typing_on")
+        assert typing.body["recipient"] == {"id": PSID}
+        await console.close()
+
+
+async def test_an_expired_token_is_not_retried_and_alerts_the_admins(config, standin):
+    async with running_gateway(config) as gw:
+        console = await counsellor(gw)
+        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
+        conversation = await console.assigned()
+        standin.fail_next("whatsapp", 190, times=5, when=lambda b: b["text"]["body"] == "Je suis là.")
+        ack = await console.reply(conversation["id"], "Je suis là.")
+        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
+        assert frame["delivery"] == "failed" and "administrateur" in frame["delivery_error"]
+        assert len([r for r in standin.sent if r.error_code == 190]) == 1  # not retried
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{gw.http}/healthz") as response:
+                health = await response.json()
+        assert health["status"] == "degraded" and health["channels"]["whatsapp"]["alert"] == "token"
+        await console.close()

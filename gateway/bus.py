@@ -99,5 +99,3 @@ class RedisBus(LocalBus):
             return
         self._emitter.emit("event", event)
 
-
-EventBus = LocalBus  # the interface both share

@@ -12,6 +12,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 
+from .bus import LocalBus
 from .clock import Clock, as_datetime
 from .config import Config
 from .errors import ProtocolError, StoreError
@@ -40,8 +41,8 @@ DISPATCH_TICK_SECONDS = 2.0  # safety net: re-plan even if a bus event was lost
 
 @dataclass(frozen=True)
 class Received:
-    conversation: Conversation
-    message: Message | None  # None when the message was a duplicate
+    conversation: Conversation | None  # None for a duplicate (nobody needs it: not read)
+    message: Message | None  # None for a duplicate, or an attachment without text
     duplicate: bool = False
 
 
@@ -64,8 +65,10 @@ def console_view(c: Conversation, now: float) -> dict:
 
 
 def ours(conversation: Conversation, author: Author, text: str, at: float, name: str | None = None) -> NewMessage:
-    """One of our messages; on Messenger/WhatsApp it is queued for sending as it is stored."""
-    return NewMessage(author, text, at, name, deliver=conversation.channel is not Channel.WEB)
+    """One of our messages; on Messenger/WhatsApp it is queued for sending as it is stored,
+    unless the platform's window has closed (then it stays in the record only)."""
+    reachable = window(conversation.channel, conversation.last_teen_message_at, at) is not Window.CLOSED
+    return NewMessage(author, text, at, name, deliver=conversation.channel is not Channel.WEB and reachable)
 
 
 def clean_text(text: object, limit: int) -> str:
@@ -87,7 +90,7 @@ def position_text(position: int) -> str:
 class Helpline:
     """One helpline's rules over one store and one bus."""
 
-    def __init__(self, config: Config, store: Store, bus, clock: Clock, pseudonyms: Pseudonyms):
+    def __init__(self, config: Config, store: Store, bus: LocalBus, clock: Clock, pseudonyms: Pseudonyms):
         self.config = config
         self.store = store
         self.bus = bus
@@ -143,8 +146,7 @@ class Helpline:
         dedupe_id = f"{inbound.sender_key}:{inbound.provider_message_id}"
         fresh = await self.store.claim_message_id(inbound.channel.value, dedupe_id, self.config.dedupe_ttl_seconds)
         if not fresh:
-            active = await self.store.active_conversation_of(inbound.sender_key)
-            return Received(active, None, duplicate=True)
+            return Received(None, None, duplicate=True)
         try:
             return await self._store_inbound(inbound, text)
         except BaseException:
@@ -269,10 +271,7 @@ class Helpline:
             return None
         key = "closed_by_teen" if reason is CloseReason.BY_TEEN else "closed_by_counsellor"
         now = self.clock.now()
-        if window(closed.channel, closed.last_teen_message_at, now) is Window.CLOSED:
-            notice = await self.store.append_message(closed.id, NewMessage(Author.SYSTEM, self.config.messages[key], now))
-        else:
-            notice = await self.store.append_message(closed.id, ours(closed, Author.SYSTEM, self.config.messages[key], now))
+        notice = await self.store.append_message(closed.id, ours(closed, Author.SYSTEM, self.config.messages[key], now))
         await self.bus.publish(MessageAdded(closed.id, closed.counsellor_id, notice))
         await self.bus.publish(
             ConversationChanged(closed.id, "closed", closed.counsellor_id, None, console_view(closed, now))

@@ -16,6 +16,7 @@ from gateway.console_api import HELPLINE
 from gateway.core import Helpline
 from gateway.model import Role
 from gateway.server import build_app, build_parts
+from tests.clients import Console
 
 PARIS = ZoneInfo("Europe/Paris")
 # A Tuesday, mid-morning in Paris: the line is open.
@@ -45,6 +46,13 @@ class Running:
     async def add_counsellor(self, username: str, display_name: str | None = None,
                              role: Role = Role.COUNSELLOR) -> None:
         await create_counsellor(self.helpline.store, username, display_name or username.title(), PASSWORD, role)
+
+    async def on_duty(self, username: str, display_name: str | None = None, presence: str = "available") -> Console:
+        """A counsellor with an account, logged in to the console, with that presence."""
+        await self.add_counsellor(username, display_name)
+        console = await Console.login(self.http, username, PASSWORD)
+        await console.presence(presence)
+        return console
 
 
 @asynccontextmanager

@@ -26,9 +26,7 @@ def config(store_url: str):
 
 async def test_teen_and_counsellor_converse_through_the_gateway(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille", "Camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille", "Camille")
         teen = await Widget.connect(gw.ws)
         assert teen.welcome["line"]["open"] is True and teen.welcome["conversation"] is None
 
@@ -61,9 +59,7 @@ async def test_teen_and_counsellor_converse_through_the_gateway(config):
 async def test_out_of_hours_message_gets_schedule_reply_and_is_not_queued(config):
     saturday_night = datetime(2026, 11, 28, 21, 30, tzinfo=PARIS)
     async with running_gateway(config, at=saturday_night) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         assert teen.welcome["line"] == {
             "open": False, "next_opening": "2026-11-30T09:00:00+01:00", "next_opening_text": "lundi à 9h"}
@@ -179,9 +175,7 @@ async def test_a_resent_message_is_stored_once(config):
 
 async def test_teen_ends_the_chat_and_the_counsellor_sees_it_closed(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
         conversation = await console.assigned()
@@ -199,9 +193,7 @@ async def test_teen_ends_the_chat_and_the_counsellor_sees_it_closed(config):
 
 async def test_counsellor_closes_and_the_teen_is_told(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
         conversation = await console.assigned()
@@ -215,9 +207,7 @@ async def test_counsellor_closes_and_the_teen_is_told(config):
 
 async def test_typing_indicators_cross_both_ways(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
         conversation = await console.assigned()
@@ -232,9 +222,7 @@ async def test_typing_indicators_cross_both_ways(config):
 
 async def test_paused_counsellor_gets_no_new_conversation(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("paused")
+        console = await gw.on_duty("camille", presence="paused")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
         assert await console.nothing("conversation", wait=0.5, where=lambda f: f["conversation"]["state"] == "assigned")
@@ -321,9 +309,7 @@ async def test_healthz_reports_the_store(config, store_url):
 
 async def test_a_reply_resent_after_a_reconnect_reaches_the_teen_once(config):
     async with running_gateway(config) as gw:
-        await gw.add_counsellor("camille")
-        console = await Console.login(gw.http, "camille", PASSWORD)
-        await console.presence("available")
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
         conversation = await console.assigned()

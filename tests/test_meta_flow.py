@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from meta_standin.server import StandIn
-from tests.clients import Console, Widget
-from tests.harness import PARIS, PASSWORD, make_config, running_gateway
+from tests.clients import Widget
+from tests.harness import PARIS, make_config, running_gateway
 
 SECRETS = {
     "META_APP_SECRET": "test-app-secret-0123456789",
@@ -46,20 +46,13 @@ def config(store_url, standin):
     return make_config(store_url, prefix=f"m{uuid.uuid4().hex[:10]}", meta={"graph_api_url": standin.url})
 
 
-async def counsellor(gw, name: str = "camille") -> Console:
-    await gw.add_counsellor(name, name.title())
-    console = await Console.login(gw.http, name, PASSWORD)
-    await console.presence("available")
-    return console
-
-
 def whatsapp_sends(standin, to: str) -> list[dict]:
     return [r for r in standin.sent if r.channel == "whatsapp" and r.body.get("to") == to and r.body.get("type") == "text"]
 
 
 async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "on me fait du chantage avec une vidéo 😢")
         assert status == 200
         conversation = await console.assigned()
@@ -96,7 +89,7 @@ async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, st
 
 async def test_messenger_teen_is_answered_in_meta_shape(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         status, _ = await standin.send_messenger_text(gw.http, PSID, "quelqu'un a piraté mon compte")
         assert status == 200
         conversation = await console.assigned()
@@ -110,7 +103,7 @@ async def test_messenger_teen_is_answered_in_meta_shape(config, standin):
 
 async def test_the_three_channels_reach_the_same_console(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour depuis le site")
         await standin.send_messenger_text(gw.http, PSID, "bonjour depuis messenger")
@@ -123,7 +116,7 @@ async def test_the_three_channels_reach_the_same_console(config, standin):
 
 async def test_a_duplicate_delivery_shows_once(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         for _ in range(2):  # Meta retries the same message
             status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "une seule fois", message_id="wamid.DUP1")
             assert status == 200
@@ -136,7 +129,7 @@ async def test_a_duplicate_delivery_shows_once(config, standin):
 
 async def test_a_rate_limited_reply_is_retried_and_delivered(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_whatsapp_text(gw.http, PHONE, "allo")
         conversation = await console.assigned()
         standin.fail_next("whatsapp", 130429, times=1, when=lambda b: b["text"]["body"] == "Je suis là, on reprend.")
@@ -153,7 +146,7 @@ async def test_a_rate_limited_reply_is_retried_and_delivered(config, standin):
 
 async def test_outside_the_window_the_console_shows_non_delivre(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_whatsapp_text(gw.http, PHONE, "allo")
         conversation = await console.assigned()
         standin.fail_next("whatsapp", 131047, times=1, when=lambda b: b["text"]["body"] == "Tu es toujours là ?")
@@ -169,7 +162,7 @@ async def test_outside_the_window_the_console_shows_non_delivre(config, standin)
 
 async def test_after_24_hours_whatsapp_refuses_free_text_before_sending(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_whatsapp_text(gw.http, PHONE, "allo")
         conversation = await console.assigned()
         gw.clock.advance(25 * 3600)
@@ -182,7 +175,7 @@ async def test_after_24_hours_whatsapp_refuses_free_text_before_sending(config, 
 
 async def test_messenger_after_24_hours_replies_with_the_human_agent_tag(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_messenger_text(gw.http, PSID, "allo")
         conversation = await console.assigned()
         gw.clock.advance(30 * 3600)
@@ -201,7 +194,7 @@ async def test_an_image_is_neither_fetched_nor_shown_and_the_teen_is_told_why(co
         "messages": [{"from": PHONE, "id": "wamid.IMG1", "timestamp": "1764000000", "type": "image",
                       "image": {"id": "media-1", "mime_type": "image/jpeg", "sha256": "x"}}]}}]}]}
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         status, _ = await standin.send_raw(gw.http, "/webhooks/whatsapp", json.dumps(body).encode())
         assert status == 200
         conversation = await console.assigned()
@@ -254,7 +247,7 @@ async def test_meta_handshake_echoes_the_challenge_only_with_the_right_token(con
 
 async def test_the_counsellors_typing_shows_on_messenger(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_messenger_text(gw.http, PSID, "allo")
         conversation = await console.assigned()
         await console.send({"type": "typing", "conversation_id": conversation["id"], "active": True})
@@ -265,7 +258,7 @@ async def test_the_counsellors_typing_shows_on_messenger(config, standin):
 
 async def test_an_expired_token_is_not_retried_and_alerts_the_admins(config, standin):
     async with running_gateway(config) as gw:
-        console = await counsellor(gw)
+        console = await gw.on_duty("camille")
         await standin.send_whatsapp_text(gw.http, PHONE, "allo")
         conversation = await console.assigned()
         standin.fail_next("whatsapp", 190, times=5, when=lambda b: b["text"]["body"] == "Je suis là.")

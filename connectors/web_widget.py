@@ -41,9 +41,12 @@ class WidgetSession:
     state: str | None = None
     counsellor: str | None = None
     position: int | None = None
+    wait: str | None = None  # the estimated wait, as the teen reads it
     sent_seqs: set[int] = field(default_factory=set)
 
     def send_message(self, message: Message) -> None:
+        if message.author is Author.NOTE:
+            return  # counsellors' internal notes never reach the teen
         if message.seq not in self.sent_seqs:
             self.sent_seqs.add(message.seq)
             self.sender.send({"type": "message", "message": message.view()})
@@ -57,6 +60,7 @@ class WidgetSession:
         return {
             "state": self.state,
             "position": self.position if self.state == "queued" else None,
+            "wait": self.wait if self.state == "queued" else None,
             "counsellor": self.counsellor,
         }
 
@@ -69,7 +73,33 @@ class WidgetHub:
         self._by_conversation: dict[str, set[WidgetSession]] = {}
         self._positions_stale = False
         self._refresher: asyncio.Task | None = None
+        self._leave_timers: set[asyncio.Task] = set()
         helpline.bus.subscribe(self._on_event)
+
+    def teen_gone(self, session: WidgetSession) -> None:
+        """The last socket of a waiting teen closed: unless they come back (a reload does, within
+        seconds), they left the queue. Counted as abandoned by the core."""
+        conversation_id = session.conversation_id
+        if conversation_id is None or session.state != "queued" or self._by_conversation.get(conversation_id):
+            return
+        task = asyncio.get_running_loop().create_task(self._leave_after_grace(conversation_id))
+        self._leave_timers.add(task)
+        task.add_done_callback(self._leave_timers.discard)
+
+    async def _leave_after_grace(self, conversation_id: str) -> None:
+        left_at = self.helpline.clock.now()
+        await asyncio.sleep(self.helpline.config.widget_leave_seconds)
+        if self._by_conversation.get(conversation_id):
+            return  # back (same process; see docs/architecture.md for several processes)
+        try:
+            await self.helpline.teen_left(conversation_id, left_at)
+        except GatewayError as exc:
+            log.warning("could not record a teen leaving the queue: %s", exc.code)
+
+    async def close(self) -> None:
+        for task in list(self._leave_timers):
+            task.cancel()
+        await asyncio.gather(*self._leave_timers, return_exceptions=True)
 
     def bind(self, session: WidgetSession, conversation: Conversation | None, counsellor: str | None) -> None:
         self.unbind(session)
@@ -102,12 +132,15 @@ class WidgetHub:
             self._on_conversation_changed(event)
 
     def _on_conversation_changed(self, event: ConversationChanged) -> None:
+        if event.state not in ("queued", "assigned", "closed"):
+            return  # e.g. "transferred": for the old counsellor's console only
         for session in list(self._by_conversation.get(event.conversation_id, ())):
-            if session.state == event.state:
+            name = event.counsellor_name if event.state == "assigned" else None
+            if session.state == event.state and (event.state != "assigned" or session.counsellor == name):
                 continue  # already told (e.g. when it bound); positions come from the refresher
             session.state = event.state
-            if event.state == "assigned":
-                session.counsellor = event.counsellor_name
+            session.counsellor = name
+            session.position = None
             session.send_state()
             if event.state == "closed":
                 self.unbind(session)
@@ -130,9 +163,11 @@ class WidgetHub:
                 return
             for conversation_id, sessions in self._by_conversation.items():
                 position = positions.get(conversation_id)
+                wait = self.helpline.wait_estimate(position).text_fr() if position is not None else None
                 for session in sessions:
-                    if session.state == "queued" and position is not None and position != session.position:
-                        session.position = position
+                    if session.state == "queued" and position is not None and \
+                            (position, wait) != (session.position, session.wait):
+                        session.position, session.wait = position, wait
                         session.send_state()
 
 
@@ -160,6 +195,7 @@ class WidgetConnection:
         finally:
             if self.session:
                 self.hub.unbind(self.session)
+                self.hub.teen_gone(self.session)
             await sender.aclose()
 
     async def _read_hello(self) -> dict:
@@ -191,7 +227,7 @@ class WidgetConnection:
             "token": token,
             "line": self.helpline.line_status(),
             "conversation": self.session.view(),
-            "messages": [m.view() for m in history],
+            "messages": [m.view() for m in history if m.author is not Author.NOTE],
         })
 
     async def _bind(self, conversation: Conversation) -> None:
@@ -205,6 +241,8 @@ class WidgetConnection:
             session.counsellor = profile.display_name if profile else None
         if conversation.state is ConversationState.QUEUED:
             session.position = (await self.helpline.queue_positions()).get(conversation.id)
+            if session.position is not None:
+                session.wait = self.helpline.wait_estimate(session.position).text_fr()
         elif not conversation.is_open:
             self.hub.unbind(session)
 

@@ -29,8 +29,18 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def parse_skills(text: str) -> frozenset[str]:
+    """"psychologue, Juriste" -> {"psychologue", "juriste"}; a skill is one lowercase word."""
+    skills = frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+    for skill in skills:
+        if len(skill) > 40 or not skill.replace("-", "").isalnum():
+            raise ValueError(f"skill {skill!r}: one word (letters, digits, '-')")
+    return skills
+
+
 async def create_counsellor(
-    store: Store, username: str, display_name: str, password: str, role: Role = Role.COUNSELLOR
+    store: Store, username: str, display_name: str, password: str, role: Role = Role.COUNSELLOR,
+    skills: frozenset[str] = frozenset(), max_conversations: int | None = None,
 ) -> Counsellor:
     if not username or len(username) > 64 or not username.replace("-", "").replace(".", "").replace("_", "").isalnum():
         raise ValueError("username: letters, digits, '.', '-' and '_' only, 1 to 64 characters")
@@ -42,6 +52,8 @@ async def create_counsellor(
         display_name=display_name.strip() or username,
         password_hash=_hasher.hash(password),
         role=role,
+        skills=skills,
+        max_conversations=max_conversations,
     )
     await store.add_counsellor(counsellor)
     return counsellor

@@ -10,7 +10,7 @@ import sys
 
 from aiohttp import web
 
-from .accounts import create_counsellor, new_password
+from .accounts import create_counsellor, new_password, parse_skills
 from .config import load_config
 from .errors import ConfigError
 from .model import Role
@@ -64,7 +64,7 @@ async def _add_counsellor(args: argparse.Namespace) -> None:
     await parts.store.start()
     try:
         counsellor = await create_counsellor(parts.store, args.username, args.display_name or args.username,
-                                             password, Role(args.role))
+                                             password, Role(args.role), parse_skills(args.skills or ""), args.max)
     except ValueError as exc:
         print(f"cannot create {args.username!r}: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -73,6 +73,29 @@ async def _add_counsellor(args: argparse.Namespace) -> None:
     print(f"created {counsellor.role.value} {counsellor.username!r}")
     if generated:
         print(f"password: {password}")
+
+
+async def _set_counsellor(args: argparse.Namespace) -> None:
+    """Change skills, capacity or role of an existing account (takes effect at the next assignment)."""
+    parts = build_parts(_load(args.config))
+    await parts.store.start()
+    try:
+        found = await parts.store.counsellor_by_username(args.username)
+        if found is None:
+            print(f"no account {args.username!r}", file=sys.stderr)
+            raise SystemExit(2)
+        updated = await parts.store.update_counsellor(
+            found.id, skills=parse_skills(args.skills) if args.skills is not None else None,
+            max_conversations=args.max, clear_max=args.default_max, role=Role(args.role) if args.role else None)
+    except ValueError as exc:
+        print(f"cannot update {args.username!r}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    finally:
+        await parts.store.close()
+    if updated is not None:
+        cap = updated.max_conversations or "default"
+        print(f"{updated.username}: role {updated.role.value}, skills {', '.join(sorted(updated.skills)) or '-'}, "
+              f"capacity {cap}")
 
 
 def _check_config(args: argparse.Namespace) -> None:
@@ -98,7 +121,17 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", help="the name teens see, e.g. a first name")
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.COUNSELLOR.value)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--skills", help="comma-separated, e.g. psychologue,juriste")
+    add.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
     add.add_argument("--config", default="config.yaml")
+    change = counsellor.add_parser("set", help="change skills, capacity or role (Redis store)")
+    change.add_argument("username")
+    change.add_argument("--skills", help="comma-separated; '' clears them")
+    group = change.add_mutually_exclusive_group()
+    group.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
+    group.add_argument("--default-max", action="store_true", help="back to routing.max_conversations_per_counsellor")
+    change.add_argument("--role", choices=[r.value for r in Role])
+    change.add_argument("--config", default="config.yaml")
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")
     check.add_argument("file")
@@ -114,6 +147,6 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:
             pass
     elif args.command == "counsellor":
-        asyncio.run(_add_counsellor(args))
+        asyncio.run(_add_counsellor(args) if args.action == "add" else _set_counsellor(args))
     elif args.command == "config":
         _check_config(args)

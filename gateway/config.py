@@ -14,7 +14,8 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
-from .schedule import WeeklySchedule
+from .schedule import Schedule
+from .triage import Triage, parse_triage
 
 DEFAULT_MESSAGES: dict[str, str] = {
     "out_of_hours": (
@@ -25,8 +26,32 @@ DEFAULT_MESSAGES: dict[str, str] = {
     ),
     "queued": (
         "Merci de nous avoir écrit. Ce tchat est anonyme et gratuit. "
-        "Tu es {position} dans la file : un·e conseiller·e va te répondre dès que possible. "
+        "Tu es {position} dans la file : un·e conseiller·e va te répondre dès que possible. {wait} "
         "Reste là, tu n'es pas seul·e."
+    ),
+    "position_update": "Tu es maintenant {position} dans la file. {wait} Reste là, on arrive.",
+    "line_closing": (
+        "Le tchat du 3018 ferme maintenant et aucun·e conseiller·e n'a pu te répondre à temps, "
+        "on en est désolé·es. On rouvre {next_opening} : réécris-nous, on sera là.\n"
+        "Si tu es en danger maintenant, appelle le 17 ou le 112. "
+        "Si un enfant ou un ado est en danger, appelle le 119 (gratuit, 24h/24)."
+    ),
+    "abandoned": (
+        "On n'a plus de nouvelles de toi depuis un moment, alors on a fermé cette demande. "
+        "Tu peux nous réécrire quand tu veux, on sera là."
+    ),
+    "transferred": (
+        "Un·e autre conseiller·e va prendre le relais pour mieux t'aider. "
+        "Tu n'as rien à répéter : reste là."
+    ),
+    "requeued": (
+        "Ton ou ta conseiller·e a dû s'absenter. Quelqu'un d'autre va te répondre très vite : "
+        "tu passes en premier. Reste là."
+    ),
+    "inactivity_check": "Tu es toujours là ? Tu peux continuer à écrire quand tu veux, on t'écoute.",
+    "inactivity_closed": (
+        "Comme on n'a plus de nouvelles, on termine la conversation. "
+        "Tu peux nous réécrire quand tu veux, ou appeler le 3018."
     ),
     "assigned": "{counsellor} est là pour t'écouter. Tu peux tout lui raconter, sans crainte d'être jugé·e.",
     "closed_by_counsellor": (
@@ -44,7 +69,14 @@ DEFAULT_MESSAGES: dict[str, str] = {
 # Which {placeholders} each automatic message may use.
 MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "out_of_hours": frozenset({"next_opening"}),
-    "queued": frozenset({"position"}),
+    "queued": frozenset({"position", "wait"}),
+    "position_update": frozenset({"position", "wait"}),
+    "line_closing": frozenset({"next_opening"}),
+    "abandoned": frozenset(),
+    "transferred": frozenset(),
+    "requeued": frozenset(),
+    "inactivity_check": frozenset(),
+    "inactivity_closed": frozenset(),
     "assigned": frozenset({"counsellor"}),
     "closed_by_counsellor": frozenset(),
     "closed_by_teen": frozenset(),
@@ -56,18 +88,26 @@ DEFAULT_HOURS = {day: ["09:00-20:00"] for day in
 DEFAULT_HOURS["sunday"] = []
 
 TOP_LEVEL_KEYS = frozenset(
-    {"timezone", "opening_hours", "store", "routing", "messages", "limits", "console", "pseudonym", "meta",
-     "attachments"}
+    {"timezone", "opening_hours", "closures", "public_holidays", "last_admission_minutes", "store", "routing",
+     "queue", "inactivity", "triage", "messages", "limits", "console", "pseudonym", "meta", "attachments"}
 )
 
 
 @dataclass(frozen=True)
 class Config:
-    schedule: WeeklySchedule
+    schedule: Schedule
+    triage: Triage = field(default_factory=lambda: parse_triage(None))
     timezone: str = "Europe/Paris"
     store_url: str = "memory://"
     store_prefix: str = "3018"
     max_conversations_per_counsellor: int = 3
+    skill_wait_seconds: int = 60  # a skilled conversation waits this long for a specialist, then anyone
+    abandon_after_minutes: int = 45  # Messenger/WhatsApp: silent this long while queued = left
+    widget_leave_seconds: int = 60  # widget: no socket this long while queued = left (a reload comes back)
+    position_update_seconds: int = 60  # Messenger/WhatsApp: at most one position message per this
+    disconnect_grace_seconds: int = 120  # a counsellor offline this long: their teens go back to the queue
+    inactivity_check_minutes: int = 10  # teen silent after our answer: a gentle check
+    inactivity_close_minutes: int = 10  # then still silent: closed with a message
     max_message_chars: int = 2000
     dedupe_ttl_seconds: int = 7 * 24 * 3600
     session_hours: float = 12.0
@@ -125,7 +165,7 @@ def parse_config(raw: Any) -> Config:
     timezone = doc.get("timezone", "Europe/Paris")
     if not isinstance(timezone, str):
         raise ConfigError("timezone", "must be a time zone name such as Europe/Paris")
-    schedule = WeeklySchedule.from_config(_mapping(doc.get("opening_hours", DEFAULT_HOURS), "opening_hours"), timezone)
+    schedule = Schedule.from_config(doc)
     store = _mapping(doc.get("store"), "store")
     store_url = os.environ.get("GATEWAY_STORE_URL") or store.get("url", "memory://")
     if not isinstance(store_url, str) or not store_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
@@ -134,8 +174,10 @@ def parse_config(raw: Any) -> Config:
     if not isinstance(prefix, str) or not prefix or any(ch in prefix for ch in "{}: "):
         raise ConfigError("store.prefix", "must be a short name without spaces, braces or colons")
     routing = _mapping(doc.get("routing"), "routing")
-    limits = _mapping(doc.get("limits"), "limits")
+    queue = _mapping(doc.get("queue"), "queue")
+    inactivity = _mapping(doc.get("inactivity"), "inactivity")
     console = _mapping(doc.get("console"), "console")
+    limits = _mapping(doc.get("limits"), "limits")
     pseudonym = _mapping(doc.get("pseudonym"), "pseudonym")
     key_env = pseudonym.get("key_env", "GATEWAY_PSEUDONYM_KEY")
     if not isinstance(key_env, str) or not key_env:
@@ -160,6 +202,14 @@ def parse_config(raw: Any) -> Config:
         store_url=store_url,
         store_prefix=prefix,
         max_conversations_per_counsellor=_int(routing, "max_conversations_per_counsellor", "routing", 3, 1, 50),
+        skill_wait_seconds=_int(routing, "skill_wait_seconds", "routing", 60, 0, 3600),
+        abandon_after_minutes=_int(queue, "abandon_after_minutes", "queue", 45, 1, 24 * 60),
+        widget_leave_seconds=_int(queue, "widget_leave_seconds", "queue", 60, 1, 3600),
+        position_update_seconds=_int(queue, "position_update_seconds", "queue", 60, 6, 3600),
+        disconnect_grace_seconds=_int(console, "disconnect_grace_seconds", "console", 120, 0, 3600),
+        inactivity_check_minutes=_int(inactivity, "check_after_minutes", "inactivity", 10, 1, 24 * 60),
+        inactivity_close_minutes=_int(inactivity, "close_after_minutes", "inactivity", 10, 1, 24 * 60),
+        triage=parse_triage(doc.get("triage")),
         max_message_chars=_int(limits, "max_message_chars", "limits", 2000, 1, 10_000),
         dedupe_ttl_seconds=_int(limits, "dedupe_ttl_seconds", "limits", 7 * 24 * 3600, 60, 30 * 24 * 3600),
         session_hours=_int(console, "session_hours", "console", 12, 1, 24 * 7),

@@ -18,7 +18,9 @@ from .accounts import authenticate, hash_token, open_session, session_counsellor
 from .core import Helpline, console_view
 from .errors import AuthError, GatewayError, ProtocolError
 from .events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
-from .model import Author, CloseReason, Counsellor, Presence
+from .handover import reassign, transfer
+from .model import Author, CloseReason, Counsellor, Presence, Role
+from .supervision import snapshot
 from .socket_sender import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ COOKIE = "gw_session"
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 OFFLINE_GRACE_SECONDS = 20.0  # a page reload must not flip a counsellor to "hors ligne"
 MAX_FRAME_BYTES = 16 * 1024
+SUPERVISION_SECONDS = 2.0  # the supervisor view is a snapshot pushed this often (any process's changes)
 
 
 @dataclass(eq=False)
@@ -34,6 +37,7 @@ class ConsoleSession:
     sender: QueuedSender
     counsellor_id: str
     token_hash: str
+    supervisor: bool = False
 
 
 class ConsoleHub:
@@ -42,10 +46,33 @@ class ConsoleHub:
     def __init__(self, helpline: Helpline):
         self.helpline = helpline
         self._by_counsellor: dict[str, set[ConsoleSession]] = {}
+        self._feed: asyncio.Task | None = None
         helpline.bus.subscribe(self._on_event)
 
     def add(self, session: ConsoleSession) -> None:
         self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
+        if session.supervisor and (self._feed is None or self._feed.done()):
+            self._feed = asyncio.get_running_loop().create_task(self._supervision_feed())
+
+    def _supervisors(self) -> list[ConsoleSession]:
+        return [s for sessions in self._by_counsellor.values() for s in sessions if s.supervisor]
+
+    async def _supervision_feed(self) -> None:
+        """While a supervisor is connected here, push them the live picture every few seconds."""
+        while self._supervisors():
+            try:
+                frame = await snapshot(self.helpline)
+            except GatewayError as exc:
+                log.warning("supervision snapshot failed: %s", exc.code)
+            else:
+                for session in self._supervisors():
+                    session.sender.send(frame)
+            await asyncio.sleep(SUPERVISION_SECONDS)
+
+    async def close(self) -> None:
+        if self._feed:
+            self._feed.cancel()
+            await asyncio.gather(self._feed, return_exceptions=True)
 
     def remove(self, session: ConsoleSession) -> None:
         sessions = self._by_counsellor.get(session.counsellor_id)
@@ -152,7 +179,8 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     hub = request.app[CONSOLE_HUB]
-    session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]))
+    session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]),
+                             supervisor=counsellor.role in (Role.SUPERVISOR, Role.ADMIN))
     hub.add(session)
     try:
         await ConsoleConnection(request.app[HELPLINE], session).run(counsellor)
@@ -176,6 +204,7 @@ class ConsoleConnection:
             "type": "init",
             "me": counsellor.public(),
             "conversations": [console_view(c, self.helpline.clock.now()) for c in conversations],
+            "team": await self._team(),
             "server_time": int(self.helpline.clock.now() * 1000),
         })
         async for frame in self.session.sender.ws:
@@ -222,6 +251,11 @@ class ConsoleConnection:
         message = await self.helpline.reply(self.counsellor_id, conversation.id, frame.get("text"))
         self.session.sender.send({**ack, "message": message.view()})
 
+    async def _team(self) -> list[dict]:
+        """Colleagues, for transfers: name, skills, presence (no load, no conversations)."""
+        return [{"id": c.id, "display_name": c.display_name, "skills": sorted(c.skills), "presence": c.presence.value}
+                for c in await self.helpline.store.counsellors() if c.id != self.counsellor_id]
+
     async def _dispatch(self, frame: dict) -> None:
         kind = frame.get("type")
         conversation_id = frame.get("conversation_id")
@@ -243,6 +277,16 @@ class ConsoleConnection:
         elif kind == "close":
             conversation = await self.helpline.conversation_of(self.counsellor_id, conversation_id)
             await self.helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+        elif kind == "team":
+            self.session.sender.send({"type": "team", "team": await self._team()})
+        elif kind == "transfer":
+            done = await transfer(self.helpline, self.counsellor_id, conversation_id, to_counsellor=frame.get("to_counsellor"),
+                                  to_skill=frame.get("to_skill"), note=frame.get("note"))
+            self.session.sender.send({"type": "transferred", "conversation_id": done.conversation_id,
+                                      "outcome": done.outcome, "to": done.to_name})
+        elif kind == "reassign":
+            done = await reassign(self.helpline, self.counsellor_id, conversation_id, frame.get("to_counsellor"))
+            self.session.sender.send({"type": "reassigned", "conversation_id": done.conversation_id, "to": done.to_name})
         else:
             raise ProtocolError("unknown_type", "Action inconnue.")
 

@@ -17,6 +17,7 @@ from .clock import Clock, as_datetime
 from .config import Config
 from .errors import ProtocolError, StoreError
 from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, Typing
+from .figures import WaitEstimate, estimate_wait
 from .model import (
     Author,
     Channel,
@@ -31,6 +32,7 @@ from .model import (
 from .pseudonym import Pseudonyms
 from .routing import plan_assignments
 from .schedule import describe_opening
+from .triage import TriageMatch
 from .store import AssignOutcome, NewMessage, Store
 from .windows import Window, window, window_view
 
@@ -60,6 +62,10 @@ def console_view(c: Conversation, now: float) -> dict:
         "opened_at": ms(c.opened_at),
         "waiting_since": ms(c.waiting_since),
         "last_message_at": ms(c.last_teen_message_at),
+        "queued_at": ms(c.queued_at),
+        "priority": c.priority,
+        "priority_reason": c.priority_reason,
+        "required_skill": c.required_skill,
         **window_view(c, now),
     }
 
@@ -87,6 +93,21 @@ def position_text(position: int) -> str:
     return f"n° {position}"
 
 
+def wait_sentence(estimate: WaitEstimate) -> str:
+    """The estimated wait as one sentence for the teen, honest when we cannot tell."""
+    text = estimate.text_fr()
+    return f"Attente estimée : {text}." if estimate.seconds is not None else text
+
+
+CLOSE_MESSAGES = {
+    CloseReason.BY_TEEN: "closed_by_teen",
+    CloseReason.BY_COUNSELLOR: "closed_by_counsellor",
+    CloseReason.ABANDONED: "abandoned",
+    CloseReason.LINE_CLOSING: "line_closing",
+    CloseReason.INACTIVE: "inactivity_closed",
+}
+
+
 class Helpline:
     """One helpline's rules over one store and one bus."""
 
@@ -99,6 +120,9 @@ class Helpline:
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task | None = None
         self._stopping = False
+        # Inputs of the wait estimate, refreshed by the dispatcher and the housekeeper.
+        self.handling_seconds: list[float] = []
+        self.active_capacity = 0
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -112,6 +136,10 @@ class Helpline:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
 
+    def kick(self) -> None:
+        """Plan assignments again soon (a conversation waits, or a counsellor has room)."""
+        self._kick.set()
+
     def reload(self, config: Config) -> None:
         """Apply a new, already validated configuration."""
         self.config = config
@@ -119,20 +147,34 @@ class Helpline:
 
     # --- the line -----------------------------------------------------------------
     def line_status(self) -> dict:
+        """Open means "a new conversation is admitted now" (not in the last-admission minutes)."""
         now = as_datetime(self.clock.now())
         schedule = self.config.schedule
-        if schedule.is_open(now):
+        if schedule.admits(now):
             return {"open": True, "next_opening": None, "next_opening_text": None}
-        opening = schedule.next_opening(now)
+        opening = schedule.next_admission(now)
+        closure = schedule.closure_on(now)
         return {
             "open": False,
             "next_opening": opening.isoformat() if opening else None,
             "next_opening_text": describe_opening(opening, now) if opening else None,
+            "closure_message": closure.message if closure else None,
         }
 
+    def next_opening_text(self) -> str:
+        return self.line_status()["next_opening_text"] or "dès que possible"
+
     def _out_of_hours_text(self) -> str:
-        next_text = self.line_status()["next_opening_text"] or "dès que possible"
-        return self.config.messages["out_of_hours"].format(next_opening=next_text)
+        status = self.line_status()
+        text = self.config.messages["out_of_hours"].format(next_opening=self.next_opening_text())
+        return f"{status['closure_message']}\n{text}" if status.get("closure_message") else text
+
+    def wait_estimate(self, position: int) -> WaitEstimate:
+        return estimate_wait(max(position, 1), self.handling_seconds, self.active_capacity)
+
+    def queued_text(self, key: str, position: int) -> str:
+        return self.config.messages[key].format(position=position_text(position),
+                                                wait=wait_sentence(self.wait_estimate(position)))
 
     # --- teen side ------------------------------------------------------------------
     async def receive(self, inbound: InboundMessage) -> Received:
@@ -158,10 +200,12 @@ class Helpline:
         now = self.clock.now()
         conversation = await self.store.active_conversation_of(inbound.sender_key)
         created = False
+        match = self.config.triage.assess(text) if text else None
         if conversation is None:
-            if not self.config.schedule.is_open(as_datetime(now)):
+            if not self.config.schedule.admits(as_datetime(now)):
                 return await self._answer_out_of_hours(inbound, text, now)
-            conversation, created = await self.store.create_or_get_active(self._new_conversation(inbound, now))
+            conversation, created = await self.store.create_or_get_active(
+                self._new_conversation(inbound, now, match))
         message = None
         if text:
             message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
@@ -173,6 +217,8 @@ class Helpline:
             await self.store.touch_teen(conversation.id, now)
             if inbound.attachments:
                 await self._note_attachments(conversation, inbound, now)
+            if match is not None and (created or match.priority > conversation.priority):
+                await self._raise(conversation, match, created, now)
             if created:
                 await self._announce_queued(conversation)
         except StoreError as exc:
@@ -191,7 +237,22 @@ class Helpline:
                 conversation.id, ours(conversation, Author.SYSTEM, self.config.messages["attachment_refused"], now))
             await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, reply))
 
-    def _new_conversation(self, inbound: InboundMessage, now: float) -> Conversation:
+    async def _raise(self, conversation: Conversation, match: TriageMatch, created: bool, now: float) -> None:
+        """Triage found danger: counsellors see why; the dispatcher serves it first."""
+        if not created:
+            if not await self.store.raise_priority(conversation.id, match.priority, match.reason, match.skill):
+                return
+            self._kick.set()
+            raised = await self.store.get_conversation(conversation.id)
+            if raised is not None:
+                await self.bus.publish(ConversationChanged(raised.id, raised.state.value, raised.counsellor_id,
+                                                           None, console_view(raised, now)))
+        note = await self.store.append_message(conversation.id, NewMessage(
+            Author.NOTE, f"Priorité relevée : {match.reason}", now))
+        await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, note))
+        log.info("conversation %s raised (rule %s)", conversation.id, match.rule)
+
+    def _new_conversation(self, inbound: InboundMessage, now: float, match: TriageMatch | None = None) -> Conversation:
         return Conversation(
             id=uuid.uuid4().hex,
             channel=inbound.channel,
@@ -203,6 +264,9 @@ class Helpline:
             last_teen_message_at=now,
             reply_to=inbound.reply_to,
             business_id=inbound.business_id,
+            priority=match.priority if match else 0,
+            priority_reason=match.reason if match else None,
+            required_skill=match.skill if match else None,
         )
 
     async def _answer_out_of_hours(self, inbound: InboundMessage, text: str, now: float) -> Received:
@@ -221,17 +285,26 @@ class Helpline:
     async def _announce_queued(self, conversation: Conversation) -> None:
         positions = await self.queue_positions()
         position = positions.get(conversation.id, len(positions) or 1)
-        text = self.config.messages["queued"].format(position=position_text(position))
-        notice = await self.store.append_message(conversation.id, ours(conversation, Author.SYSTEM, text, self.clock.now()))
+        now = self.clock.now()
+        notice = await self.store.append_message(
+            conversation.id, ours(conversation, Author.SYSTEM, self.queued_text("queued", position), now))
+        await self.store.set_marks(conversation.id, {"told_position": position, "told_at": now})
         await self.bus.publish(MessageAdded(conversation.id, None, notice))
-        await self.bus.publish(
-            ConversationChanged(conversation.id, "queued", None, None, console_view(conversation, self.clock.now()))
-        )
+        await self.bus.publish(ConversationChanged(conversation.id, "queued", None, None, console_view(conversation, now)))
         log.info("conversation %s queued (channel %s)", conversation.id, conversation.channel.value)
         self._kick.set()
 
     async def queue_positions(self) -> dict[str, int]:
         return {e.conversation_id: i for i, e in enumerate(await self.store.queue(), start=1)}
+
+    async def teen_left(self, conversation_id: str, left_at: float) -> Conversation | None:
+        """The teen closed the widget while waiting and did not come back: abandoned."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.state is not ConversationState.QUEUED:
+            return None
+        if (conversation.last_teen_message_at or 0) > left_at:
+            return None  # they wrote again since (from another tab or process)
+        return await self.close(conversation_id, CloseReason.ABANDONED)
 
     async def teen_typing(self, conversation: Conversation, active: bool) -> None:
         await self.bus.publish(Typing(conversation.id, conversation.counsellor_id, Author.TEEN, active))
@@ -256,7 +329,8 @@ class Helpline:
         counsellor = await self.store.get_counsellor(counsellor_id)
         name = counsellor.display_name if counsellor else None
         message = await self.store.append_message(conversation.id, ours(conversation, Author.COUNSELLOR, clean, now, name))
-        await self.store.mark_answered(conversation.id)
+        await self.store.mark_answered(conversation.id, now)
+        await self.store.set_marks(conversation.id, {"last_answer_at": now})
         await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))
         return message
 
@@ -269,9 +343,11 @@ class Helpline:
         closed = await self.store.close_conversation(conversation_id, reason, self.clock.now())
         if closed is None:
             return None
-        key = "closed_by_teen" if reason is CloseReason.BY_TEEN else "closed_by_counsellor"
+        text = self.config.messages[CLOSE_MESSAGES.get(reason, "closed_by_counsellor")]
+        if reason is CloseReason.LINE_CLOSING:
+            text = text.format(next_opening=self.next_opening_text())
         now = self.clock.now()
-        notice = await self.store.append_message(closed.id, ours(closed, Author.SYSTEM, self.config.messages[key], now))
+        notice = await self.store.append_message(closed.id, ours(closed, Author.SYSTEM, text, now))
         await self.bus.publish(MessageAdded(closed.id, closed.counsellor_id, notice))
         await self.bus.publish(
             ConversationChanged(closed.id, "closed", closed.counsellor_id, None, console_view(closed, now))
@@ -280,7 +356,7 @@ class Helpline:
         return closed
 
     async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
-        await self.store.set_presence(counsellor_id, presence)
+        await self.store.set_presence(counsellor_id, presence, self.clock.now())
         await self.bus.publish(PresenceChanged(counsellor_id, presence.value))
 
     # --- dispatching ------------------------------------------------------------
@@ -313,11 +389,13 @@ class Helpline:
         loads = await self.store.loads()
         default_cap = self.config.max_conversations_per_counsellor
         candidates = [
-            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), c.max_conversations or default_cap, c.last_assigned_at)
+            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), c.max_conversations or default_cap,
+                           c.last_assigned_at, c.skills)
             for c in counsellors.values()
         ]
+        self.active_capacity = sum(c.capacity for c in candidates if c.presence is Presence.AVAILABLE)
         assigned = 0
-        for step in plan_assignments(queue, candidates):
+        for step in plan_assignments(queue, candidates, self.clock.now(), self.config.skill_wait_seconds):
             capacity = counsellors[step.counsellor_id].max_conversations or default_cap
             outcome = await self.store.try_assign(step.conversation_id, step.counsellor_id, capacity, self.clock.now())
             if outcome is AssignOutcome.ASSIGNED:

@@ -28,13 +28,16 @@ class CloseReason(str, Enum):
     BY_COUNSELLOR = "by_counsellor"
     BY_TEEN = "by_teen"
     OUT_OF_HOURS = "out_of_hours"
-    ABANDONED = "abandoned"
+    ABANDONED = "abandoned"  # the teen left while waiting (widget closed, or silent too long)
+    LINE_CLOSING = "line_closing"  # still waiting when the line closed: told, counted
+    INACTIVE = "inactive"  # the teen stayed silent after a gentle check
 
 
 class Author(str, Enum):
     TEEN = "teen"
     COUNSELLOR = "counsellor"
     SYSTEM = "system"
+    NOTE = "note"  # internal, between counsellors (e.g. a transfer note): never shown to the teen
 
 
 class Presence(str, Enum):
@@ -130,7 +133,9 @@ class Message:
 # moves atomically; tests check both against this table.
 TRANSITIONS: dict[ConversationState, frozenset[ConversationState]] = {
     ConversationState.QUEUED: frozenset({ConversationState.ASSIGNED, ConversationState.CLOSED}),
-    ConversationState.ASSIGNED: frozenset({ConversationState.CLOSED}),
+    # assigned -> queued: a transfer to nobody available, or a counsellor who disconnected
+    # for good: back to the head of the queue, never into a void.
+    ConversationState.ASSIGNED: frozenset({ConversationState.QUEUED, ConversationState.CLOSED}),
     ConversationState.CLOSED: frozenset(),
 }
 
@@ -157,6 +162,13 @@ class Conversation:
     # kept here and nowhere else, never shown to a counsellor, erased with the conversation.
     reply_to: str | None = field(default=None, repr=False)
     business_id: str | None = field(default=None, repr=False)  # our page id / WhatsApp phone_number_id
+    priority_reason: str | None = None  # why triage raised it, shown to counsellors
+    required_skill: str | None = None  # e.g. "psychologue" (triage rule or transfer)
+    first_answer_at: float | None = None  # first counsellor message (service figures)
+    checked_at: float | None = None  # inactivity: when the gentle check was sent
+    told_position: int | None = None  # Meta channels: the position last told (paced)
+    told_at: float | None = None
+    last_answer_at: float | None = None  # latest counsellor message (inactivity is counted from it)
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:
@@ -165,6 +177,11 @@ class Conversation:
     def assign(self, counsellor_id: str, at: float) -> "Conversation":
         self._move(ConversationState.ASSIGNED)
         return replace(self, state=ConversationState.ASSIGNED, counsellor_id=counsellor_id, assigned_at=at)
+
+    def requeue(self, queued_at: float, required_skill: str | None) -> "Conversation":
+        self._move(ConversationState.QUEUED)
+        return replace(self, state=ConversationState.QUEUED, counsellor_id=None, queued_at=queued_at,
+                       required_skill=required_skill)
 
     def close(self, reason: CloseReason, at: float) -> "Conversation":
         self._move(ConversationState.CLOSED)
@@ -187,6 +204,8 @@ class Counsellor:
     presence: Presence = Presence.OFFLINE
     max_conversations: int | None = None
     last_assigned_at: float = 0.0
+    skills: frozenset[str] = frozenset()  # e.g. psychologue, juriste, numerique
+    presence_since: float = 0.0  # when the presence last changed (disconnect grace)
 
     def public(self) -> dict:
         return {
@@ -195,6 +214,7 @@ class Counsellor:
             "display_name": self.display_name,
             "role": self.role.value,
             "presence": self.presence.value,
+            "skills": sorted(self.skills),
         }
 
 
@@ -205,6 +225,7 @@ class QueueEntry:
     conversation_id: str
     priority: int
     queued_at: float
+    required_skill: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Opening hours of the helpline: pure logic, no clock of its own, no I/O.
 
-Owns the weekly schedule read from config.yaml (`timezone`, `opening_hours`), the questions
-"open now?", "when do we open?", "when do we close?", and the French sentence that tells a
-young person when to come back. Slots are local wall-clock times: on daylight-saving nights
-a slot keeps its wall-clock hours, so the instants move, not the hours on the clock.
+Owns the weekly schedule read from config.yaml (`timezone`, `opening_hours`), the full
+`Schedule` (weekly slots minus closures and public holidays, plus `last_admission_minutes`),
+the questions "open now?", "may a new conversation come in?", "when do we open?", "when do we
+close?", and the French sentence that tells a young person when to come back. Slots are local
+wall-clock times: on daylight-saving nights a slot keeps its wall-clock hours, so the instants
+move, not the hours on the clock. Closed days themselves live in `closures.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .closures import Closure, closures_from_config, french_holidays, public_holidays_from_config
 from .errors import ConfigError
+
+__all__ = ["DEFAULT_OPENING_HOURS", "Closure", "Schedule", "Slot", "WeeklySchedule", "describe_opening"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -31,6 +36,10 @@ _SLOT_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 # one more day for a period ending past midnight, one more for a week whose only slot fell
 # into a spring-forward gap.
 _HORIZON_DAYS = 9
+# With closures and holidays a change may be weeks away (a summer closure): walk a year and a
+# bit, day by day. Past it, "never" (None) is the honest answer for a line shut that long.
+_CALENDAR_HORIZON_DAYS = 400
+_MAX_LAST_ADMISSION_MINUTES = 240
 _JOURS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
          "septembre", "octobre", "novembre", "décembre")
@@ -117,6 +126,144 @@ class WeeklySchedule:
         return None
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The weekly slots, minus closed days (closures, public holidays), plus a last admission.
+
+    A day is closed as a whole, by the local date of the instant asked about: a slot crossing
+    midnight into a closed day stops at midnight, and one crossing out of a closed day opens at
+    midnight. A teen writing at 00:30 on 25 December hears "closed", which is what the admin
+    who closed Christmas meant.
+    """
+
+    weekly: WeeklySchedule
+    closures: tuple[Closure, ...] = ()
+    closed_on_public_holidays: bool = True
+    last_admission_minutes: int = 0
+
+    @classmethod
+    def from_config(cls, doc: Mapping[str, Any]) -> Schedule:
+        """Read the top-level config keys; every error names the exact key to fix."""
+        if not isinstance(doc, Mapping):
+            raise ConfigError("(top level)", "expected a mapping of settings")
+        weekly = WeeklySchedule.from_config(
+            doc.get("opening_hours", DEFAULT_OPENING_HOURS), doc.get("timezone", DEFAULT_TIMEZONE)
+        )
+        return cls(
+            weekly,
+            closures_from_config(doc.get("closures")),
+            public_holidays_from_config(doc.get("public_holidays", "closed")),
+            _last_admission(doc.get("last_admission_minutes", 0)),
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.weekly.tz
+
+    def is_open(self, at: datetime) -> bool:
+        """In a weekly slot, on a day that is neither closed nor a (closed) public holiday."""
+        return self.weekly.is_open(at) and not self._day_closed(self._local_date(at))
+
+    def admits(self, at: datetime) -> bool:
+        """Open, and not in the last minutes before closing, so a counsellor can still answer."""
+        if not self.is_open(at):
+            return False
+        return self._admits_until(at, self.closes_at(at))
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """`at` itself when open, else the next instant we open (in `self.tz`).
+
+        None when the line does not open within `_CALENDAR_HORIZON_DAYS` (or has no slot).
+        """
+        if self.is_open(at):
+            return at
+        if not any(self.weekly.week):
+            return None
+        return self._first_flip(at, to_open=True)
+
+    def next_admission(self, at: datetime) -> datetime | None:
+        """`at` when it admits, else the first instant a new conversation may come in.
+
+        Inside the last-admission window that is the opening after this period's close; a
+        period shorter than the window never admits and is skipped.
+        """
+        limit = _aware(at).astimezone(UTC) + timedelta(days=_CALENDAR_HORIZON_DAYS)
+        opening = self.next_opening(at)
+        while opening is not None and opening.astimezone(UTC) <= limit:
+            closing = self.closes_at(opening)
+            if self._admits_until(opening, closing):
+                return opening
+            opening = self.next_opening(closing)
+        return None
+
+    def closes_at(self, at: datetime) -> datetime | None:
+        """End of the open period in progress: a slot end, or midnight before a closed day.
+
+        None when closed, and when the line never closes within the horizon.
+        """
+        if not self.is_open(at):
+            return None
+        return self._first_flip(at, to_open=False)
+
+    def closure_on(self, at: datetime) -> Closure | None:
+        """The closure covering `at`'s local date; the first listed one if several overlap."""
+        day = self._local_date(at)
+        return next((closure for closure in self.closures if closure.covers(day)), None)
+
+    def holiday_name(self, at: datetime) -> str | None:
+        """French name of the public holiday on `at`'s local date, whether we close or not."""
+        day = self._local_date(at)
+        return french_holidays(day.year).get(day)
+
+    def _local_date(self, at: datetime) -> date:
+        return _aware(at).astimezone(self.tz).date()
+
+    def _day_closed(self, day: date) -> bool:
+        if any(closure.covers(day) for closure in self.closures):
+            return True
+        return self.closed_on_public_holidays and day in french_holidays(day.year)
+
+    def _admits_until(self, at: datetime, closing: datetime | None) -> bool:
+        # Real elapsed time (UTC), so a DST night neither adds nor removes admission minutes.
+        if closing is None:
+            return True
+        left = closing.astimezone(UTC) - _aware(at).astimezone(UTC)
+        return left > timedelta(minutes=self.last_admission_minutes)
+
+    def _first_flip(self, at: datetime, to_open: bool) -> datetime | None:
+        # Day by day, each day's candidates in order; a candidate of one day is never later
+        # than the next day's (a slot end at 24:00 is that next day's midnight), so the first
+        # match is the first flip. A closed day cannot hold an opening and is skipped whole.
+        after = _aware(at).astimezone(UTC)
+        first_day = after.astimezone(self.tz).date()
+        for offset in range(_CALENDAR_HORIZON_DAYS):
+            day = first_day + timedelta(days=offset)
+            if to_open and self._day_closed(day):
+                continue
+            for instant in self._boundaries(day, to_open):
+                if instant > after and self.is_open(instant) == to_open:
+                    return instant.astimezone(self.tz)
+        return None
+
+    def _boundaries(self, day: date, to_open: bool) -> list[datetime]:
+        """UTC instants of `day` where openness may flip: its midnight (a closed day begins or
+        ends), the slots' starts (or ends), and an offset change (the wall clock jumps)."""
+        candidates = _instants(day, 0, self.tz) + _offset_changes(day, self.tz)
+        for slot in self.weekly.week[day.weekday()]:
+            candidates += _instants(day, slot.start if to_open else slot.end, self.tz)
+        return sorted(candidates)
+
+
+def _last_admission(raw: Any) -> int:
+    # bool is an int in Python; `last_admission_minutes: yes` is a mistake, not 1 minute.
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= _MAX_LAST_ADMISSION_MINUTES:
+        return raw
+    raise ConfigError(
+        "last_admission_minutes",
+        f"expected a whole number of minutes from 0 to {_MAX_LAST_ADMISSION_MINUTES}, got {raw!r}",
+    )
+
+
 def describe_opening(opening: datetime, now: datetime) -> str:
     """When we open, in plain French for a 14-year-old, in the opening's own zone."""
     today = _aware(now).astimezone(_aware(opening).tzinfo).date()
@@ -129,9 +276,11 @@ def describe_opening(opening: datetime, now: datetime) -> str:
     weekday = _JOURS[opening.weekday()]
     if 1 < days <= 6:
         return f"{weekday} à {hour}"
-    # Past a week "lundi" would be ambiguous, so give the date ("1er" is how French writes day 1).
+    # Past a week "lundi" would be ambiguous, so give the date ("1er" is how French writes day 1);
+    # past half a year "4 janvier" could be read as a date gone by, so give the year too.
     day = "1er" if opening.day == 1 else str(opening.day)
-    return f"{weekday} {day} {_MOIS[opening.month - 1]} à {hour}"
+    year = f" {opening.year}" if days > 180 else ""
+    return f"{weekday} {day} {_MOIS[opening.month - 1]}{year} à {hour}"
 
 
 def _aware(at: datetime) -> datetime:

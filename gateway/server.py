@@ -23,6 +23,7 @@ from .bus import LocalBus, RedisBus
 from .clock import Clock, SystemClock
 from .config import Config
 from .console_api import CONSOLE_HUB, HELPLINE, ConsoleHub, add_console_routes
+from .housekeeping import Housekeeper
 from .core import Helpline
 from .delivery import DeliveryWorker
 from .model import Channel
@@ -33,6 +34,7 @@ from .store import Store, open_store
 log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
 SECRETS = web.AppKey("meta_secrets", MetaSecrets)
+HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "web_widget"
 
 
@@ -86,6 +88,8 @@ def build_app(parts: Parts) -> web.Application:
     app[HELPLINE] = helpline
     app[WIDGET_HUB] = WidgetHub(helpline)
     app[CONSOLE_HUB] = ConsoleHub(helpline)
+    housekeeper = Housekeeper(helpline)
+    app[HOUSEKEEPER] = housekeeper
     secrets = MetaSecrets.from_env()
     delivery = DeliveryWorker(helpline, senders={})
     app[SECRETS], app[DELIVERY] = secrets, delivery
@@ -94,6 +98,7 @@ def build_app(parts: Parts) -> web.Application:
         await parts.store.start()
         await parts.bus.start()
         await helpline.start()
+        housekeeper.start()
         async with aiohttp.ClientSession() as session:  # one pool for every Graph API call
             graph = GraphClient(session, parts.config.graph_api_url, parts.config.graph_api_version)
             if secrets.messenger_on:
@@ -104,6 +109,9 @@ def build_app(parts: Parts) -> web.Application:
             await delivery.start()
             yield
             await delivery.stop()
+        await housekeeper.stop()
+        await app[CONSOLE_HUB].close()
+        await app[WIDGET_HUB].close()
         await helpline.stop()
         await parts.bus.close()
         await parts.store.close()

@@ -15,7 +15,8 @@ from gateway.config import Config, parse_config
 from gateway.console_api import HELPLINE
 from gateway.core import Helpline
 from gateway.model import Role
-from gateway.server import build_app, build_parts
+from gateway.housekeeping import Housekeeper
+from gateway.server import HOUSEKEEPER, build_app, build_parts
 from tests.clients import Console
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -34,6 +35,7 @@ class Running:
     server: TestServer
     helpline: Helpline
     clock: ManualClock
+    housekeeper: Housekeeper
 
     @property
     def http(self) -> str:
@@ -44,12 +46,15 @@ class Running:
         return self.http.replace("http://", "ws://")
 
     async def add_counsellor(self, username: str, display_name: str | None = None,
-                             role: Role = Role.COUNSELLOR) -> None:
-        await create_counsellor(self.helpline.store, username, display_name or username.title(), PASSWORD, role)
+                             role: Role = Role.COUNSELLOR, skills: frozenset[str] = frozenset(),
+                             max_conversations: int | None = None) -> None:
+        await create_counsellor(self.helpline.store, username, display_name or username.title(), PASSWORD, role,
+                                skills, max_conversations)
 
-    async def on_duty(self, username: str, display_name: str | None = None, presence: str = "available") -> Console:
+    async def on_duty(self, username: str, display_name: str | None = None, presence: str = "available",
+                      **account) -> Console:
         """A counsellor with an account, logged in to the console, with that presence."""
-        await self.add_counsellor(username, display_name)
+        await self.add_counsellor(username, display_name, **account)
         console = await Console.login(self.http, username, PASSWORD)
         await console.presence(presence)
         return console
@@ -63,6 +68,6 @@ async def running_gateway(config: Config, at: datetime = TUESDAY_10H):
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        yield Running(server, app[HELPLINE], clock)
+        yield Running(server, app[HELPLINE], clock, app[HOUSEKEEPER])
     finally:
         await server.close()

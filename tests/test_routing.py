@@ -54,3 +54,30 @@ def test_capacity_is_never_exceeded():
 def test_nothing_to_do_with_an_empty_queue_or_no_counsellor():
     assert plan_assignments([], [load("a")]) == []
     assert plan_assignments([entry("x", 1)], []) == []
+
+
+def skilled(cid: str, *skills: str, open_conversations: int = 0, capacity: int = 3,
+            presence: Presence = A) -> CounsellorLoad:
+    return CounsellorLoad(cid, presence, open_conversations, capacity, 0.0, frozenset(skills))
+
+
+def test_a_required_skill_goes_to_a_counsellor_who_has_it():
+    plan = plan_assignments([QueueEntry("x", 3, 1.0, "psychologue")],
+                            [skilled("digital", "numerique"), skilled("psy", "psychologue", open_conversations=2)],
+                            now=2.0)
+    assert plan == [Assignment("x", "psy")]
+
+
+def test_a_skilled_conversation_waits_briefly_for_a_full_specialist_then_goes_to_anyone():
+    queue = [QueueEntry("x", 3, 100.0, "psychologue"), QueueEntry("ordinary", 0, 101.0)]
+    team = [skilled("psy", "psychologue", open_conversations=1, capacity=1), skilled("other", capacity=1)]
+    # Within the wait, the specialist is awaited; the ordinary one behind goes to the other.
+    assert plan_assignments(queue, team, now=130.0, skill_wait=60) == [Assignment("ordinary", "other")]
+    # Past it, the teen in danger is not kept waiting for the ideal counsellor.
+    assert plan_assignments(queue, team, now=161.0, skill_wait=60) == [Assignment("x", "other")]
+
+
+def test_nobody_with_the_skill_on_duty_means_anyone_at_once():
+    queue = [QueueEntry("x", 3, 100.0, "juriste")]
+    team = [skilled("lawyer", "juriste", presence=P), skilled("other", "numerique")]
+    assert plan_assignments(queue, team, now=100.0) == [Assignment("x", "other")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from gateway.model import (
     ConversationState,
     Counsellor,
     Presence,
+    QueueEntry,
     Role,
 )
 from gateway.store.base import AssignOutcome, NewMessage, Store
@@ -59,6 +61,22 @@ async def queued(store: Store, *conversations: Conversation) -> list[Conversatio
         _, created = await store.create_or_get_active(conversation)
         assert created
     return list(conversations)
+
+
+async def counsellors(store: Store, *names: str, presence: Presence = Presence.AVAILABLE) -> list[Counsellor]:
+    added = [a_counsellor(name, presence) for name in names]
+    for counsellor in added:
+        await store.add_counsellor(counsellor)
+    return added
+
+
+async def assigned(store: Store, counsellor: Counsellor, *conversations: Conversation, at: float = T0) -> None:
+    for conversation in conversations:
+        assert await store.try_assign(conversation.id, counsellor.id, 99, at) is AssignOutcome.ASSIGNED
+
+
+async def queue_ids(store: Store) -> list[str]:
+    return [e.conversation_id for e in await store.queue()]
 
 
 # --- inbound dedupe -------------------------------------------------------------------------
@@ -142,14 +160,14 @@ async def test_waiting_since_holds_the_oldest_unanswered_message_until_answered(
     await store.touch_teen(conversation.id, T0 + 1)
     await store.touch_teen(conversation.id, T0 + 2)
     assert await waiting_since() == T0 + 1
-    await store.mark_answered(conversation.id)
+    await store.mark_answered(conversation.id, T0 + 2.5)
     assert await waiting_since() is None
     await store.touch_teen(conversation.id, T0 + 3)
     assert await waiting_since() == T0 + 3
 
 
 async def test_marking_an_unknown_conversation_answered_creates_nothing(store: Store) -> None:
-    await store.mark_answered("nope")
+    await store.mark_answered("nope", T0)
     assert await store.get_conversation("nope") is None
 
 
@@ -164,6 +182,84 @@ async def test_closed_conversation_is_kept_but_neither_queued_nor_active(store: 
     assert await store.get_conversation(conversation.id) == conversation
     assert await store.queue() == []
     assert await store.active_conversation_of("sender-a") is None
+
+
+async def test_every_triage_and_bookkeeping_field_round_trips(store: Store) -> None:
+    conversation = replace(
+        a_conversation(priority=3), priority_reason="idées noires", required_skill="psychologue",
+        first_answer_at=T0 + 0.5, checked_at=T0 + 0.75, told_position=4, told_at=T0 + 0.875,
+        last_answer_at=T0 + 0.625,
+    )
+    await queued(store, conversation)
+    assert await store.get_conversation(conversation.id) == conversation
+    assert await store.queue() == [QueueEntry(conversation.id, 3, T0, "psychologue")]
+    closed = replace(a_conversation("s2"), required_skill="juriste", told_position=1).close(CloseReason.BY_TEEN, T0)
+    await store.create_closed(closed)
+    assert await store.get_conversation(closed.id) == closed
+
+
+async def test_mark_answered_keeps_the_first_answer_and_restarts_the_inactivity_check(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    await store.touch_teen(conversation.id, T0 + 1)
+    await store.set_marks(conversation.id, {"checked_at": T0 + 2})
+    await store.mark_answered(conversation.id, T0 + 3)
+    stored = await store.get_conversation(conversation.id)
+    assert stored is not None
+    assert (stored.first_answer_at, stored.waiting_since, stored.checked_at) == (T0 + 3, None, None)
+    await store.touch_teen(conversation.id, T0 + 4)
+    await store.set_marks(conversation.id, {"checked_at": T0 + 5})
+    await store.mark_answered(conversation.id, T0 + 6)
+    stored = await store.get_conversation(conversation.id)
+    assert stored is not None
+    assert (stored.first_answer_at, stored.waiting_since, stored.checked_at) == (T0 + 3, None, None)
+
+
+async def test_set_marks_writes_and_erases_bookkeeping_fields(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    await store.set_marks(conversation.id, {"told_position": 3, "told_at": T0 + 1, "checked_at": T0 + 2,
+                                            "last_answer_at": T0 + 0.5})
+    assert await store.get_conversation(conversation.id) == replace(
+        conversation, told_position=3, told_at=T0 + 1, checked_at=T0 + 2, last_answer_at=T0 + 0.5)
+    await store.set_marks(conversation.id, {"told_position": None, "checked_at": None})
+    assert await store.get_conversation(conversation.id) == replace(conversation, told_at=T0 + 1,
+                                                                    last_answer_at=T0 + 0.5)
+
+
+@pytest.mark.parametrize("marks", [{"priority": 9}, {"told_at": T0, "state": "closed"}, {"waiting_since": None}])
+async def test_set_marks_refuses_a_field_that_is_not_bookkeeping(store: Store, marks: dict) -> None:
+    [conversation] = await queued(store, a_conversation())
+    with pytest.raises(ValueError):
+        await store.set_marks(conversation.id, marks)
+    with pytest.raises(ValueError):
+        await store.set_marks("unknown", marks)
+    assert await store.get_conversation(conversation.id) == conversation
+
+
+async def test_set_marks_on_an_unknown_conversation_creates_nothing(store: Store) -> None:
+    await store.set_marks("nope", {"told_at": T0, "told_position": 2})
+    assert await store.get_conversation("nope") is None
+
+
+# --- conversations since (the day's figures) ------------------------------------------------
+
+
+async def test_conversations_since_lists_every_conversation_opened_at_or_after(store: Store) -> None:
+    before = a_conversation("s1", queued_at=T0 - 0.001)
+    at_boundary = a_conversation("s2", queued_at=T0)
+    latest = a_conversation("s3", queued_at=T0 + 60)
+    await queued(store, before, at_boundary, latest)
+    closed = a_conversation("s4", queued_at=T0 + 30).close(CloseReason.OUT_OF_HOURS, T0 + 30)
+    await store.create_closed(closed)
+    _, created = await store.create_or_get_active(a_conversation("s2", queued_at=T0 + 90))  # refused: s2 has one
+    assert not created
+    await store.close_conversation(latest.id, CloseReason.BY_TEEN, T0 + 61)
+
+    since = await store.conversations_since(T0)
+    assert [c.id for c in since] == [at_boundary.id, closed.id, latest.id]
+    assert since[2] == await store.get_conversation(latest.id)  # as it stands now, closed
+    assert [c.id for c in await store.conversations_since(T0 + 60)] == [latest.id]
+    assert await store.conversations_since(T0 + 60.000001) == []
+    assert len(await store.conversations_since(0.0)) == 4
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -253,6 +349,256 @@ async def test_loads_count_open_conversations_per_counsellor(store: Store) -> No
     assert [x.id for x in await store.conversations_of(ana.id)] == [a.id, b.id]
 
 
+# --- raising the priority (triage) ----------------------------------------------------------
+
+
+async def test_a_raised_conversation_comes_before_older_ordinary_ones(store: Store) -> None:
+    older = a_conversation("s1", queued_at=T0)
+    urgent = a_conversation("s2", priority=2, queued_at=T0 + 1)
+    latest = a_conversation("s3", queued_at=T0 + 2)
+    await queued(store, older, urgent, latest)
+    assert await store.raise_priority(latest.id, 2, "idées noires", "psychologue") is True
+    assert await queue_ids(store) == [urgent.id, latest.id, older.id]
+    assert (await store.queue())[1] == QueueEntry(latest.id, 2, T0 + 2, "psychologue")
+    assert await store.get_conversation(latest.id) == replace(
+        latest, priority=2, priority_reason="idées noires", required_skill="psychologue")
+
+
+async def test_raise_priority_never_lowers(store: Store) -> None:
+    first = replace(a_conversation("s1", priority=2), priority_reason="harcèlement", required_skill="juriste")
+    [first, second] = await queued(store, first, a_conversation("s2", priority=1, queued_at=T0 - 1))
+    assert await store.raise_priority(first.id, 2, "autre", None) is False
+    assert await store.raise_priority(first.id, 1, "autre", None) is False
+    assert await store.get_conversation(first.id) == first
+    assert await queue_ids(store) == [first.id, second.id]
+
+
+async def test_raise_priority_of_a_closed_or_unknown_conversation_is_refused(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    closed = await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0 + 1)
+    assert await store.raise_priority(conversation.id, 5, "trop tard", None) is False
+    assert await store.get_conversation(conversation.id) == closed
+    assert await store.raise_priority("unknown", 5, "inconnue", None) is False
+    assert await store.get_conversation("unknown") is None
+    assert await store.queue() == []
+
+
+async def test_an_assigned_conversation_is_raised_without_going_back_to_the_queue(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, conversation)
+    assert await store.raise_priority(conversation.id, 1, "violences", None) is True
+    stored = await store.get_conversation(conversation.id)
+    assert stored == replace(conversation.assign(ana.id, T0), priority=1, priority_reason="violences")
+    assert await store.queue() == []
+    assert await store.loads() == {ana.id: 1}
+
+
+# --- back to the queue ----------------------------------------------------------------------
+
+
+async def test_requeue_puts_an_assigned_conversation_back_in_the_queue(store: Store) -> None:
+    first, second = await queued(store, a_conversation("s1", queued_at=T0), a_conversation("s2", queued_at=T0 + 1))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, first, at=T0 + 5)
+    moved = await store.requeue(first.id, ana.id, T0 + 0.5, "juriste")
+    assert moved == first.assign(ana.id, T0 + 5).requeue(T0 + 0.5, "juriste")
+    assert moved.counsellor_id is None and moved.state is ConversationState.QUEUED
+    assert await store.get_conversation(first.id) == moved
+    assert await store.queue() == [QueueEntry(first.id, 0, T0 + 0.5, "juriste"), QueueEntry(second.id, 0, T0 + 1)]
+    assert await store.loads() == {ana.id: 0}
+    assert await store.conversations_of(ana.id) == []
+
+
+async def test_requeue_with_an_early_queued_at_puts_it_at_the_head(store: Store) -> None:
+    first, second, mine = await queued(store, *(a_conversation(f"s{i}", queued_at=T0 + 10 * i) for i in (1, 2, 3)))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, mine)
+    assert await store.requeue(mine.id, None, T0 + 10 - 0.001, None) is not None
+    assert await queue_ids(store) == [mine.id, first.id, second.id]
+
+
+async def test_requeue_keeps_the_priority_order(store: Store) -> None:
+    urgent, ordinary = await queued(store, a_conversation("s1", priority=1, queued_at=T0 + 50),
+                                    a_conversation("s2", queued_at=T0 + 10))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, ordinary)
+    await store.requeue(ordinary.id, ana.id, T0, None)
+    assert await queue_ids(store) == [urgent.id, ordinary.id]
+
+
+async def test_requeue_without_a_skill_clears_the_required_one(store: Store) -> None:
+    [conversation] = await queued(store, replace(a_conversation(), required_skill="psychologue"))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, conversation)
+    moved = await store.requeue(conversation.id, ana.id, T0, None)
+    assert moved is not None and moved.required_skill is None
+    assert await store.queue() == [QueueEntry(conversation.id, 0, T0, None)]
+
+
+async def test_requeue_refuses_a_queued_closed_or_unknown_conversation(store: Store) -> None:
+    waiting, closing = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, closing)
+    closed = await store.close_conversation(closing.id, CloseReason.BY_COUNSELLOR, T0 + 1)
+    assert await store.requeue(waiting.id, None, T0 - 5, "juriste") is None
+    assert await store.requeue(closing.id, None, T0 - 5, None) is None
+    assert await store.requeue(closing.id, ana.id, T0 - 5, None) is None
+    assert await store.requeue("unknown", None, T0 - 5, None) is None
+    assert await store.get_conversation(waiting.id) == waiting
+    assert await store.get_conversation(closing.id) == closed
+    assert await store.get_conversation("unknown") is None
+    assert await store.queue() == [QueueEntry(waiting.id, 0, T0)]
+
+
+async def test_requeue_expecting_another_counsellor_leaves_it_alone(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana, ben = await counsellors(store, "ana", "ben")
+    await assigned(store, ana, conversation)
+    assert await store.requeue(conversation.id, ben.id, T0 - 5, None) is None
+    assert await store.get_conversation(conversation.id) == conversation.assign(ana.id, T0)
+    assert await store.loads() == {ana.id: 1, ben.id: 0}
+    assert await store.queue() == []
+
+
+# --- reassignment (transfer, supervisor's choice) -------------------------------------------
+
+
+async def test_reassign_gives_a_queued_conversation_to_the_chosen_counsellor(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana, ben = await counsellors(store, "ana", "ben")
+    assert await store.reassign(conversation.id, None, ben.id, 3, T0 + 5) is AssignOutcome.ASSIGNED
+    assert await store.get_conversation(conversation.id) == conversation.assign(ben.id, T0 + 5)
+    assert await store.queue() == []
+    assert await store.loads() == {ana.id: 0, ben.id: 1}
+    chosen = await store.get_counsellor(ben.id)
+    assert chosen is not None and chosen.last_assigned_at == T0 + 5
+
+
+async def test_reassign_moves_an_assigned_conversation_to_the_new_counsellor(store: Store) -> None:
+    moving, staying = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    ana, ben = await counsellors(store, "ana", "ben")
+    await assigned(store, ana, moving, staying, at=T0 + 1)
+    assert await store.reassign(moving.id, ana.id, ben.id, 3, T0 + 9) is AssignOutcome.ASSIGNED
+    moved = await store.get_conversation(moving.id)
+    assert moved == moving.assign(ben.id, T0 + 9)
+    assert await store.loads() == {ana.id: 1, ben.id: 1}
+    assert [c.id for c in await store.conversations_of(ana.id)] == [staying.id]
+    assert await store.conversations_of(ben.id) == [moved]
+    chosen = await store.get_counsellor(ben.id)
+    assert chosen is not None and chosen.last_assigned_at == T0 + 9
+    # Without an expected owner, whoever has it now hands it on.
+    assert await store.reassign(moving.id, None, ana.id, 3, T0 + 10) is AssignOutcome.ASSIGNED
+    assert await store.loads() == {ana.id: 2, ben.id: 0}
+
+
+async def test_reassign_refuses_the_wrong_owner_and_the_same_counsellor(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana, ben, cleo = await counsellors(store, "ana", "ben", "cleo")
+    await assigned(store, ana, conversation)
+    assert await store.reassign(conversation.id, ben.id, cleo.id, 3, T0 + 1) is AssignOutcome.NOT_QUEUED
+    assert await store.reassign(conversation.id, ana.id, ana.id, 3, T0 + 1) is AssignOutcome.NOT_QUEUED
+    assert await store.reassign(conversation.id, None, ana.id, 3, T0 + 1) is AssignOutcome.NOT_QUEUED
+    assert await store.get_conversation(conversation.id) == conversation.assign(ana.id, T0)
+    assert await store.loads() == {ana.id: 1, ben.id: 0, cleo.id: 0}
+
+
+async def test_reassign_of_a_waiting_conversation_expecting_an_owner_is_refused(store: Store) -> None:
+    # A queued conversation is nobody's: a transfer by a counsellor who lost it must not go through.
+    [conversation] = await queued(store, a_conversation())
+    ana, ben = await counsellors(store, "ana", "ben")
+    assert await store.reassign(conversation.id, ana.id, ben.id, 3, T0) is AssignOutcome.NOT_QUEUED
+    assert await queue_ids(store) == [conversation.id]
+
+
+async def test_reassign_of_a_closed_or_unknown_conversation_is_not_queued(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    [ana] = await counsellors(store, "ana")
+    await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0)
+    assert await store.reassign(conversation.id, None, ana.id, 3, T0) is AssignOutcome.NOT_QUEUED
+    assert await store.reassign("unknown", None, ana.id, 3, T0) is AssignOutcome.NOT_QUEUED
+    assert await store.get_conversation("unknown") is None
+    assert await store.loads() == {ana.id: 0}
+
+
+@pytest.mark.parametrize("presence", [Presence.PAUSED, Presence.OFFLINE])
+async def test_reassign_to_a_counsellor_who_is_not_available_fails(store: Store, presence: Presence) -> None:
+    waiting, taken = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    [ana] = await counsellors(store, "ana")
+    [ben] = await counsellors(store, "ben", presence=presence)
+    await assigned(store, ana, taken)
+    assert await store.reassign(taken.id, ana.id, ben.id, 3, T0 + 1) is AssignOutcome.NOT_AVAILABLE
+    assert await store.reassign(taken.id, ana.id, "unknown", 3, T0 + 1) is AssignOutcome.NOT_AVAILABLE
+    assert await store.reassign(waiting.id, None, ben.id, 3, T0 + 1) is AssignOutcome.NOT_AVAILABLE
+    assert await store.get_conversation(taken.id) == taken.assign(ana.id, T0)
+    assert await queue_ids(store) == [waiting.id]
+    assert await store.loads() == {ana.id: 1, ben.id: 0}
+
+
+async def test_reassign_to_a_full_counsellor_is_full(store: Store) -> None:
+    mine, theirs, waiting = await queued(store, a_conversation("s1"), a_conversation("s2"), a_conversation("s3"))
+    ana, ben = await counsellors(store, "ana", "ben")
+    await assigned(store, ana, mine)
+    await assigned(store, ben, theirs)
+    assert await store.reassign(mine.id, ana.id, ben.id, 1, T0 + 1) is AssignOutcome.FULL
+    assert await store.reassign(waiting.id, None, ben.id, 1, T0 + 1) is AssignOutcome.FULL
+    assert await store.get_conversation(mine.id) == mine.assign(ana.id, T0)
+    assert await store.loads() == {ana.id: 1, ben.id: 1}
+    assert await queue_ids(store) == [waiting.id]
+
+
+async def test_concurrent_handovers_of_one_conversation_have_exactly_one_winner(store: Store) -> None:
+    conversation, other = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    ana, ben, cleo, dan = await counsellors(store, "ana", "ben", "cleo", "dan")
+    await assigned(store, ana, conversation)
+    await assigned(store, dan, other)  # dan is full at capacity 1
+    targets = [ben, cleo, dan]
+    from_ana, dispatches = [], []  # transfers and requeues expecting ana; the dispatcher's tries
+    for i in range(60):
+        target = targets[i % 3]
+        if i % 4 == 0:
+            dispatches.append(store.try_assign(conversation.id, target.id, 1, T0 + i))
+        elif i % 4 == 3:
+            from_ana.append(store.requeue(conversation.id, ana.id, T0 - 1, None))
+        else:
+            from_ana.append(store.reassign(conversation.id, ana.id, target.id, 1, T0 + i))
+    outcomes = await asyncio.gather(*from_ana, *dispatches)
+    ana_outcomes, dispatched = outcomes[:len(from_ana)], outcomes[len(from_ana):]
+    wins = [o for o in ana_outcomes if o is AssignOutcome.ASSIGNED or isinstance(o, Conversation)]
+    assert len(wins) == 1
+    requeued = isinstance(wins[0], Conversation)
+    # The dispatcher can only take it once it is back in the queue, and only once.
+    assert dispatched.count(AssignOutcome.ASSIGNED) <= (1 if requeued else 0)
+    loads = await store.loads()
+    assert max(loads.values()) == 1 and loads[ana.id] == 0 and loads[dan.id] == 1
+    stored = await store.get_conversation(conversation.id)
+    assert stored is not None
+    if stored.state is ConversationState.ASSIGNED:
+        assert stored.counsellor_id in (ben.id, cleo.id) and await queue_ids(store) == []
+        assert await store.conversations_of(stored.counsellor_id) == [stored]
+        assert sum(loads.values()) == 2
+    else:
+        assert requeued and await queue_ids(store) == [conversation.id]
+        assert sum(loads.values()) == 1
+
+
+async def test_concurrent_handovers_to_one_counsellor_never_exceed_capacity(store: Store) -> None:
+    waiting = await queued(store, *(a_conversation(f"w{i}", queued_at=T0 + i) for i in range(10)))
+    held = await queued(store, *(a_conversation(f"h{i}", queued_at=T0 + 20 + i) for i in range(5)))
+    ana, ben = await counsellors(store, "ana", "ben")
+    await assigned(store, ana, *held)
+    attempts = [store.try_assign(c.id, ben.id, 3, T0 + 50) for c in waiting]
+    attempts += [store.reassign(c.id, ana.id, ben.id, 3, T0 + 50) for c in held]
+    attempts += [store.reassign(c.id, None, ben.id, 3, T0 + 50) for c in waiting]
+    outcomes = await asyncio.gather(*attempts)
+    assert outcomes.count(AssignOutcome.ASSIGNED) == 3
+    assert set(outcomes) <= {AssignOutcome.ASSIGNED, AssignOutcome.FULL, AssignOutcome.NOT_QUEUED}
+    mine = await store.conversations_of(ben.id)
+    moved_from_ana = sum(c.id in {h.id for h in held} for c in mine)
+    assert await store.loads() == {ana.id: 5 - moved_from_ana, ben.id: 3}
+    assert len(await store.queue()) == 10 - (3 - moved_from_ana)
+
+
 # --- closing --------------------------------------------------------------------------------
 
 
@@ -317,6 +663,7 @@ async def test_counsellor_is_found_by_id_and_by_username(store: Store) -> None:
     ana = Counsellor(
         id="c-ana", username="ana", display_name="Ana", password_hash="h", role=Role.SUPERVISOR,
         presence=Presence.PAUSED, max_conversations=4, last_assigned_at=T0,
+        skills=frozenset({"psychologue", "juriste"}), presence_since=T0 - 0.25,
     )
     ben = a_counsellor("ben")
     await store.add_counsellor(ana)
@@ -339,11 +686,60 @@ async def test_adding_a_taken_username_raises_value_error(store: Store) -> None:
 async def test_presence_changes_are_stored(store: Store) -> None:
     ana = a_counsellor("ana", Presence.OFFLINE)
     await store.add_counsellor(ana)
-    await store.set_presence(ana.id, Presence.AVAILABLE)
+    await store.set_presence(ana.id, Presence.AVAILABLE, T0)
     stored = await store.get_counsellor(ana.id)
     assert stored is not None and stored.presence is Presence.AVAILABLE
-    await store.set_presence("unknown", Presence.AVAILABLE)
+    await store.set_presence("unknown", Presence.AVAILABLE, T0)
     assert await store.get_counsellor("unknown") is None
+
+
+async def test_presence_since_moves_only_when_the_presence_changes(store: Store) -> None:
+    ana = a_counsellor("ana", Presence.OFFLINE)
+    await store.add_counsellor(ana)
+
+    async def presence() -> tuple[Presence, float]:
+        stored = await store.get_counsellor(ana.id)
+        assert stored is not None
+        return stored.presence, stored.presence_since
+
+    await store.set_presence(ana.id, Presence.AVAILABLE, T0)
+    assert await presence() == (Presence.AVAILABLE, T0)
+    await store.set_presence(ana.id, Presence.AVAILABLE, T0 + 5)
+    assert await presence() == (Presence.AVAILABLE, T0)
+    await store.set_presence(ana.id, Presence.OFFLINE, T0 + 9.5)
+    assert await presence() == (Presence.OFFLINE, T0 + 9.5)
+
+
+async def test_update_counsellor_changes_skills_capacity_and_role(store: Store) -> None:
+    [ana] = await counsellors(store, "ana")
+    updated = await store.update_counsellor(ana.id, skills=frozenset({"psychologue", "numerique"}),
+                                            max_conversations=5, role=Role.SUPERVISOR)
+    assert updated == replace(ana, skills=frozenset({"psychologue", "numerique"}), max_conversations=5,
+                              role=Role.SUPERVISOR)
+    assert await store.get_counsellor(ana.id) == updated
+    role_only = await store.update_counsellor(ana.id, role=Role.ADMIN)
+    assert role_only == replace(updated, role=Role.ADMIN)
+    cleared = await store.update_counsellor(ana.id, skills=frozenset(), clear_max=True)
+    assert cleared == replace(ana, role=Role.ADMIN)
+    assert await store.get_counsellor(ana.id) == cleared
+    assert await store.counsellor_by_username("ana") == cleared
+
+
+async def test_updating_an_unknown_counsellor_returns_none_and_creates_nothing(store: Store) -> None:
+    assert await store.update_counsellor("unknown", role=Role.ADMIN, skills=frozenset({"juriste"})) is None
+    assert await store.get_counsellor("unknown") is None
+    assert await store.counsellors() == []
+
+
+@pytest.mark.parametrize("skills", [frozenset({"psy,juriste"}), frozenset({""})])
+async def test_a_skill_that_cannot_be_stored_is_refused(store: Store, skills: frozenset[str]) -> None:
+    [ana] = await counsellors(store, "ana")
+    with pytest.raises(ValueError):
+        await store.update_counsellor(ana.id, skills=skills)
+    with pytest.raises(ValueError):
+        await store.add_counsellor(replace(a_counsellor("ben"), skills=skills))
+    assert await store.get_counsellor(ana.id) == ana
+    assert await store.counsellor_by_username("ben") is None
 
 
 # --- console sessions -----------------------------------------------------------------------
@@ -385,6 +781,28 @@ async def test_redis_keys_carry_the_prefix_and_never_a_raw_provider_id(make_stor
         assert 0 < await client.ttl(f"{prefix}:session:token-hash") <= 60
     finally:
         await client.aclose()
+
+
+async def test_redis_queue_scores_follow_raises_and_requeues(make_store, redis_url: str) -> None:
+    # queue() re-sorts what it reads; the sorted set must still hold the order on its own.
+    prefix = f"scores-{uuid.uuid4().hex[:8]}"
+    store = await make_store("redis", prefix=prefix)
+    first, second, third, fourth = await queued(store, *(a_conversation(f"s{i}", queued_at=T0 + i) for i in range(4)))
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, fourth)
+    await store.raise_priority(third.id, 2, "danger", None)
+    await store.raise_priority(fourth.id, 1, "harcèlement", None)  # while assigned: no score yet
+    await store.requeue(fourth.id, ana.id, T0 - 1, "juriste")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        scores = await client.zrange(f"{prefix}:queue", 0, -1, withscores=True)
+        convs = await client.zrange(f"{prefix}:convs", 0, -1, withscores=True)
+    finally:
+        await client.aclose()
+    assert [member for member, _ in scores] == await queue_ids(store) == [third.id, fourth.id, first.id, second.id]
+    assert scores[0][1] == -2 * 10**13 + round((T0 + 2) * 1000)
+    assert scores[1][1] == -1 * 10**13 + round((T0 - 1) * 1000)
+    assert convs == [(c.id, c.opened_at) for c in (first, second, third, fourth)]
 
 
 async def test_two_processes_racing_for_one_sender_get_one_conversation(make_store) -> None:

@@ -307,7 +307,10 @@
     const where = Number.isInteger(conv.position) && conv.position > 0
       ? 'Tu es ' + ordinal(conv.position) + ' dans la file d\'attente.'
       : 'Tu es dans la file d\'attente.';
-    return where + ' Reste là, quelqu\'un va te répondre.';
+    // An estimate reads "environ 5 minutes"; "we cannot tell yet" is a whole sentence.
+    const wait = typeof conv.wait !== 'string' || !conv.wait ? ''
+      : /[.!]$/.test(conv.wait) ? ' ' + conv.wait : ' Attente estimée : ' + conv.wait + '.';
+    return where + wait + ' Reste là, quelqu\'un va te répondre.';
   }
 
   function renderStatus() { D.status.textContent = statusText(); }

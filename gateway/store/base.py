@@ -20,7 +20,11 @@ from ..model import (
     Message,
     Presence,
     QueueEntry,
+    Role,
 )
+
+# Bookkeeping fields `set_marks` may write (None erases).
+MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at"})
 
 
 class AssignOutcome(str, Enum):
@@ -98,8 +102,40 @@ class Store(ABC):
         """Record the teen's latest message; start `waiting_since` if it was unset."""
 
     @abstractmethod
-    async def mark_answered(self, conversation_id: str) -> None:
-        """A counsellor answered: clear `waiting_since`."""
+    async def mark_answered(self, conversation_id: str, at: float) -> None:
+        """A counsellor answered: clear `waiting_since`, set `first_answer_at` if unset,
+        and clear `checked_at` (the inactivity check starts again)."""
+
+    @abstractmethod
+    async def set_marks(self, conversation_id: str, marks: dict[str, float | int | None]) -> None:
+        """Bookkeeping fields of an existing conversation (names in MARK_FIELDS); None erases one.
+        Unknown conversation: nothing happens."""
+
+    @abstractmethod
+    async def raise_priority(self, conversation_id: str, priority: int, reason: str,
+                             required_skill: str | None) -> bool:
+        """Raise (never lower) an open conversation's priority, with the reason and skill;
+        re-orders the queue if it waits. False when not raised (already as high, closed, unknown)."""
+
+    @abstractmethod
+    async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
+                      required_skill: str | None) -> Conversation | None:
+        """Atomically move an assigned conversation back to the queue (assigned -> queued):
+        off its counsellor's load, `counsellor_id` cleared, ordered by `queued_at` (the caller
+        picks an early one to put it at the head), `required_skill` set (None clears it).
+        With `expected_counsellor_id`, only if it is still that counsellor's. None if not moved."""
+
+    @abstractmethod
+    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                       capacity: int, at: float) -> AssignOutcome:
+        """Atomically give a queued or assigned conversation to `to_counsellor_id` (a transfer,
+        or a supervisor's choice): that counsellor must be available and below `capacity`.
+        With `expected_counsellor_id`, an assigned conversation must still be theirs
+        (else NOT_QUEUED). NOT_QUEUED too when closed, unknown, or already theirs."""
+
+    @abstractmethod
+    async def conversations_since(self, since: float) -> list[Conversation]:
+        """Every conversation opened at or after `since` (any state), for the day's figures."""
 
     @abstractmethod
     async def close_conversation(
@@ -179,7 +215,14 @@ class Store(ABC):
     async def counsellors(self) -> list[Counsellor]: ...
 
     @abstractmethod
-    async def set_presence(self, counsellor_id: str, presence: Presence) -> None: ...
+    async def set_presence(self, counsellor_id: str, presence: Presence, at: float) -> None:
+        """Set presence; `presence_since` moves to `at` only when the presence changes."""
+
+    @abstractmethod
+    async def update_counsellor(self, counsellor_id: str, *, skills: frozenset[str] | None = None,
+                                max_conversations: int | None = None, clear_max: bool = False,
+                                role: Role | None = None) -> Counsellor | None:
+        """Change an account's skills, capacity override (clear_max: back to the config's) or role."""
 
     @abstractmethod
     async def loads(self) -> dict[str, int]:

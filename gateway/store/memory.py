@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from ..errors import InvalidTransition
 from ..model import (
     CloseReason,
     Conversation,
@@ -18,8 +19,17 @@ from ..model import (
     Message,
     Presence,
     QueueEntry,
+    Role,
 )
-from .base import AssignOutcome, DeliveryJob, NewMessage, Store
+from .base import MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
+
+
+def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
+    """The Redis store keeps skills comma-joined: refuse here what it refuses, alike."""
+    for skill in skills:
+        if not skill or "," in skill:
+            raise ValueError(f"invalid skill {skill!r} (empty or with a comma)")
+    return frozenset(skills)
 
 
 class MemoryStore(Store):
@@ -80,10 +90,71 @@ class MemoryStore(Store):
                 conversation, last_teen_message_at=at, waiting_since=conversation.waiting_since or at
             )
 
-    async def mark_answered(self, conversation_id: str) -> None:
+    async def mark_answered(self, conversation_id: str, at: float) -> None:
         conversation = self._conversations.get(conversation_id)
         if conversation is not None:
-            self._conversations[conversation_id] = replace(conversation, waiting_since=None)
+            self._conversations[conversation_id] = replace(
+                conversation, waiting_since=None, checked_at=None,
+                first_answer_at=conversation.first_answer_at if conversation.first_answer_at is not None else at,
+            )
+
+    async def set_marks(self, conversation_id: str, marks: dict[str, float | int | None]) -> None:
+        unknown = set(marks) - MARK_FIELDS
+        if unknown:
+            raise ValueError(f"not a bookkeeping field: {', '.join(sorted(unknown))}")
+        conversation = self._conversations.get(conversation_id)
+        if conversation is not None:
+            # Typed as the Redis store reads them back.
+            typed = {name: None if value is None else int(value) if name == "told_position" else float(value)
+                     for name, value in marks.items()}
+            self._conversations[conversation_id] = replace(conversation, **typed)
+
+    async def raise_priority(self, conversation_id: str, priority: int, reason: str,
+                             required_skill: str | None) -> bool:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or not conversation.is_open or priority <= conversation.priority:
+            return False
+        self._conversations[conversation_id] = replace(
+            conversation, priority=priority, priority_reason=reason or None, required_skill=required_skill or None
+        )
+        return True
+
+    async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
+                      required_skill: str | None) -> Conversation | None:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:
+            return None
+        if expected_counsellor_id is not None and conversation.counsellor_id != expected_counsellor_id:
+            return None
+        try:
+            moved = conversation.requeue(queued_at, required_skill or None)
+        except InvalidTransition:  # only an assigned conversation goes back to the queue
+            return None
+        self._conversations[conversation_id] = moved
+        return moved
+
+    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                       capacity: int, at: float) -> AssignOutcome:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or not conversation.is_open or conversation.counsellor_id == to_counsellor_id:
+            return AssignOutcome.NOT_QUEUED
+        # An expected owner must own it now: a queued conversation is nobody's.
+        if expected_counsellor_id is not None and conversation.counsellor_id != expected_counsellor_id:
+            return AssignOutcome.NOT_QUEUED
+        outcome = self._can_take(to_counsellor_id, capacity)
+        if outcome is not AssignOutcome.ASSIGNED:
+            return outcome
+        if conversation.state is ConversationState.QUEUED:
+            moved = conversation.assign(to_counsellor_id, at)
+        else:  # assigned -> assigned: a handover, not a move of the state machine
+            moved = replace(conversation, counsellor_id=to_counsellor_id, assigned_at=at)
+        self._conversations[conversation_id] = moved
+        self._counsellors[to_counsellor_id] = replace(self._counsellors[to_counsellor_id], last_assigned_at=at)
+        return AssignOutcome.ASSIGNED
+
+    async def conversations_since(self, since: float) -> list[Conversation]:
+        recent = [c for c in self._conversations.values() if c.opened_at >= since]
+        return sorted(recent, key=lambda c: (c.opened_at, c.id))
 
     async def close_conversation(
         self, conversation_id: str, reason: CloseReason, at: float
@@ -147,21 +218,28 @@ class MemoryStore(Store):
     async def queue(self) -> list[QueueEntry]:
         waiting = [c for c in self._conversations.values() if c.state is ConversationState.QUEUED]
         waiting.sort(key=lambda c: (-c.priority, c.queued_at or c.opened_at))
-        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at) for c in waiting]
+        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at, c.required_skill) for c in waiting]
 
     async def try_assign(
         self, conversation_id: str, counsellor_id: str, capacity: int, at: float
     ) -> AssignOutcome:
         conversation = self._conversations.get(conversation_id)
-        counsellor = self._counsellors.get(counsellor_id)
         if conversation is None or conversation.state is not ConversationState.QUEUED:
             return AssignOutcome.NOT_QUEUED
+        outcome = self._can_take(counsellor_id, capacity)
+        if outcome is not AssignOutcome.ASSIGNED:
+            return outcome
+        self._conversations[conversation_id] = conversation.assign(counsellor_id, at)
+        self._counsellors[counsellor_id] = replace(self._counsellors[counsellor_id], last_assigned_at=at)
+        return AssignOutcome.ASSIGNED
+
+    def _can_take(self, counsellor_id: str, capacity: int) -> AssignOutcome:
+        """ASSIGNED when the counsellor is available and below capacity, else why not."""
+        counsellor = self._counsellors.get(counsellor_id)
         if counsellor is None or counsellor.presence is not Presence.AVAILABLE:
             return AssignOutcome.NOT_AVAILABLE
         if self._load_of(counsellor_id) >= capacity:
             return AssignOutcome.FULL
-        self._conversations[conversation_id] = conversation.assign(counsellor_id, at)
-        self._counsellors[counsellor_id] = replace(counsellor, last_assigned_at=at)
         return AssignOutcome.ASSIGNED
 
     def _load_of(self, counsellor_id: str) -> int:
@@ -182,6 +260,7 @@ class MemoryStore(Store):
     async def add_counsellor(self, counsellor: Counsellor) -> None:
         if counsellor.username in self._usernames:
             raise ValueError(f"username {counsellor.username!r} is taken")
+        _checked_skills(counsellor.skills)
         self._counsellors[counsellor.id] = counsellor
         self._usernames[counsellor.username] = counsellor.id
 
@@ -195,10 +274,28 @@ class MemoryStore(Store):
     async def counsellors(self) -> list[Counsellor]:
         return list(self._counsellors.values())
 
-    async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
+    async def set_presence(self, counsellor_id: str, presence: Presence, at: float) -> None:
         counsellor = self._counsellors.get(counsellor_id)
-        if counsellor is not None:
-            self._counsellors[counsellor_id] = replace(counsellor, presence=presence)
+        if counsellor is not None and counsellor.presence is not presence:
+            self._counsellors[counsellor_id] = replace(counsellor, presence=presence, presence_since=at)
+
+    async def update_counsellor(self, counsellor_id: str, *, skills: frozenset[str] | None = None,
+                                max_conversations: int | None = None, clear_max: bool = False,
+                                role: Role | None = None) -> Counsellor | None:
+        changes: dict[str, object] = {}
+        if skills is not None:
+            changes["skills"] = _checked_skills(skills)
+        if clear_max and max_conversations is not None:
+            raise ValueError("max_conversations and clear_max together")
+        if clear_max or max_conversations is not None:
+            changes["max_conversations"] = max_conversations
+        if role is not None:
+            changes["role"] = role
+        counsellor = self._counsellors.get(counsellor_id)
+        if counsellor is None:
+            return None
+        self._counsellors[counsellor_id] = updated = replace(counsellor, **changes)
+        return updated
 
     async def loads(self) -> dict[str, int]:
         counts = {counsellor_id: 0 for counsellor_id in self._counsellors}

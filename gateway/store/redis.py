@@ -2,11 +2,12 @@
 
 Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     dedupe:{sha256}            "1" with a TTL           claimed (channel, provider message id)
-    conv:{id}                  hash                    one conversation's fields
+    conv:{id}                  hash                    one conversation's fields (redis_codec)
     conv:{id}:msgs             list of orjson          its history; RPUSH's new length is the seq
+    convs                      sorted set of conv ids  every conversation, scored by opened_at
     active:{sender_key}        string → conv id        the sender's open conversation
-    queue                      sorted set of conv ids  waiting conversations (see _queue_score)
-    counsellor:{id}            hash                    one counsellor's fields
+    queue                      sorted set of conv ids  waiting conversations (see queue_score)
+    counsellor:{id}            hash                    one counsellor's fields (skills comma-joined)
     counsellor:{id}:open       set of conv ids         their assigned, open conversations
     counsellors                set of counsellor ids
     username:{username}        string → counsellor id
@@ -16,104 +17,55 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     outbox:attempts            hash "id|seq" → n       attempts made so far
     provider:{sha256}          string "id|seq", TTL    which message a platform message id is
 
-Every state change that must not race is one Lua script, so two gateway processes never
-give one sender two conversations nor assign one conversation twice. The create, assign
-and close scripts touch keys of several slots (the queue, the sender's key, the
-counsellor's set), and create and close build key names inside the script, so Redis Cluster is not
-supported yet: a single Redis (or one behind Sentinel) is.
+Every state change that must not race is one Lua script (redis_scripts), so two gateway
+processes never give one sender two conversations nor assign one conversation twice. The
+create, assign, reassign, requeue and close scripts touch keys of several slots (the queue,
+the sender's key, the counsellors' sets), and some build key names inside the script, so
+Redis Cluster is not supported yet: a single Redis (or one behind Sentinel) is.
 
 redis-py's own retries are off: a script whose reply was lost must not run a second time
 behind the caller's back. Every Redis failure leaves as `StoreError` (retryable); the
-caller decides. Shortcut: the message list is never trimmed (no retention yet).
+caller decides. Shortcuts: the message lists and the `convs` index are never trimmed (no
+retention yet); conversations stored before `convs` existed are not in it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..errors import StoreError
-from ..model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Delivery
-from ..model import Message, Presence, QueueEntry, Role
+from ..model import CloseReason, Conversation, ConversationState, Counsellor, Delivery, Message, Presence
+from ..model import QueueEntry, Role
+from . import redis_scripts as lua
 from .base import AssignOutcome, DeliveryJob, NewMessage, Store
+from .redis_codec import (
+    check_priority,
+    conversation_fields,
+    counsellor_fields,
+    encode_message,
+    flat,
+    mark_values,
+    pairs,
+    parse_conversation,
+    parse_counsellor,
+    parse_message,
+    queue_score,
+    skills_value,
+    whole_ms,
+    with_delivery,
+)
 
 T = TypeVar("T")
 POOL_SIZE = 64
 POOL_WAIT = 5.0
-
-# KEYS: active key, new conversation hash, queue. ARGV: prefix, id, queue score ("" = not
-# queued), field/value pairs. Returns nil when it stored the new conversation, else the
-# fields of the sender's open conversation. The key name built here mirrors _Keys.conversation.
-_CREATE_OR_GET_ACTIVE = """
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  local key = ARGV[1] .. ':conv:{' .. existing .. '}'
-  local state = redis.call('HGET', key, 'state')
-  if state and state ~= 'closed' then return redis.call('HGETALL', key) end
-end
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
-return false
-"""
-
-# KEYS: conversation hash, queue, counsellor hash, counsellor's open set.
-# ARGV: conversation id, counsellor id, capacity, at. Returns an AssignOutcome value.
-_TRY_ASSIGN = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 'not_queued' end
-if redis.call('HGET', KEYS[3], 'presence') ~= 'available' then return 'not_available' end
-if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[3]) then return 'full' end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'assigned', 'counsellor_id', ARGV[2], 'assigned_at', ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('HSET', KEYS[3], 'last_assigned_at', ARGV[4])
-return 'assigned'
-"""
-
-# KEYS: conversation hash, queue. ARGV: prefix, conversation id, reason, at.
-# Key names built here mirror _Keys.counsellor_open and _Keys.active.
-_CLOSE = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'sender_key')
-if not f[1] or f[1] == 'closed' then return false end
-redis.call('HSET', KEYS[1], 'state', 'closed', 'close_reason', ARGV[3], 'closed_at', ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[2])
-if f[2] then redis.call('SREM', ARGV[1] .. ':counsellor:{' .. f[2] .. '}:open', ARGV[2]) end
-local active = ARGV[1] .. ':active:' .. f[3]
-if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
-return redis.call('HGETALL', KEYS[1])
-"""
-
-# KEYS: username key, counsellor hash, counsellor id set. ARGV: id, field/value pairs.
-_ADD_COUNSELLOR = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 2))
-redis.call('SADD', KEYS[3], ARGV[1])
-return 1
-"""
-
-# KEYS: conversation hash. ARGV: at. Starts `waiting_since` only if it was unset.
-_TOUCH_TEEN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'last_teen_message_at', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'waiting_since', ARGV[1])
-return 1
-"""
-
-# KEYS: a hash. ARGV: field, value. Updates a known record, never creates a partial one.
-_HSET_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
 
 
 class _Keys:
@@ -122,6 +74,7 @@ class _Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.queue = f"{prefix}:queue"
+        self.conversation_ids = f"{prefix}:convs"
         self.counsellor_ids = f"{prefix}:counsellors"
         self.outbox = f"{prefix}:outbox"
         self.outbox_attempts = f"{prefix}:outbox:attempts"
@@ -160,125 +113,6 @@ class _Keys:
         return f"{self.prefix}:session:{token_hash}"
 
 
-# --- serialisation: explicit fields, floats by repr (exact round trip), None = absent ------
-
-
-def _opt_float(value: str | None) -> float | None:
-    return float(value) if value else None
-
-
-def _opt_repr(value: float | None) -> str | None:
-    return None if value is None else repr(value)
-
-
-def _flat(fields: dict[str, str]) -> list[str]:
-    return [item for pair in fields.items() for item in pair]
-
-
-def _pairs(raw: list[str]) -> dict[str, str]:
-    return dict(zip(raw[::2], raw[1::2]))
-
-
-def _conversation_fields(c: Conversation) -> dict[str, str]:
-    fields = {
-        "id": c.id,
-        "channel": c.channel.value,
-        "sender_key": c.sender_key,
-        "alias": c.alias,
-        "state": c.state.value,
-        "opened_at": repr(c.opened_at),
-        "priority": str(c.priority),
-        "counsellor_id": c.counsellor_id,
-        "queued_at": _opt_repr(c.queued_at),
-        "assigned_at": _opt_repr(c.assigned_at),
-        "closed_at": _opt_repr(c.closed_at),
-        "close_reason": c.close_reason.value if c.close_reason else None,
-        "last_teen_message_at": _opt_repr(c.last_teen_message_at),
-        "waiting_since": _opt_repr(c.waiting_since),
-        "reply_to": c.reply_to,
-        "business_id": c.business_id,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _parse_conversation(f: dict[str, str]) -> Conversation:
-    return Conversation(
-        id=f["id"],
-        channel=Channel(f["channel"]),
-        sender_key=f["sender_key"],
-        alias=f["alias"],
-        state=ConversationState(f["state"]),
-        opened_at=float(f["opened_at"]),
-        priority=int(f.get("priority") or 0),
-        counsellor_id=f.get("counsellor_id") or None,
-        queued_at=_opt_float(f.get("queued_at")),
-        assigned_at=_opt_float(f.get("assigned_at")),
-        closed_at=_opt_float(f.get("closed_at")),
-        close_reason=CloseReason(f["close_reason"]) if f.get("close_reason") else None,
-        last_teen_message_at=_opt_float(f.get("last_teen_message_at")),
-        waiting_since=_opt_float(f.get("waiting_since")),
-        reply_to=f.get("reply_to") or None,
-        business_id=f.get("business_id") or None,
-    )
-
-
-def _counsellor_fields(c: Counsellor) -> dict[str, str]:
-    fields = {
-        "id": c.id,
-        "username": c.username,
-        "display_name": c.display_name,
-        "password_hash": c.password_hash,
-        "role": c.role.value,
-        "presence": c.presence.value,
-        "last_assigned_at": repr(c.last_assigned_at),
-        "max_conversations": None if c.max_conversations is None else str(c.max_conversations),
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _parse_counsellor(f: dict[str, str]) -> Counsellor:
-    return Counsellor(
-        id=f["id"],
-        username=f["username"],
-        display_name=f["display_name"],
-        password_hash=f["password_hash"],
-        role=Role(f["role"]),
-        presence=Presence(f["presence"]),
-        max_conversations=int(f["max_conversations"]) if f.get("max_conversations") else None,
-        last_assigned_at=float(f.get("last_assigned_at") or 0.0),
-    )
-
-
-def _encode_message(m: NewMessage) -> bytes:
-    # orjson writes the shortest float that reads back identical, so `at` round-trips.
-    return orjson.dumps({"author": m.author.value, "text": m.text, "at": m.at, "author_name": m.author_name})
-
-
-def _parse_message(conversation_id: str, seq: int, raw: str) -> Message:
-    d = orjson.loads(raw)
-    return Message(conversation_id, seq, Author(d["author"]), d["text"], d["at"], d.get("author_name"))
-
-
-def _with_delivery(m: Message, raw: str | None) -> Message:
-    if not raw:
-        return m
-    state, _, error = raw.partition("|")
-    return replace(m, delivery=Delivery(state), delivery_error=error or None)
-
-
-def _queue_score(c: Conversation) -> int:
-    """Priority desc, then arrival asc, as one score that a double holds exactly.
-
-    Arrival in whole ms stays below 1e13 until the year 2286, and -priority * 1e13 + ms is an
-    exact integer in a double while |score| < 2**53, i.e. |priority| < 900. Arrivals within
-    one ms are put back in exact order by `queue()`.
-    """
-    if abs(c.priority) >= 900:
-        raise ValueError(f"priority {c.priority} out of range (-899..899)")
-    arrival = c.queued_at if c.queued_at is not None else c.opened_at
-    return -c.priority * 10**13 + round(arrival * 1000)
-
-
 def _redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """The boundary: every Redis failure of a store call leaves as StoreError."""
 
@@ -291,37 +125,31 @@ def _redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitabl
 
     return guarded
 
-# KEYS: messages list, delivery hash, outbox. ARGV: encoded message, "1" to deliver, due, id.
-# Storing a message and queueing its sending is one step: a reply is never stored unsent.
-_APPEND = """
-local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
-if ARGV[2] == '1' then
-  redis.call('HSET', KEYS[2], seq, 'pending|')
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. '|' .. seq)
-end
-return seq
-"""
 
-# KEYS: outbox, attempts hash. ARGV: now, lease end, limit. Leases due jobs, returns
-# member, attempts pairs.
-_CLAIM_DELIVERIES = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[2], member)
-  table.insert(out, member)
-  table.insert(out, redis.call('HGET', KEYS[2], member) or '0')
-end
-return out
-"""
+class _Scripts:
+    """The Lua scripts registered on one client (each re-loads itself after a NOSCRIPT)."""
 
-# KEYS: outbox, attempts hash. ARGV: member, due, attempts. Only a job still in the outbox.
-_RETRY_DELIVERY = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return 1
-"""
+    def __init__(self, client: aioredis.Redis) -> None:
+        script = client.register_script
+        self.create = script(lua.CREATE_OR_GET_ACTIVE)
+        self.assign = script(lua.TRY_ASSIGN)
+        self.reassign = script(lua.REASSIGN)
+        self.requeue = script(lua.REQUEUE)
+        self.raise_priority = script(lua.RAISE_PRIORITY)
+        self.close = script(lua.CLOSE)
+        self.touch_teen = script(lua.TOUCH_TEEN)
+        self.mark_answered = script(lua.MARK_ANSWERED)
+        self.update_if_exists = script(lua.UPDATE_IF_EXISTS)
+        self.set_presence = script(lua.SET_PRESENCE)
+        self.add_counsellor = script(lua.ADD_COUNSELLOR)
+        self.append = script(lua.APPEND)
+        self.claim_deliveries = script(lua.CLAIM_DELIVERIES)
+        self.retry_delivery = script(lua.RETRY_DELIVERY)
+
+    async def load(self, client: aioredis.Redis) -> None:
+        """Load every script now, to fail fast at start."""
+        for registered in vars(self).values():
+            await client.script_load(registered.script)
 
 
 class RedisStore(Store):
@@ -331,6 +159,7 @@ class RedisStore(Store):
         self._url = url
         self._keys = _Keys(prefix)
         self._redis: aioredis.Redis | None = None
+        self._lua: _Scripts | None = None
 
     # --- lifecycle -------------------------------------------------------------
     @_redis_errors
@@ -349,23 +178,12 @@ class RedisStore(Store):
         )
         client = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
         self._redis = client
-        self._create = client.register_script(_CREATE_OR_GET_ACTIVE)
-        self._assign = client.register_script(_TRY_ASSIGN)
-        self._close = client.register_script(_CLOSE)
-        self._add_counsellor = client.register_script(_ADD_COUNSELLOR)
-        self._touch_teen = client.register_script(_TOUCH_TEEN)
-        self._hset_if_exists = client.register_script(_HSET_IF_EXISTS)
-        self._append = client.register_script(_APPEND)
-        self._claim_deliveries = client.register_script(_CLAIM_DELIVERIES)
-        self._retry_delivery = client.register_script(_RETRY_DELIVERY)
-        # Loaded now to fail fast; after a Redis restart each script re-loads itself (NOSCRIPT).
-        for source in (_CREATE_OR_GET_ACTIVE, _TRY_ASSIGN, _CLOSE, _ADD_COUNSELLOR, _TOUCH_TEEN, _HSET_IF_EXISTS,
-                       _APPEND, _CLAIM_DELIVERIES, _RETRY_DELIVERY):
-            await client.script_load(source)
+        self._lua = _Scripts(client)
+        await self._lua.load(client)
 
     async def close(self) -> None:
         if self._redis is not None:
-            client, self._redis = self._redis, None
+            client, self._redis, self._lua = self._redis, None, None
             await client.aclose()
 
     @property
@@ -374,12 +192,22 @@ class RedisStore(Store):
             raise StoreError("redis store is not started")
         return self._redis
 
+    @property
+    def _s(self) -> _Scripts:
+        if self._lua is None:
+            raise StoreError("redis store is not started")
+        return self._lua
+
     async def _each(self, ids: Iterable[str], command: Callable[[Any, str], object]) -> list[Any]:
         """One pipelined round trip: `command(pipe, id)` for each id."""
         async with self._r.pipeline(transaction=False) as pipe:
             for item in ids:
                 command(pipe, item)
             return await pipe.execute()
+
+    async def _conversations(self, ids: Iterable[str]) -> list[Conversation]:
+        rows = await self._each(ids, lambda pipe, i: pipe.hgetall(self._keys.conversation(i)))
+        return [parse_conversation(f) for f in rows if f]
 
     async def ping(self) -> bool:
         try:
@@ -402,23 +230,27 @@ class RedisStore(Store):
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
         k = self._keys
         queued = conversation.state is ConversationState.QUEUED
-        score = str(_queue_score(conversation)) if queued else ""
-        existing = await self._create(
-            keys=[k.active(conversation.sender_key), k.conversation(conversation.id), k.queue],
-            args=[k.prefix, conversation.id, score, *_flat(_conversation_fields(conversation))],
+        score = str(queue_score(conversation)) if queued else ""
+        existing = await self._s.create(
+            keys=[k.active(conversation.sender_key), k.conversation(conversation.id), k.queue, k.conversation_ids],
+            args=[k.prefix, conversation.id, score, repr(conversation.opened_at),
+                  *flat(conversation_fields(conversation))],
         )
         if existing is None:
             return conversation, True
-        return _parse_conversation(_pairs(existing)), False
+        return parse_conversation(pairs(existing)), False
 
     @_redis_errors
     async def create_closed(self, conversation: Conversation) -> None:
-        await self._r.hset(self._keys.conversation(conversation.id), mapping=_conversation_fields(conversation))
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys.conversation(conversation.id), mapping=conversation_fields(conversation))
+            pipe.zadd(self._keys.conversation_ids, {conversation.id: conversation.opened_at})
+            await pipe.execute()
 
     @_redis_errors
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         fields = await self._r.hgetall(self._keys.conversation(conversation_id))
-        return _parse_conversation(fields) if fields else None
+        return parse_conversation(fields) if fields else None
 
     @_redis_errors
     async def active_conversation_of(self, sender_key: str) -> Conversation | None:
@@ -430,34 +262,77 @@ class RedisStore(Store):
 
     @_redis_errors
     async def touch_teen(self, conversation_id: str, at: float) -> None:
-        await self._touch_teen(keys=[self._keys.conversation(conversation_id)], args=[repr(at)])
+        await self._s.touch_teen(keys=[self._keys.conversation(conversation_id)], args=[repr(at)])
 
     @_redis_errors
-    async def mark_answered(self, conversation_id: str) -> None:
-        await self._r.hdel(self._keys.conversation(conversation_id), "waiting_since")
+    async def mark_answered(self, conversation_id: str, at: float) -> None:
+        await self._s.mark_answered(keys=[self._keys.conversation(conversation_id)], args=[repr(at)])
+
+    @_redis_errors
+    async def set_marks(self, conversation_id: str, marks: dict[str, float | int | None]) -> None:
+        values = mark_values(marks)  # ValueError before any I/O
+        if values:
+            await self._s.update_if_exists(keys=[self._keys.conversation(conversation_id)], args=flat(values))
+
+    @_redis_errors
+    async def raise_priority(self, conversation_id: str, priority: int, reason: str,
+                             required_skill: str | None) -> bool:
+        check_priority(priority)
+        raised = await self._s.raise_priority(
+            keys=[self._keys.conversation(conversation_id), self._keys.queue],
+            args=[conversation_id, priority, reason, required_skill or ""],
+        )
+        return bool(raised)
+
+    @_redis_errors
+    async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
+                      required_skill: str | None) -> Conversation | None:
+        k = self._keys
+        moved = await self._s.requeue(
+            keys=[k.conversation(conversation_id), k.queue],
+            args=[k.prefix, conversation_id, expected_counsellor_id or "", repr(queued_at),
+                  whole_ms(queued_at), required_skill or ""],
+        )
+        return parse_conversation(pairs(moved)) if moved else None
+
+    @_redis_errors
+    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                       capacity: int, at: float) -> AssignOutcome:
+        k = self._keys
+        outcome = await self._s.reassign(
+            keys=[k.conversation(conversation_id), k.queue, k.counsellor(to_counsellor_id),
+                  k.counsellor_open(to_counsellor_id)],
+            args=[k.prefix, conversation_id, expected_counsellor_id or "", to_counsellor_id, capacity, repr(at)],
+        )
+        return AssignOutcome(outcome)
+
+    @_redis_errors
+    async def conversations_since(self, since: float) -> list[Conversation]:
+        ids = await self._r.zrangebyscore(self._keys.conversation_ids, repr(since), "+inf")
+        return await self._conversations(ids)
 
     @_redis_errors
     async def close_conversation(
         self, conversation_id: str, reason: CloseReason, at: float
     ) -> Conversation | None:
         k = self._keys
-        closed = await self._close(
+        closed = await self._s.close(
             keys=[k.conversation(conversation_id), k.queue],
             args=[k.prefix, conversation_id, reason.value, repr(at)],
         )
-        return _parse_conversation(_pairs(closed)) if closed else None
+        return parse_conversation(pairs(closed)) if closed else None
 
     # --- messages ---------------------------------------------------------------
     @_redis_errors
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
         k = self._keys
         if message.deliver:
-            seq = int(await self._append(
+            seq = int(await self._s.append(
                 keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox],
-                args=[_encode_message(message), "1", repr(message.at), conversation_id],
+                args=[encode_message(message), "1", repr(message.at), conversation_id],
             ))
         else:
-            seq = await self._r.rpush(k.messages(conversation_id), _encode_message(message))
+            seq = await self._r.rpush(k.messages(conversation_id), encode_message(message))
         return Message(conversation_id, seq, message.author, message.text, message.at, message.author_name,
                        delivery=Delivery.PENDING if message.deliver else None)
 
@@ -468,24 +343,24 @@ class RedisStore(Store):
             pipe.lrange(self._keys.messages(conversation_id), start, -1)
             pipe.hgetall(self._keys.delivery(conversation_id))
             raw, deliveries = await pipe.execute()
-        messages = [_parse_message(conversation_id, start + i + 1, item) for i, item in enumerate(raw)]
-        return [_with_delivery(m, deliveries.get(str(m.seq))) for m in messages]
+        messages = [parse_message(conversation_id, start + i + 1, item) for i, item in enumerate(raw)]
+        return [with_delivery(m, deliveries.get(str(m.seq))) for m in messages]
 
     # --- outbound delivery --------------------------------------------------------
     @_redis_errors
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
-        flat = await self._claim_deliveries(keys=[self._keys.outbox, self._keys.outbox_attempts],
-                                            args=[repr(now), repr(now + lease), limit])
+        flat_jobs = await self._s.claim_deliveries(keys=[self._keys.outbox, self._keys.outbox_attempts],
+                                                   args=[repr(now), repr(now + lease), limit])
         jobs = []
-        for member, attempts in zip(flat[::2], flat[1::2]):
+        for member, attempts in zip(flat_jobs[::2], flat_jobs[1::2]):
             conversation_id, seq = member.rsplit("|", 1)
             jobs.append(DeliveryJob(conversation_id, int(seq), int(attempts)))
         return jobs
 
     @_redis_errors
     async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
-        await self._retry_delivery(keys=[self._keys.outbox, self._keys.outbox_attempts],
-                                   args=[f"{job.conversation_id}|{job.seq}", repr(due_at), job.attempts + 1])
+        await self._s.retry_delivery(keys=[self._keys.outbox, self._keys.outbox_attempts],
+                                     args=[f"{job.conversation_id}|{job.seq}", repr(due_at), job.attempts + 1])
 
     @_redis_errors
     async def finish_delivery(self, job: DeliveryJob) -> None:
@@ -517,11 +392,11 @@ class RedisStore(Store):
     @_redis_errors
     async def queue(self) -> list[QueueEntry]:
         ids = await self._r.zrange(self._keys.queue, 0, -1)
-        fields = ["priority", "queued_at", "opened_at"]
+        fields = ["priority", "queued_at", "opened_at", "required_skill"]
         rows = await self._each(ids, lambda pipe, i: pipe.hmget(self._keys.conversation(i), fields))
         entries = [
-            QueueEntry(conversation_id, int(priority or 0), float(queued_at or opened_at))
-            for conversation_id, (priority, queued_at, opened_at) in zip(ids, rows)
+            QueueEntry(conversation_id, int(priority or 0), float(queued_at or opened_at), skill or None)
+            for conversation_id, (priority, queued_at, opened_at, skill) in zip(ids, rows)
             if opened_at is not None  # no hash (never stored): skip
         ]
         # The score orders by whole ms; this sort restores exact order within one ms.
@@ -533,7 +408,7 @@ class RedisStore(Store):
         self, conversation_id: str, counsellor_id: str, capacity: int, at: float
     ) -> AssignOutcome:
         k = self._keys
-        outcome = await self._assign(
+        outcome = await self._s.assign(
             keys=[k.conversation(conversation_id), k.queue, k.counsellor(counsellor_id), k.counsellor_open(counsellor_id)],
             args=[conversation_id, counsellor_id, capacity, repr(at)],
         )
@@ -542,8 +417,7 @@ class RedisStore(Store):
     @_redis_errors
     async def conversations_of(self, counsellor_id: str) -> list[Conversation]:
         ids = await self._r.smembers(self._keys.counsellor_open(counsellor_id))
-        rows = await self._each(ids, lambda pipe, i: pipe.hgetall(self._keys.conversation(i)))
-        mine = [_parse_conversation(f) for f in rows if f]
+        mine = await self._conversations(ids)
         mine = [c for c in mine if c.counsellor_id == counsellor_id and c.state is ConversationState.ASSIGNED]
         return sorted(mine, key=lambda c: c.assigned_at or 0)
 
@@ -551,9 +425,9 @@ class RedisStore(Store):
     @_redis_errors
     async def add_counsellor(self, counsellor: Counsellor) -> None:
         k = self._keys
-        added = await self._add_counsellor(
+        added = await self._s.add_counsellor(
             keys=[k.username(counsellor.username), k.counsellor(counsellor.id), k.counsellor_ids],
-            args=[counsellor.id, *_flat(_counsellor_fields(counsellor))],
+            args=[counsellor.id, *flat(counsellor_fields(counsellor))],
         )
         if not added:
             raise ValueError(f"username {counsellor.username!r} is taken")
@@ -561,7 +435,7 @@ class RedisStore(Store):
     @_redis_errors
     async def get_counsellor(self, counsellor_id: str) -> Counsellor | None:
         fields = await self._r.hgetall(self._keys.counsellor(counsellor_id))
-        return _parse_counsellor(fields) if fields else None
+        return parse_counsellor(fields) if fields else None
 
     @_redis_errors
     async def counsellor_by_username(self, username: str) -> Counsellor | None:
@@ -573,11 +447,27 @@ class RedisStore(Store):
         ids = await self._r.smembers(self._keys.counsellor_ids)
         rows = await self._each(ids, lambda pipe, i: pipe.hgetall(self._keys.counsellor(i)))
         # A set has no order; by username is stable (the memory store keeps insertion order).
-        return sorted((_parse_counsellor(f) for f in rows if f), key=lambda c: c.username)
+        return sorted((parse_counsellor(f) for f in rows if f), key=lambda c: c.username)
 
     @_redis_errors
-    async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
-        await self._hset_if_exists(keys=[self._keys.counsellor(counsellor_id)], args=["presence", presence.value])
+    async def set_presence(self, counsellor_id: str, presence: Presence, at: float) -> None:
+        await self._s.set_presence(keys=[self._keys.counsellor(counsellor_id)], args=[presence.value, repr(at)])
+
+    @_redis_errors
+    async def update_counsellor(self, counsellor_id: str, *, skills: frozenset[str] | None = None,
+                                max_conversations: int | None = None, clear_max: bool = False,
+                                role: Role | None = None) -> Counsellor | None:
+        changes: dict[str, str] = {}  # "" deletes the field (see UPDATE_IF_EXISTS)
+        if skills is not None:
+            changes["skills"] = skills_value(skills)
+        if clear_max and max_conversations is not None:
+            raise ValueError("max_conversations and clear_max together")
+        if clear_max or max_conversations is not None:
+            changes["max_conversations"] = "" if clear_max else str(max_conversations)
+        if role is not None:
+            changes["role"] = role.value
+        updated = await self._s.update_if_exists(keys=[self._keys.counsellor(counsellor_id)], args=flat(changes))
+        return parse_counsellor(pairs(updated)) if updated else None
 
     @_redis_errors
     async def loads(self) -> dict[str, int]:

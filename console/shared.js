@@ -1,0 +1,135 @@
+/*
+ * Console 3018, shared part: the namespace the other scripts hang on (window.Console3018),
+ * the state they share, and small helpers (DOM building, times, reply windows, hooks).
+ *
+ * Load order (index.html, all `defer`): shared.js, console.js, thread.js, transfer.js,
+ * supervision.js. console.js boots on DOMContentLoaded, i.e. once every script has run.
+ * Every text that comes from the server is rendered with textContent, never as HTML.
+ */
+(() => {
+  'use strict';
+
+  const app = {
+    state: {},     // the console's state (console.js resets it at each login)
+    el: {},        // elements by id, camel-cased: "reply-input" -> el.replyInput
+    handlers: {},  // server frame type -> function(frame)
+    pane: {},      // the open conversation (thread.js)
+  };
+  window.Console3018 = app;
+
+  const CHANNELS = { web: 'Tchat web', messenger: 'Messenger', whatsapp: 'WhatsApp' };
+  const PRESENCE = { available: 'disponible', paused: 'en pause', offline: 'hors ligne' };
+
+  // Meta's reply windows (gateway/windows.py): free replies for 24 h after the teen's last
+  // message; Messenger then allows 6 more days with the HUMAN_AGENT tag.
+  const HOUR_MS = 3600 * 1000;
+  const DAY_MS = 24 * HOUR_MS;
+  const HUMAN_AGENT_MS = 6 * DAY_MS; // after window_closes_at, i.e. 7 days after the teen wrote
+  const WINDOW_ORDER = ['open', 'human_agent', 'closed'];
+
+  /* ---------- hooks between the scripts ---------- */
+
+  const hooks = new Map();
+
+  // Named moments: reset, bind, start, init, tick, disconnected, error, removed.
+  app.on = (name, fn) => {
+    if (!hooks.has(name)) hooks.set(name, []);
+    hooks.get(name).push(fn);
+  };
+
+  // Calls every listener; true when one of them says it took care of it (e.g. an error).
+  app.emit = (name, ...args) => {
+    let taken = false;
+    for (const fn of hooks.get(name) || []) taken = fn(...args) === true || taken;
+    return taken;
+  };
+
+  /* ---------- DOM ---------- */
+
+  app.make = (tag, className, text) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  };
+
+  app.button = (className, text, label) => {
+    const node = app.make('button', className, text);
+    node.type = 'button';
+    if (label) node.setAttribute('aria-label', label);
+    return node;
+  };
+
+  // Re-setting the same text would make screen readers announce it again, every second.
+  app.setText = (node, text) => {
+    if (node.textContent !== text) node.textContent = text;
+  };
+
+  app.byAttr = (name, value) => '[' + name + '="' + CSS.escape(String(value)) + '"]';
+
+  // Lists rebuilt on every change lose keyboard focus: find the control again by its item's
+  // data-id and its own data-role.
+  app.focusKey = (container, itemSelector) => {
+    const active = document.activeElement;
+    if (!active || !container.contains(active) || !active.dataset.role) return null;
+    const item = active.closest(itemSelector);
+    return item ? itemSelector + app.byAttr('data-id', item.dataset.id) + ' ' + app.byAttr('data-role', active.dataset.role) : null;
+  };
+
+  app.restoreFocus = (container, key) => {
+    if (key) container.querySelector(key)?.focus();
+  };
+
+  app.randomId = () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs https
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  };
+
+  /* ---------- words and times ---------- */
+
+  app.channelLabel = (channel) => CHANNELS[channel] || String(channel || '');
+  app.presenceLabel = (presence) => PRESENCE[presence] || String(presence || '');
+  app.CHANNELS = CHANNELS;
+
+  app.formatWait = (ms) => {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + ' s';
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+    return Math.floor(m / 60) + ' h ' + String(m % 60).padStart(2, '0') + ' min';
+  };
+
+  app.formatClock = (at) => new Date(at).toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' });
+
+  // "Prioritaire — Idées suicidaires (« envie de mourir »)": the reason comes from the triage config.
+  app.priorityText = (item) => {
+    if (!item || !(item.priority > 0)) return '';
+    return item.priority_reason ? 'Prioritaire — ' + item.priority_reason : 'Prioritaire';
+  };
+
+  app.skillText = (item) => (item && item.required_skill ? 'Compétence requise : ' + item.required_skill : '');
+
+  /* ---------- conversations and reply windows ---------- */
+
+  app.serverNow = () => Date.now() + (app.state.clockOffset || 0);
+  app.HOUR_MS = HOUR_MS;
+  app.DAY_MS = DAY_MS;
+
+  app.isClosed = (id) => !app.state.conversations.has(id) || app.state.conversations.get(id).state === 'closed';
+  app.canReply = (id) => !app.isClosed(id) && app.replyWindow(app.state.conversations.get(id)) !== 'closed';
+
+  // The reply window now: null for the widget. The server's `window` was right when sent and
+  // time only pushes it towards "closed", so keep the later of it and the clock's verdict.
+  app.replyWindow = (conv) => {
+    if (!conv || !conv.window || conv.channel === 'web') return null;
+    if (conv.window_closes_at == null) return conv.window;
+    const late = app.serverNow() - conv.window_closes_at;
+    const byClock = late < 0 ? 'open'
+      : conv.channel === 'messenger' && late < HUMAN_AGENT_MS ? 'human_agent' : 'closed';
+    return WINDOW_ORDER[Math.max(WINDOW_ORDER.indexOf(conv.window), WINDOW_ORDER.indexOf(byClock))];
+  };
+
+  app.windowLeft = (conv) => conv.window_closes_at - app.serverNow();
+  app.windowSoon = (conv) => conv.state !== 'closed' && app.replyWindow(conv) === 'open'
+    && conv.window_closes_at != null && app.windowLeft(conv) < HOUR_MS;
+})();

@@ -1,0 +1,207 @@
+"""The Redis store's Lua scripts: every state change that must not race is one of them.
+
+Each script runs alone on the server, so two gateway processes never give one sender two
+conversations nor assign one conversation twice. Some build key names inside the script
+(marked "mirrors _Keys…"): see redis.py's key layout, and why Redis Cluster is not supported.
+
+Queue scores are computed here as in redis_codec.queue_score: -priority * 1e13 + arrival in
+ms, an exact integer in a double. Lua would write a number passed to redis.call with 14
+significant digits, so scores are formatted with '%.0f' (exact for an integer double).
+"""
+
+from __future__ import annotations
+
+# KEYS: active key, new conversation hash, queue, every-conversation index.
+# ARGV: prefix, id, queue score ("" = not queued), opened_at, field/value pairs.
+# Returns nil when it stored the new conversation, else the fields of the sender's open
+# conversation. The key name built here mirrors _Keys.conversation.
+CREATE_OR_GET_ACTIVE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local key = ARGV[1] .. ':conv:{' .. existing .. '}'
+  local state = redis.call('HGET', key, 'state')
+  if state and state ~= 'closed' then return redis.call('HGETALL', key) end
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
+return false
+"""
+
+# KEYS: conversation hash, queue, counsellor hash, counsellor's open set.
+# ARGV: conversation id, counsellor id, capacity, at. Returns an AssignOutcome value.
+TRY_ASSIGN = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 'not_queued' end
+if redis.call('HGET', KEYS[3], 'presence') ~= 'available' then return 'not_available' end
+if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'assigned', 'counsellor_id', ARGV[2], 'assigned_at', ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[3], 'last_assigned_at', ARGV[4])
+return 'assigned'
+"""
+
+# KEYS: conversation hash, queue, target counsellor hash, target's open set.
+# ARGV: prefix, conversation id, expected owner ("" = any), target id, capacity, at.
+# Queued -> assigned (as TRY_ASSIGN), or assigned -> assigned to another counsellor. An
+# expected owner must own it now: a queued conversation is nobody's. Returns an AssignOutcome
+# value. The key name built here mirrors _Keys.counsellor_open.
+REASSIGN = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id')
+local state, owner = f[1], f[2]
+if state == 'queued' then
+  if ARGV[3] ~= '' then return 'not_queued' end
+elseif state == 'assigned' then
+  if owner == ARGV[4] then return 'not_queued' end
+  if ARGV[3] ~= '' and owner ~= ARGV[3] then return 'not_queued' end
+else
+  return 'not_queued'
+end
+if redis.call('HGET', KEYS[3], 'presence') ~= 'available' then return 'not_available' end
+if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[5]) then return 'full' end
+if state == 'queued' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+elseif owner then
+  redis.call('SREM', ARGV[1] .. ':counsellor:{' .. owner .. '}:open', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'state', 'assigned', 'counsellor_id', ARGV[4], 'assigned_at', ARGV[6])
+redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('HSET', KEYS[3], 'last_assigned_at', ARGV[6])
+return 'assigned'
+"""
+
+# KEYS: conversation hash, queue. ARGV: prefix, conversation id, expected owner ("" = any),
+# queued_at, arrival in ms, required skill ("" = none). Assigned -> queued; returns the
+# conversation's fields, or nil when it did not move. Mirrors _Keys.counsellor_open.
+REQUEUE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'priority')
+if f[1] ~= 'assigned' then return false end
+if ARGV[3] ~= '' and f[2] ~= ARGV[3] then return false end
+if f[2] then redis.call('SREM', ARGV[1] .. ':counsellor:{' .. f[2] .. '}:open', ARGV[2]) end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4])
+redis.call('HDEL', KEYS[1], 'counsellor_id')
+if ARGV[6] == '' then
+  redis.call('HDEL', KEYS[1], 'required_skill')
+else
+  redis.call('HSET', KEYS[1], 'required_skill', ARGV[6])
+end
+local score = -(tonumber(f[3]) or 0) * 10^13 + tonumber(ARGV[5])
+redis.call('ZADD', KEYS[2], string.format('%.0f', score), ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS: conversation hash, queue. ARGV: conversation id, priority, reason, required skill
+# ("" = none). Only upwards, only an open conversation; a waiting one keeps its arrival
+# (the score's ms part) and moves up. Returns 1 when raised.
+RAISE_PRIORITY = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'priority')
+if not f[1] or f[1] == 'closed' then return 0 end
+local old, new = tonumber(f[2]) or 0, tonumber(ARGV[2])
+if new <= old then return 0 end
+redis.call('HSET', KEYS[1], 'priority', ARGV[2], 'priority_reason', ARGV[3])
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[1], 'required_skill')
+else
+  redis.call('HSET', KEYS[1], 'required_skill', ARGV[4])
+end
+if f[1] == 'queued' then
+  local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if score then
+    redis.call('ZADD', KEYS[2], string.format('%.0f', tonumber(score) + (old - new) * 10^13), ARGV[1])
+  end
+end
+return 1
+"""
+
+# KEYS: conversation hash, queue. ARGV: prefix, conversation id, reason, at.
+# Key names built here mirror _Keys.counsellor_open and _Keys.active.
+CLOSE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'sender_key')
+if not f[1] or f[1] == 'closed' then return false end
+redis.call('HSET', KEYS[1], 'state', 'closed', 'close_reason', ARGV[3], 'closed_at', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if f[2] then redis.call('SREM', ARGV[1] .. ':counsellor:{' .. f[2] .. '}:open', ARGV[2]) end
+local active = ARGV[1] .. ':active:' .. f[3]
+if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS: conversation hash. ARGV: at. Starts `waiting_since` only if it was unset.
+TOUCH_TEEN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'last_teen_message_at', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'waiting_since', ARGV[1])
+return 1
+"""
+
+# KEYS: conversation hash. ARGV: at. The first answer is kept; the teen no longer waits and
+# the inactivity check starts again.
+MARK_ANSWERED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSETNX', KEYS[1], 'first_answer_at', ARGV[1])
+redis.call('HDEL', KEYS[1], 'waiting_since', 'checked_at')
+return 1
+"""
+
+# KEYS: a hash. ARGV: field/value pairs, "" = delete the field. Updates a known record, never
+# creates a partial one. Returns the updated fields, or nil when the record is unknown.
+UPDATE_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+for i = 1, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS: counsellor hash. ARGV: presence, at. `presence_since` moves only on a change.
+SET_PRESENCE = """
+local presence = redis.call('HGET', KEYS[1], 'presence')
+if not presence or presence == ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'presence', ARGV[1], 'presence_since', ARGV[2])
+return 1
+"""
+
+# KEYS: username key, counsellor hash, counsellor id set. ARGV: id, field/value pairs.
+ADD_COUNSELLOR = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: messages list, delivery hash, outbox. ARGV: encoded message, "1" to deliver, due, id.
+# Storing a message and queueing its sending is one step: a reply is never stored unsent.
+APPEND = """
+local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[2], seq, 'pending|')
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. '|' .. seq)
+end
+return seq
+"""
+
+# KEYS: outbox, attempts hash. ARGV: now, lease end, limit. Leases due jobs, returns
+# member, attempts pairs.
+CLAIM_DELIVERIES = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+  table.insert(out, member)
+  table.insert(out, redis.call('HGET', KEYS[2], member) or '0')
+end
+return out
+"""
+
+# KEYS: outbox, attempts hash. ARGV: member, due, attempts. Only a job still in the outbox.
+RETRY_DELIVERY = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""

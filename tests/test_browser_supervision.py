@@ -1,0 +1,237 @@
+"""Queue operations in a real headless Chromium: the supervisor's view, transfers, internal notes.
+
+The console pages run under the Content-Security-Policy the console is meant to ship with
+(`script-src 'self'; style-src 'self'`): an inline script, style or handler would be refused
+and reported, and the test would fail on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from gateway.model import Role
+from tests.browser import chromium
+from tests.clients import Console, Widget
+from tests.harness import PASSWORD, make_config, running_gateway
+
+CSP = "script-src 'self'; style-src 'self'"
+SUICIDE_REASON = "Prioritaire — Idées suicidaires (« envie de mourir »)"
+HTML_PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>gras</b>'
+
+
+@pytest.fixture
+async def browser():
+    async with chromium() as b:
+        yield b
+
+
+async def open_console(browser, base: str, username: str, presence: str | None = "available") -> Page:
+    """A console page behind the strict CSP; `page.csp_errors` collects what the browser refused."""
+    page = await (await browser.new_context()).new_page()
+    page.csp_errors = []
+    page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    async def with_csp(route):
+        response = await route.fetch()
+        await route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+    await page.route(f"{base}/console", with_csp)
+    await page.goto(f"{base}/console")
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page.locator("#app")).to_be_visible()
+    if presence:
+        await expect(page.locator("#presence")).to_be_enabled()
+        await page.select_option("#presence", presence)
+    return page
+
+
+async def alias_of(gw, conversation_id: str) -> str:
+    return (await gw.helpline.store.get_conversation(conversation_id)).alias
+
+
+async def queued_aliases(gw) -> list[str]:
+    return [await alias_of(gw, entry.conversation_id) for entry in await gw.helpline.store.queue()]
+
+
+async def test_supervisor_sees_the_queue_the_team_and_the_figures_and_reassigns(browser):
+    async with running_gateway(make_config()) as gw:
+        capacity = gw.helpline.config.max_conversations_per_counsellor
+        await gw.add_counsellor("sam", "Sam", role=Role.SUPERVISOR)
+        ines = await gw.on_duty("ines", "Inès", skills=frozenset({"psychologue"}), max_conversations=1)
+        camille = await gw.on_duty("camille", "Camille", presence="paused")
+        page = await open_console(browser, gw.http, "sam", presence=None)
+
+        first = await Widget.connect(gw.ws)
+        await first.say("on a piraté mon compte insta")
+        first_alias = (await ines.assigned())["alias"]  # Inès is now full
+        gw.clock.advance(20)
+        mocked = await Widget.connect(gw.ws)
+        await mocked.say("des gens se moquent de moi sur snap")
+        await mocked.state(lambda c: c["state"] == "queued")
+        gw.clock.advance(20)
+        danger = await Widget.connect(gw.ws)
+        await danger.say("j'ai envie de mourir")
+        await danger.state(lambda c: c["state"] == "queued" and c["position"] == 1)
+        danger_alias, mocked_alias = await queued_aliases(gw)
+
+        await expect(page.locator("#tabs")).to_be_visible()
+        await page.click("#tab-supervision")
+        await expect(page.locator("#tab-supervision")).to_have_attribute("aria-selected", "true")
+        rows = page.locator("#sup-queue-rows tr")
+        await expect(rows).to_have_count(2)
+        await expect(rows.nth(0)).to_contain_text(danger_alias)
+        await expect(rows.nth(0)).to_contain_text(SUICIDE_REASON)
+        await expect(rows.nth(0)).to_contain_text("Compétence requise : psychologue")
+        await expect(rows.nth(0)).to_have_class(re.compile(r"\bis-raised\b"))
+        await expect(rows.nth(1)).to_contain_text(mocked_alias)
+        await expect(rows.nth(1)).to_contain_text("Tchat web")
+        # Waiting time from queued_at and the server's clock (the page's own clock is another day).
+        wait = int((await rows.nth(1).locator(".sup-wait").inner_text()).removesuffix(" s"))
+        assert 20 <= wait < 60
+        await expect(page.locator("#tab-supervision-count")).to_have_text("2 en attente")
+
+        team = page.locator("#sup-team-rows tr")
+        ines_row, camille_row = team.filter(has_text="Inès"), team.filter(has_text="Camille")
+        await expect(ines_row).to_contain_text("disponible")
+        await expect(ines_row.locator(".sup-load-text")).to_have_text("1 / 1")
+        await expect(ines_row).to_contain_text("psychologue")
+        await expect(ines_row.locator(".sup-conv")).to_contain_text(first_alias)
+        await expect(camille_row).to_contain_text("en pause")
+        await expect(camille_row.locator(".sup-load-text")).to_have_text(f"0 / {capacity}")
+        await expect(team.filter(has_text="Sam")).to_contain_text("hors ligne")
+
+        figures = page.locator("#sup-figures")
+        await expect(figures.locator('[data-figure="conversations"] dd')).to_contain_text("3")
+        await expect(figures.locator('[data-figure="conversations"] dd')).to_contain_text("Tchat web : 3")
+        await expect(figures.locator('[data-figure="waiting_now"] dd')).to_have_text("2")
+        await expect(figures.locator('[data-figure="raised"] dd')).to_have_text("1")
+        await expect(figures.locator('[data-figure="abandons"] dd')).to_have_text("0")
+
+        # Camille comes back: the dispatcher gives her the ordinary teen; the one in danger
+        # waits for the psychologist (on duty, full), so the supervisor steps in.
+        await camille.presence("available")
+        assert (await camille.assigned())["alias"] == mocked_alias
+        await expect(rows).to_have_count(1)
+        await expect(camille_row.locator(".sup-load-text")).to_have_text(f"1 / {capacity}")
+
+        await rows.nth(0).get_by_role("button", name=re.compile("Réattribuer")).click()
+        await expect(page.locator("#reassign-form")).to_be_visible()
+        await expect(page.locator("#reassign-title")).to_contain_text(danger_alias)
+        options = page.locator("#reassign-to option")
+        await expect(options).to_have_count(1)  # Inès is full, Sam is offline
+        await expect(options.first).to_contain_text("Camille")
+        await page.select_option("#reassign-to", await options.first.get_attribute("value"))
+        await page.click("#reassign-send")
+
+        await expect(page.locator("#sup-notice")).to_have_text(f"{danger_alias} : réattribuée à Camille.")
+        await expect(page.locator("#reassign-form")).to_be_hidden()
+        got = await camille.assigned()
+        assert got["alias"] == danger_alias and got["priority"] > 0
+        await expect(rows).to_have_count(0)
+        await expect(page.locator("#sup-queue-empty")).to_be_visible()
+        await expect(camille_row.locator(".sup-load-text")).to_have_text(f"2 / {capacity}")
+        await expect(camille_row.locator(".sup-conv")).to_have_count(2)
+        await expect(camille_row.locator(".sup-conv").filter(has_text=danger_alias)).to_contain_text("Prioritaire")
+        assert (await danger.state(lambda c: c["state"] == "assigned"))["counsellor"] == "Camille"
+
+        # An assigned conversation moves too: Inès's teen to Camille, and Inès's console drops it.
+        await ines_row.get_by_role("button", name=re.compile("Réattribuer " + re.escape(first_alias))).click()
+        await expect(page.locator("#reassign-title")).to_contain_text("avec Inès")
+        await page.click("#reassign-send")
+        await expect(page.locator("#sup-notice")).to_have_text(f"{first_alias} : réattribuée à Camille.")
+        await ines.next("conversation", where=lambda f: f["conversation"]["state"] == "transferred")
+        await expect(camille_row.locator(".sup-load-text")).to_have_text(f"3 / {capacity}")
+        await expect(ines_row.locator(".sup-load-text")).to_have_text("0 / 1")
+
+        assert page.csp_errors == []
+        for client in (first, mocked, danger, ines, camille):
+            await client.close()
+
+
+async def test_counsellor_transfers_to_a_colleague_with_a_note_the_teen_never_gets(browser):
+    note = "Plainte à préparer : il a gardé les captures."
+    async with running_gateway(make_config()) as gw:
+        await gw.add_counsellor("camille", "Camille")
+        page = await open_console(browser, gw.http, "camille")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("quelqu'un a volé mon compte insta et demande de l'argent")
+        item = page.locator(".conv-item")
+        await expect(item).to_have_count(1)
+        await item.click()
+        await expect(page.locator('#messages .msg[data-from="teen"]')).to_contain_text("volé mon compte")
+        lea = await gw.on_duty("lea", "Léa", skills=frozenset({"juriste"}))
+
+        await page.click("#transfer-open")
+        form = page.locator("#transfer-form")
+        await expect(form).to_be_visible()
+        colleague = page.locator("#transfer-colleagues .colleague").filter(has_text="Léa")
+        await expect(colleague).to_contain_text("disponible")  # from the fresh `team` answer
+        await expect(colleague).to_contain_text("juriste")
+        await expect(page.locator("#transfer-skills-hint")).to_contain_text("juriste")
+        await colleague.locator("input").check()
+        await page.fill("#transfer-note", note)
+        await expect(page.locator("#transfer-note-count")).to_have_text(f"{len(note)} / 1000")
+        await page.click("#transfer-send")
+
+        await expect(page.locator(".notice-info")).to_contain_text("transférée à Léa")
+        await expect(page.locator(".conv-item")).to_have_count(0)
+        await expect(page.locator("#pane-empty")).to_be_visible()
+        await expect(form).to_be_hidden()
+
+        got = await lea.assigned()
+        await lea.send({"type": "open", "conversation_id": got["id"]})
+        history = (await lea.next("history", where=lambda f: f["conversation_id"] == got["id"]))["messages"]
+        notes = [m for m in history if m["from"] == "note"]
+        assert any(note in m["text"] for m in notes), history
+        assert any("volé mon compte" in m["text"] for m in history if m["from"] == "teen")
+
+        await teen.message(lambda m: m["from"] == "system" and "relais" in m["text"])
+        assert (await teen.state(lambda c: c["state"] == "assigned" and c["counsellor"] == "Léa"))
+        assert await teen.nothing("message", where=lambda f: f["message"]["from"] == "note")
+        assert all(note not in str(frame) for frame in teen.buffer)
+        assert page.csp_errors == []
+        for client in (teen, lea):
+            await client.close()
+
+
+async def test_a_raised_conversation_and_a_transfer_note_show_as_text_in_the_colleagues_page(browser):
+    async with running_gateway(make_config()) as gw:
+        camille = await gw.on_duty("camille", "Camille")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("j'ai envie de mourir " + HTML_PAYLOAD)
+        conversation = await camille.assigned()
+        assert conversation["priority"] > 0
+        await gw.add_counsellor("lea", "Léa")
+        page = await open_console(browser, gw.http, "lea")
+        await camille.send({"type": "team"})
+        lea_id = next(c["id"] for c in (await camille.next("team"))["team"] if c["display_name"] == "Léa")
+        await camille.send({"type": "transfer", "conversation_id": conversation["id"], "to_counsellor": lea_id,
+                            "note": "Attention " + HTML_PAYLOAD})
+        assert (await camille.next("transferred"))["outcome"] == "assigned"
+
+        item = page.locator(".conv-item")
+        await expect(item).to_have_count(1)
+        await expect(item).to_have_class(re.compile(r"\bis-raised\b"))
+        await expect(item.locator(".conv-priority")).to_have_text(SUICIDE_REASON)
+        await expect(item.locator(".conv-skill")).to_have_text("Compétence requise : psychologue")
+        await item.click()
+        await expect(page.locator("#conv-priority")).to_have_text(SUICIDE_REASON)
+        notes = page.locator('#messages .msg-note[data-from="note"]')
+        await expect(notes.filter(has_text="Priorité relevée")).to_have_count(1)
+        transfer_note = notes.filter(has_text="Transfert")
+        await expect(transfer_note).to_contain_text("Attention " + HTML_PAYLOAD)
+        await expect(transfer_note.locator(".msg-author")).to_have_text("Note interne")
+        await expect(transfer_note.locator(".msg-internal")).to_have_text("non envoyée au jeune")
+        await expect(page.locator('#messages .msg[data-from="teen"]')).to_contain_text(HTML_PAYLOAD)
+
+        assert await page.evaluate("window.__pwned") is None
+        assert await page.locator("img[src='x'], b:text('gras')").count() == 0
+        await expect(page.locator("#tabs")).to_be_hidden()  # a counsellor has no supervision tab
+        assert page.csp_errors == []
+        for client in (teen, camille):
+            await client.close()

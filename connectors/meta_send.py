@@ -87,6 +87,13 @@ class MessengerSender:
         except GraphError:
             pass
 
+    async def seen(self, conversation: Conversation) -> None:
+        """Best effort: the teen sees that their message was read."""
+        try:
+            await self._graph.messenger_sender_action(self._token, conversation.reply_to, "mark_seen")
+        except GraphError:
+            pass
+
 
 class WhatsAppSender:
     def __init__(self, graph: GraphClient, token: str, phone_number_id: str):
@@ -102,3 +109,13 @@ class WhatsAppSender:
                     for part in chunks(text, WHATSAPP_MAX)]
         except GraphError as exc:
             raise delivery_error(exc) from exc
+
+    async def seen(self, conversation: Conversation) -> None:
+        """Two blue ticks on the teen's latest message (and so on the ones before it)."""
+        if not conversation.last_inbound_id:
+            return
+        try:
+            await self._graph.whatsapp_mark_read(self._token, conversation.business_id or self._phone_number_id,
+                                                 conversation.last_inbound_id)
+        except GraphError:
+            pass

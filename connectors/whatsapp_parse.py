@@ -85,13 +85,29 @@ def _message(value: dict[str, Any], message: Any) -> MetaEvent:
     text, attachments = _content(kind, message)
     return build_message(
         CHANNEL,
-        platform_id=required_str(message, "from"),
+        platform_id=_sender(value, message),
         provider_message_id=required_str(message, "id"),
         timestamp=as_seconds(message.get("timestamp")),  # a string of seconds
         text=text,
         attachments=attachments,
         business_id=required_str(as_obj(value.get("metadata")), "phone_number_id"),
     )
+
+
+def _sender(value: dict[str, Any], message: dict[str, Any]) -> str:
+    """Who wrote: the phone number (`from`) or, since 2026, for a teen who chose a WhatsApp
+    username and hides their number, the business-scoped user id (BSUID: `from_user_id`, also
+    `contacts[].user_id`). The Cloud API's `to` accepts either, so the reply goes back the
+    same way. Shortcut: one teen seen first by number, then by BSUID, gets two pseudonyms."""
+    for candidate in (message.get("from"), message.get("from_user_id")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    contacts = value.get("contacts")
+    if isinstance(contacts, list) and len(contacts) == 1 and isinstance(contacts[0], dict):
+        user_id = contacts[0].get("user_id")
+        if isinstance(user_id, str) and user_id:
+            return user_id
+    raise Malformed("from missing")
 
 
 def _content(kind: str, message: dict[str, Any]) -> tuple[str, tuple[str, ...]]:

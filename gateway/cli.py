@@ -30,7 +30,7 @@ def _load(path: str):
 async def _serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
     parts = build_parts(config)
-    app = build_app(parts)
+    app = build_app(parts, config_path=args.config)
     runner = web.AppRunner(app, access_log=None)  # access logs would carry tokens in URLs
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)

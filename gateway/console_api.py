@@ -270,6 +270,7 @@ class ConsoleConnection:
             messages = await self.helpline.store.messages(conversation.id)
             self.session.sender.send({"type": "history", "conversation_id": conversation.id,
                                       "messages": [m.view() for m in messages]})
+            await self.helpline.seen(self.counsellor_id, conversation.id)
         elif kind == "reply":
             await self._reply(frame)
         elif kind == "typing":

@@ -16,7 +16,7 @@ from .bus import LocalBus
 from .clock import Clock, as_datetime
 from .config import Config
 from .errors import ProtocolError, StoreError
-from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, Typing
+from .events import ConversationChanged, Event, MessageAdded, PresenceChanged, Seen, Typing
 from .figures import WaitEstimate, estimate_wait
 from .model import (
     Author,
@@ -154,12 +154,14 @@ class Helpline:
             return {"open": True, "next_opening": None, "next_opening_text": None}
         opening = schedule.next_admission(now)
         closure = schedule.closure_on(now)
-        return {
+        status = {
             "open": False,
             "next_opening": opening.isoformat() if opening else None,
             "next_opening_text": describe_opening(opening, now) if opening else None,
-            "closure_message": closure.message if closure else None,
         }
+        if closure is not None and closure.message:
+            status["closure_message"] = closure.message
+        return status
 
     def next_opening_text(self) -> str:
         return self.line_status()["next_opening_text"] or "dès que possible"
@@ -214,7 +216,8 @@ class Helpline:
         try:
             if message is not None:
                 await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
-            await self.store.touch_teen(conversation.id, now)
+            await self.store.touch_teen(conversation.id, now,
+                                        inbound.provider_message_id if inbound.channel is not Channel.WEB else None)
             if inbound.attachments:
                 await self._note_attachments(conversation, inbound, now)
             if match is not None and (created or match.priority > conversation.priority):
@@ -331,8 +334,16 @@ class Helpline:
         message = await self.store.append_message(conversation.id, ours(conversation, Author.COUNSELLOR, clean, now, name))
         await self.store.mark_answered(conversation.id, now)
         await self.store.set_marks(conversation.id, {"last_answer_at": now})
+        if conversation.channel is not Channel.WEB:
+            await self.bus.publish(Seen(conversation.id))
         await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))
         return message
+
+    async def seen(self, counsellor_id: str, conversation_id: object) -> None:
+        """The counsellor has the conversation in front of them (opened it, or answered)."""
+        conversation = await self.conversation_of(counsellor_id, conversation_id)
+        if conversation.channel is not Channel.WEB:
+            await self.bus.publish(Seen(conversation.id))
 
     async def counsellor_typing(self, counsellor_id: str, conversation_id: object, active: bool) -> None:
         conversation = await self.conversation_of(counsellor_id, conversation_id)

@@ -15,7 +15,7 @@ import random
 from typing import Protocol
 
 from .errors import DeliveryError, StoreError
-from .events import DeliveryChanged, Event, MessageAdded, Typing
+from .events import DeliveryChanged, Event, MessageAdded, Seen, Typing
 from .model import Author, Channel, Conversation, Delivery
 from .store import Store
 from .store.base import DeliveryJob
@@ -71,6 +71,8 @@ class DeliveryWorker:
             self._kick.set()
         elif isinstance(event, Typing) and event.by is Author.COUNSELLOR and self._typing_senders():
             asyncio.get_running_loop().create_task(self._forward_typing(event))
+        elif isinstance(event, Seen) and self.senders:
+            asyncio.get_running_loop().create_task(self._forward_seen(event))
 
     def _typing_senders(self) -> bool:
         return any(hasattr(sender, "typing") for sender in self.senders.values())
@@ -84,6 +86,16 @@ class DeliveryWorker:
         sender = self.senders.get(conversation.channel) if conversation else None
         if sender is not None and hasattr(sender, "typing") and conversation.reply_to:
             await sender.typing(conversation, event.active)
+
+    async def _forward_seen(self, event: Seen) -> None:
+        """Messenger "mark_seen", WhatsApp blue ticks: best effort, never retried."""
+        try:
+            conversation = await self.store.get_conversation(event.conversation_id)
+        except StoreError:
+            return
+        sender = self.senders.get(conversation.channel) if conversation else None
+        if sender is not None and conversation.reply_to and conversation.is_open:
+            await sender.seen(conversation)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="delivery-worker")

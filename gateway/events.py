@@ -69,9 +69,17 @@ class DeliveryChanged:
     name = "message.delivery"
 
 
-Event = Union[MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded, DeliveryChanged]
+@dataclass(frozen=True)
+class Seen:
+    """A counsellor saw the teen's latest messages: "seen" on the platforms that show it."""
+
+    conversation_id: str
+    name = "conversation.seen"
+
+
+Event = Union[MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded, DeliveryChanged, Seen]
 _BY_NAME = {cls.name: cls for cls in (MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded,
-                                      DeliveryChanged)}
+                                      DeliveryChanged, Seen)}
 
 
 def to_wire(event: Event) -> dict[str, Any]:

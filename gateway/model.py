@@ -169,6 +169,8 @@ class Conversation:
     told_position: int | None = None  # Meta channels: the position last told (paced)
     told_at: float | None = None
     last_answer_at: float | None = None  # latest counsellor message (inactivity is counted from it)
+    # Messenger/WhatsApp: the platform id of the teen's latest message, to mark it "seen".
+    last_inbound_id: str | None = field(default=None, repr=False)
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:

@@ -23,6 +23,7 @@ from .bus import LocalBus, RedisBus
 from .clock import Clock, SystemClock
 from .config import Config
 from .console_api import CONSOLE_HUB, HELPLINE, ConsoleHub, add_console_routes
+from .config_watch import ConfigWatcher
 from .housekeeping import Housekeeper
 from .core import Helpline
 from .delivery import DeliveryWorker
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
 SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
+CONFIG_WATCHER = web.AppKey("config_watcher", ConfigWatcher)
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "web_widget"
 
 
@@ -71,6 +73,7 @@ async def healthz(request: web.Request) -> web.Response:
         "store": {"kind": helpline.store.kind, "reachable": reachable},
         "channels": channels,
         "line": helpline.line_status(),
+        **({"config": request.app[CONFIG_WATCHER].status()} if CONFIG_WATCHER in request.app else {}),
     })
 
 
@@ -82,7 +85,8 @@ async def home(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WIDGET_DIR / "index.html")
 
 
-def build_app(parts: Parts) -> web.Application:
+def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Application:
+    """The gateway; with `config_path`, edits of that file apply live (polling and SIGHUP)."""
     app = web.Application(client_max_size=64 * 1024)
     helpline = Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
     app[HELPLINE] = helpline
@@ -124,6 +128,17 @@ def build_app(parts: Parts) -> web.Application:
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
     app.cleanup_ctx.append(lifecycle)
+
+    async def config_watch(app: web.Application):
+        watcher = app[CONFIG_WATCHER]
+        watcher.install_sighup(asyncio.get_running_loop())
+        watcher.start()
+        yield
+        await watcher.stop()
+
+    if config_path is not None:
+        app[CONFIG_WATCHER] = ConfigWatcher(config_path, parts.config, helpline.reload)
+        app.cleanup_ctx.append(config_watch)  # after `lifecycle`: starts after the helpline, stops before it
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/line", line)

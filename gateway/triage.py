@@ -77,8 +77,8 @@ _REPEATED = re.compile(r"([a-z])\1{2,}")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o"})
 # After NFKD: the combining accents of Latin text, and invisible format characters (zero-width
 # space, soft hyphen…) that would otherwise split a word. Other marks become spaces later.
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-                    "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+                    r"\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 PRIORITY_RANGE = range(1, 10)
 _RULE_KEYS = frozenset({"name", "label", "priority", "skill", "phrases", "except"})
@@ -86,6 +86,7 @@ _SECTION_KEYS = frozenset({"enabled", "spellings", "rules"})
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _MAX_LABEL = 80
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
+_MAX_PHRASE = 100  # characters, normalised: a phrase is a few words, not a paragraph
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def _fold(text: str) -> str:
     """Lowercase, no accents, no invisible format characters."""
     if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    text = unicodedata.normalize("NFKD", text).casefold()  # NFKD first: "ℌ" is an "H"
     return _MARKS.sub("", text.translate(_LIGATURES))
 
 
@@ -229,7 +230,8 @@ class _PhraseList:
         """Per word where some phrase starts: (start, end, phrase) of each, longest first."""
         for hit in self.scanner.finditer(words):
             start = hit.start()
-            found = [(start, m.end(), phrase) for phrase, pattern in self.each if (m := pattern.match(words, start))]
+            found = [(start, m.end(), phrase)
+                     for phrase, pattern in self.each if (m := pattern.match(words, start))]
             yield sorted(found, key=lambda f: f[0] - f[1])  # stable: config order among equals
 
 
@@ -242,11 +244,12 @@ class _CompiledRule:
     def first_match(self, words: str) -> TriageMatch | None:
         """The first place the rule matches and no exception overlaps; its longest phrase."""
         cancelled = [(s, e) for found in self.excepts.matches(words) for s, e, _ in found] if self.excepts else []
+        rule = self.rule
         for found in self.phrases.matches(words):
             for start, end, phrase in found:
                 if not any(start < c_end and c_start < end for c_start, c_end in cancelled):
-                    rule = self.rule
-                    return TriageMatch(rule.name, rule.label, phrase, rule.priority, rule.skill, words[start:end])
+                    matched = words[start:end]
+                    return TriageMatch(rule.name, rule.label, phrase, rule.priority, rule.skill, matched)
         return None
 
 
@@ -296,7 +299,7 @@ def _spellings(raw: Any) -> Mapping[str, str]:
     if raw is None:
         return SPELLINGS
     if not isinstance(raw, Mapping):
-        raise ConfigError("triage.spellings", 'must be a mapping of teen spellings to words, e.g. {jveu: "je veux"}')
+        raise ConfigError("triage.spellings", 'must be a mapping of teen spellings to words, e.g. {kms: "me tuer"}')
     table = dict(SPELLINGS)
     for source, target in raw.items():
         key = f"triage.spellings.{source}"
@@ -334,7 +337,10 @@ def _phrase(raw: Any, key: str, spellings: Mapping[str, str]) -> str:
     if not words:
         raise ConfigError(key, f"{text!r} has no words left once normalised (accents, punctuation and "
                                "words such as 'ne' are removed)")
-    return " ".join(words)
+    phrase = " ".join(words)
+    if len(phrase) > _MAX_PHRASE:
+        raise ConfigError(key, f"must be at most {_MAX_PHRASE} characters: a phrase is a few words")
+    return phrase
 
 
 def _phrases(raw: Any, key: str, spellings: Mapping[str, str]) -> tuple[str, ...]:

@@ -1,8 +1,8 @@
 """Queue operations in a real headless Chromium: the supervisor's view, transfers, internal notes.
 
-The console pages run under the Content-Security-Policy the console is meant to ship with
-(`script-src 'self'; style-src 'self'`): an inline script, style or handler would be refused
-and reported, and the test would fail on it.
+The console page declares `script-src 'self'; style-src 'self'` (a meta tag, until the server
+sends the header): an inline script, style or handler would be refused and reported by the
+browser, and these tests fail on any such report.
 """
 
 from __future__ import annotations
@@ -29,17 +29,13 @@ async def browser():
 
 
 async def open_console(browser, base: str, username: str, presence: str | None = "available") -> Page:
-    """A console page behind the strict CSP; `page.csp_errors` collects what the browser refused."""
+    """A logged-in console page; `page.csp_errors` collects what the browser's CSP refused."""
     page = await (await browser.new_context()).new_page()
     page.csp_errors = []
     page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
-
-    async def with_csp(route):
-        response = await route.fetch()
-        await route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
-
-    await page.route(f"{base}/console", with_csp)
     await page.goto(f"{base}/console")
+    csp = page.locator('meta[http-equiv="Content-Security-Policy"]')
+    assert await csp.get_attribute("content") == CSP
     await page.fill("#login-username", username)
     await page.fill("#login-password", PASSWORD)
     await page.click("#login-submit")
@@ -148,6 +144,15 @@ async def test_supervisor_sees_the_queue_the_team_and_the_figures_and_reassigns(
         await expect(camille_row.locator(".sup-load-text")).to_have_text(f"3 / {capacity}")
         await expect(ines_row.locator(".sup-load-text")).to_have_text("0 / 1")
 
+        # A refused reassignment shows the server's reason in the form.
+        await camille_row.get_by_role("button", name=re.compile("Réattribuer " + re.escape(first_alias))).click()
+        await expect(page.locator("#reassign-to option")).to_have_text(["Inès — 0 / 1 — psychologue"])
+        await page.locator("#reassign-form").evaluate(
+            "form => { form.querySelector('option').value = 'nobody'; form.requestSubmit(); }")
+        await expect(page.locator("#reassign-error")).to_contain_text("inconnu")
+        await page.click("#reassign-cancel")
+        await expect(page.locator("#reassign-form")).to_be_hidden()
+
         assert page.csp_errors == []
         for client in (first, mocked, danger, ines, camille):
             await client.close()
@@ -173,6 +178,17 @@ async def test_counsellor_transfers_to_a_colleague_with_a_note_the_teen_never_ge
         await expect(colleague).to_contain_text("disponible")  # from the fresh `team` answer
         await expect(colleague).to_contain_text("juriste")
         await expect(page.locator("#transfer-skills-hint")).to_contain_text("juriste")
+
+        # A refused transfer says why in the form, and nothing moves.
+        await colleague.locator("input").check()
+        await colleague.locator("input").evaluate("input => { input.value = 'nobody' }")
+        await page.click("#transfer-send")
+        await expect(page.locator("#transfer-error")).to_contain_text("inconnu")
+        await expect(page.locator("#transfer-send")).to_be_enabled()
+        await expect(page.locator(".conv-item")).to_have_count(1)
+        await page.click("#transfer-cancel")
+        await page.click("#transfer-open")  # the list is rebuilt from the team
+
         await colleague.locator("input").check()
         await page.fill("#transfer-note", note)
         await expect(page.locator("#transfer-note-count")).to_have_text(f"{len(note)} / 1000")
@@ -234,4 +250,32 @@ async def test_a_raised_conversation_and_a_transfer_note_show_as_text_in_the_col
         await expect(page.locator("#tabs")).to_be_hidden()  # a counsellor has no supervision tab
         assert page.csp_errors == []
         for client in (teen, camille):
+            await client.close()
+
+
+async def test_a_conversation_reassigned_away_leaves_the_counsellors_page_with_a_notice(browser):
+    async with running_gateway(make_config()) as gw:
+        await gw.add_counsellor("camille", "Camille")
+        page = await open_console(browser, gw.http, "camille")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("on a piraté mon compte")
+        item = page.locator(".conv-item")
+        await expect(item).to_have_count(1)
+        await item.click()
+        await expect(page.locator("#pane-body")).to_be_visible()
+        lea = await gw.on_duty("lea", "Léa")
+        await gw.add_counsellor("sam", "Sam", role=Role.SUPERVISOR)
+        supervisor = await Console.login(gw.http, "sam", PASSWORD)
+        snapshot = await supervisor.next("supervision", where=lambda f: any(m["conversations"] for m in f["team"]))
+        waiting = next(c for m in snapshot["team"] for c in m["conversations"])
+        lea_id = next(m["id"] for m in snapshot["team"] if m["display_name"] == "Léa")
+        await supervisor.send({"type": "reassign", "conversation_id": waiting["id"], "to_counsellor": lea_id})
+        assert (await supervisor.next("reassigned"))["to"] == "Léa"
+
+        await expect(page.locator(".notice-info")).to_contain_text(f"{waiting['alias']} ne vous est plus attribuée")
+        await expect(page.locator(".conv-item")).to_have_count(0)
+        await expect(page.locator("#pane-empty")).to_be_visible()
+        assert (await lea.assigned())["id"] == waiting["id"]
+        assert page.csp_errors == []
+        for client in (teen, lea, supervisor):
             await client.close()

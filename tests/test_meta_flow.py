@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -271,3 +272,49 @@ async def test_an_expired_token_is_not_retried_and_alerts_the_admins(config, sta
                 health = await response.json()
         assert health["status"] == "degraded" and health["channels"]["whatsapp"]["alert"] == "token"
         await console.close()
+
+
+async def test_opening_a_conversation_marks_the_teens_messages_seen(config, standin):
+    async with running_gateway(config) as gw:
+        console = await gw.on_duty("camille", max_conversations=2)
+        await standin.send_messenger_text(gw.http, PSID, "allo")
+        await standin.send_whatsapp_text(gw.http, PHONE, "bonjour", message_id="wamid.TEEN-LAST")
+        for _ in range(2):
+            conversation = await console.assigned()
+            await console.send({"type": "open", "conversation_id": conversation["id"]})
+        seen = await standin.wait_for_sent(lambda r: r.channel == "messenger" and r.action == "mark_seen")
+        assert seen.body["recipient"] == {"id": PSID}
+        read = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("status") == "read")
+        assert read.body == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.TEEN-LAST"}
+        assert read.response == {"success": True}
+        await console.close()
+
+
+async def test_a_reply_left_in_the_outbox_is_sent_after_a_restart(redis_url, standin):
+    """The first gateway cannot reach Meta (nothing listens at its Graph URL) and stops with
+    the reply still in the outbox; the next one, on the same Redis, delivers it."""
+    prefix = f"r{uuid.uuid4().hex[:10]}"
+    unreachable = make_config(redis_url, prefix=prefix, meta={"graph_api_url": "http://127.0.0.1:9"})
+    async with running_gateway(unreachable) as first:
+        console = await first.on_duty("camille")
+        await standin.send_whatsapp_text(first.http, PHONE, "tu es là ?")
+        conversation = await console.assigned()
+        ack = await console.reply(conversation["id"], "Oui, je suis là.")
+        assert ack["message"]["delivery"] == "pending"
+        # The first attempt fails on the network and is rescheduled (peeking re-leases the job
+        # for an hour of this clock, which the second gateway's clock skips).
+        for _ in range(50):
+            jobs = await first.helpline.store.claim_deliveries(first.clock.now() + 3600, 0.0, 10)
+            if jobs and jobs[0].attempts >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert jobs and jobs[0].attempts >= 1
+        await console.close()
+    assert not any(r.body.get("text", {}).get("body") == "Oui, je suis là." for r in standin.sent)
+
+    reachable = make_config(redis_url, prefix=prefix, meta={"graph_api_url": standin.url})
+    async with running_gateway(reachable) as second:
+        second.clock.advance(3600)  # past any backoff
+        sent = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("type") == "text"
+                                           and r.body["text"]["body"] == "Oui, je suis là.")
+        assert sent.body["to"] == PHONE

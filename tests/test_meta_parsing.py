@@ -617,3 +617,29 @@ def test_a_valid_body_with_any_one_part_replaced_gives_events_or_payload_error(d
     body = VALID_BODIES[channel]
     path = data.draw(st.sampled_from(_paths(body)))
     parse_or_refuse(channel, orjson.dumps(_replace(body, path, data.draw(JSON))))
+
+
+def test_whatsapp_username_teen_without_a_number_is_known_by_their_business_scoped_id():
+    message = wa_text("wamid.BSUID", "allo")
+    del message["from"]
+    message["from_user_id"] = "FR.1502576394655843"
+    [event] = parse_whatsapp(whatsapp_body(wa_value([message])))
+    assert isinstance(event, MetaMessage) and event.platform_id == "FR.1502576394655843"
+
+
+def test_whatsapp_bsuid_only_in_contacts_is_used_when_the_message_has_no_sender():
+    message = wa_text("wamid.BSUID2", "allo")
+    del message["from"]
+    value = wa_value([message])
+    value["contacts"] = [{"profile": {"name": "x"}, "user_id": "FR.99"}]
+    [event] = parse_whatsapp(whatsapp_body(value))
+    assert event.platform_id == "FR.99"
+
+
+def test_whatsapp_message_with_no_sender_at_all_is_malformed():
+    message = wa_text("wamid.NOBODY", "allo")
+    del message["from"]
+    value = wa_value([message])
+    value["contacts"] = []
+    [event] = parse_whatsapp(whatsapp_body(value))
+    assert not isinstance(event, MetaMessage)

@@ -26,7 +26,8 @@ EXAMPLE_YAML = Path(__file__).resolve().parent.parent / "docs" / "triage.example
 
 
 def rule(name: str = "r", phrases: list[str] | None = None, priority: int = 2, **extra: object) -> dict:
-    return {"name": name, "label": "Étiquette", "priority": priority, "phrases": ["danger"] if phrases is None else phrases, **extra}
+    phrases = ["danger"] if phrases is None else phrases
+    return {"name": name, "label": "Étiquette", "priority": priority, "phrases": phrases, **extra}
 
 
 def triage(*rules: dict, **section: object) -> Triage:
@@ -278,6 +279,7 @@ def test_normalise_and_assess_never_crash(text: str) -> None:
     ({"rules": [rule(phrases=["ok", "*cide"])]}, "triage.rules[0].phrases[1]"),
     ({"rules": [rule(phrases=["ok", "de *"])]}, "triage.rules[0].phrases[1]"),
     ({"rules": [rule(phrases=["ok", "me*"])]}, "triage.rules[0].phrases[1]"),
+    ({"rules": [rule(phrases=["ok", "très " * 30])]}, "triage.rules[0].phrases[1]"),
     ({"rules": [rule(phrases=["ok"], **{"except": "mdr"})]}, "triage.rules[0].except"),
     ({"rules": [rule(phrases=["ok"], **{"except": ["mdr", ""]})]}, "triage.rules[0].except[1]"),
     ({"rules": [rule(phrases=["ok"], **{"except": ["OK!"]})]}, "triage.rules[0].except[0]"),

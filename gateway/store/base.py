@@ -98,8 +98,9 @@ class Store(ABC):
         """The sender's open conversation, if any."""
 
     @abstractmethod
-    async def touch_teen(self, conversation_id: str, at: float) -> None:
-        """Record the teen's latest message; start `waiting_since` if it was unset."""
+    async def touch_teen(self, conversation_id: str, at: float, inbound_id: str | None = None) -> None:
+        """Record the teen's latest message (and its platform id, to mark it seen); start
+        `waiting_since` if it was unset."""
 
     @abstractmethod
     async def mark_answered(self, conversation_id: str, at: float) -> None:

@@ -83,11 +83,12 @@ class MemoryStore(Store):
         conversation_id = self._active.get(sender_key)
         return self._conversations.get(conversation_id) if conversation_id else None
 
-    async def touch_teen(self, conversation_id: str, at: float) -> None:
+    async def touch_teen(self, conversation_id: str, at: float, inbound_id: str | None = None) -> None:
         conversation = self._conversations.get(conversation_id)
         if conversation is not None:
             self._conversations[conversation_id] = replace(
-                conversation, last_teen_message_at=at, waiting_since=conversation.waiting_since or at
+                conversation, last_teen_message_at=at, waiting_since=conversation.waiting_since or at,
+                last_inbound_id=inbound_id or conversation.last_inbound_id,
             )
 
     async def mark_answered(self, conversation_id: str, at: float) -> None:

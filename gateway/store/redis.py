@@ -261,8 +261,8 @@ class RedisStore(Store):
         return conversation if conversation is not None and conversation.is_open else None
 
     @_redis_errors
-    async def touch_teen(self, conversation_id: str, at: float) -> None:
-        await self._s.touch_teen(keys=[self._keys.conversation(conversation_id)], args=[repr(at)])
+    async def touch_teen(self, conversation_id: str, at: float, inbound_id: str | None = None) -> None:
+        await self._s.touch_teen(keys=[self._keys.conversation(conversation_id)], args=[repr(at), inbound_id or ""])
 
     @_redis_errors
     async def mark_answered(self, conversation_id: str, at: float) -> None:
@@ -409,7 +409,8 @@ class RedisStore(Store):
     ) -> AssignOutcome:
         k = self._keys
         outcome = await self._s.assign(
-            keys=[k.conversation(conversation_id), k.queue, k.counsellor(counsellor_id), k.counsellor_open(counsellor_id)],
+            keys=[k.conversation(conversation_id), k.queue, k.counsellor(counsellor_id),
+                  k.counsellor_open(counsellor_id)],
             args=[conversation_id, counsellor_id, capacity, repr(at)],
         )
         return AssignOutcome(outcome)

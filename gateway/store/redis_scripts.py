@@ -132,6 +132,7 @@ TOUCH_TEEN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'last_teen_message_at', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'waiting_since', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'last_inbound_id', ARGV[2]) end
 return 1
 """
 

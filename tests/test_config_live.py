@@ -1,0 +1,77 @@
+"""An admin edits config.yaml under a running gateway process: a valid edit applies within
+seconds without dropping a socket; a broken one is refused, the last good one stays, and
+/healthz says the file on disk is not the one in force."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import websockets
+import yaml
+
+from tests.processes import ALWAYS_OPEN, GatewayProcess, write_config
+
+CLOSED_ALL_WEEK = {day: [] for day in ALWAYS_OPEN}
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def edit(path: Path, **changes) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc.update(changes)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    os.replace(tmp, path)  # what editors do: an atomic rename
+
+
+async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one(tmp_path):
+    config = write_config(tmp_path / "config.yaml", "memory://", "live")
+    gateway = GatewayProcess(config, tmp_path / "gateway.log")
+    try:
+        assert get(f"{gateway.http}/api/line")["open"] is True
+        async with websockets.connect(f"{gateway.ws}/ws/widget") as teen:
+            await teen.send(json.dumps({"type": "hello", "token": None, "last_seq": 0}))
+            assert json.loads(await teen.recv())["type"] == "welcome"
+
+            edit(config, opening_hours=CLOSED_ALL_WEEK)  # valid: the line closes
+            wait_for(lambda: get(f"{gateway.http}/api/line")["open"] is False)
+            health = get(f"{gateway.http}/healthz")
+            assert health["config"]["matches_disk"] is True and health["config"]["error"] is None
+
+            edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 0})
+            health = wait_for(lambda: (h := get(f"{gateway.http}/healthz"))["config"]["error"] and h)
+            assert health["config"]["matches_disk"] is False
+            assert health["config"]["error"].startswith("routing.max_conversations_per_counsellor")
+            assert get(f"{gateway.http}/api/line")["open"] is False  # the last good hours stay
+            log = gateway.log_path.read_text(errors="replace")
+            assert "routing.max_conversations_per_counsellor" in log and "keeping the last good" in log
+
+            # Fixed, and told with SIGHUP rather than waiting for the poll.
+            edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 2})
+            gateway.process.send_signal(signal.SIGHUP)
+            wait_for(lambda: get(f"{gateway.http}/api/line")["open"] is True)
+            assert get(f"{gateway.http}/healthz")["config"]["matches_disk"] is True
+
+            # The teen's socket lived through all of it.
+            await teen.send(json.dumps({"type": "typing", "active": True}))
+            await teen.ping()
+    finally:
+        gateway.kill()

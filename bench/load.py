@@ -313,8 +313,9 @@ class Target:
 
     async def _ws(self, path: str, headers: dict | None = None,
                   session: aiohttp.ClientSession | None = None) -> aiohttp.ClientWebSocketResponse:
+        origin = {"Origin": self.ws_base.replace("ws://", "http://", 1)}  # the gateway's own page
         return await (session or self.session).ws_connect(
-            self.ws_base + path, headers=headers, autoping=True, compress=0, max_msg_size=4 * 2**20,
+            self.ws_base + path, headers={**origin, **(headers or {})}, autoping=True, compress=0, max_msg_size=4 * 2**20,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0))
 
     async def _hello(self, ws: aiohttp.ClientWebSocketResponse) -> dict:
@@ -334,7 +335,8 @@ class GatewayTarget(Target):
 
     async def console(self, index: int, username: str) -> ConsoleClient:
         async with self.session.post(f"{self.http}/api/console/login",
-                                     json={"username": username, "password": PASSWORD}) as r:
+                                     json={"username": username, "password": PASSWORD},
+                                     headers={"Origin": self.http}) as r:
             if r.status != 200:
                 raise RuntimeError(f"login {username}: HTTP {r.status} {await r.text()}")
             token = r.cookies["gw_session"].value

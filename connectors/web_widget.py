@@ -21,6 +21,9 @@ from gateway.events import ConversationChanged, Event, MessageAdded, Typing
 from gateway.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
 )
+from gateway.http_security import client_address_key, request_origin_allowed, too_many_requests
+from gateway.metrics import METRICS
+from gateway.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
 from gateway.socket_sender import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,27 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 HELLO_TIMEOUT = 10.0
 MAX_FRAME_BYTES = 16 * 1024
+
+
+@dataclass
+class WidgetLimits:
+    """Token buckets and caps of this process (see docs/security.md)."""
+
+    connects: KeyedBuckets  # per address key
+    sockets: ConcurrencyCap  # per address key
+    messages: KeyedBuckets  # per teen (sender key)
+    typing: KeyedBuckets  # per teen
+    address_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    @classmethod
+    def from_config(cls, config) -> "WidgetLimits":
+        per_minute = config.widget_messages_per_minute
+        return cls(
+            connects=KeyedBuckets(config.widget_connects_per_minute / 60, max(5, config.widget_connects_per_minute // 4)),
+            sockets=ConcurrencyCap(config.widget_sockets_per_address),
+            messages=KeyedBuckets(per_minute / 60, max(3, per_minute // 2)),
+            typing=KeyedBuckets(2.0, 10),
+        )
 
 
 @dataclass(eq=False)
@@ -70,6 +94,7 @@ class WidgetHub:
 
     def __init__(self, helpline: Helpline):
         self.helpline = helpline
+        self.limits = WidgetLimits.from_config(helpline.config)
         self._by_conversation: dict[str, set[WidgetSession]] = {}
         self._positions_stale = False
         self._refresher: asyncio.Task | None = None
@@ -277,6 +302,9 @@ class WidgetConnection:
         if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
             raise ProtocolError("bad_client_id", "Ce message n'a pas été compris.")
         session = self.session
+        if not self.hub.limits.messages.take(session.sender_key, MONOTONIC.now()):
+            raise ProtocolError("slow_down", "Tu envoies beaucoup de messages d'un coup : attends quelques "
+                                             "secondes, ton message n'est pas perdu.")
         inbound = InboundMessage(Channel.WEB, session.sender_key, client_id, frame.get("text"),
                                  self.helpline.clock.now())
         result = await self.helpline.receive(inbound)
@@ -294,6 +322,8 @@ class WidgetConnection:
                 session.send_message(message)
 
     async def _on_typing(self, frame: dict) -> None:
+        if not self.hub.limits.typing.take(self.session.sender_key, MONOTONIC.now()):
+            return  # a flood of typing frames is dropped silently
         if self.session.conversation_id and self.session.state == "assigned":
             conversation = await self.helpline.store.get_conversation(self.session.conversation_id)
             if conversation is not None:
@@ -317,9 +347,30 @@ def _parse(data: object) -> dict | None:
 WIDGET_HUB = web.AppKey("widget_hub", WidgetHub)
 
 
-async def widget_socket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
-    await ws.prepare(request)
-    request.app[SOCKETS].add(ws)
-    await WidgetConnection(request.app[WIDGET_HUB], ws).run()
-    return ws
+async def widget_socket(request: web.Request) -> web.StreamResponse:
+    """Checks before the upgrade: the page's Origin (cross-site hijacking), then per-address
+    limits (connection rate, simultaneous sockets). Addresses are keyed, never kept."""
+    hub = request.app[WIDGET_HUB]
+    config = hub.helpline.config
+    if not request_origin_allowed(request, config.widget_origins):
+        return web.json_response({"error": "Origine non autorisée."}, status=403)
+    address = client_address_key(request, hub.limits.address_secret, config.trust_proxy)
+    now = MONOTONIC.now()
+    if not hub.limits.connects.take(address, now):
+        return too_many_requests(hub.limits.connects.retry_after(address, now),
+                                 "Trop de connexions. Réessaie dans quelques secondes.")
+    if not hub.limits.sockets.acquire(address):
+        return too_many_requests(5, "Trop de connexions ouvertes depuis cette adresse.")
+    metrics = request.app[METRICS]
+    try:
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
+        await ws.prepare(request)
+        request.app[SOCKETS].add(ws)
+        metrics.socket_opened("widget")
+        try:
+            await WidgetConnection(hub, ws).run()
+        finally:
+            metrics.socket_closed("widget")
+        return ws
+    finally:
+        hub.limits.sockets.release(address)

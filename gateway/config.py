@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .http_security import normalise_origin
 from .schedule import Schedule
 from .triage import Triage, parse_triage
 
@@ -89,7 +90,8 @@ DEFAULT_HOURS["sunday"] = []
 
 TOP_LEVEL_KEYS = frozenset(
     {"timezone", "opening_hours", "closures", "public_holidays", "last_admission_minutes", "store", "routing",
-     "queue", "inactivity", "triage", "messages", "limits", "console", "pseudonym", "meta", "attachments"}
+     "queue", "inactivity", "triage", "messages", "limits", "console", "pseudonym", "meta", "attachments",
+     "retention", "http"}
 )
 
 
@@ -115,7 +117,17 @@ class Config:
     graph_api_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"
     allowed_attachment_types: frozenset[str] = frozenset()
+    retention_days: int = 30  # closed conversations: texts and platform ids erased after this
+    retention_sweep_seconds: int = 3600  # how often each process looks for conversations to erase
     messages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MESSAGES))
+    # HTTP hardening (docs/security.md): origins allowed besides the gateway's own page.
+    tls: bool = False  # behind TLS: Secure cookie, HSTS
+    trust_proxy: bool = False  # read the client address from X-Forwarded-For (one trusted proxy)
+    widget_origins: tuple[str, ...] = ()  # sites embedding the widget, e.g. https://www.3018.fr
+    console_origins: tuple[str, ...] = ()
+    widget_messages_per_minute: int = 20
+    widget_sockets_per_address: int = 50
+    widget_connects_per_minute: int = 60
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -156,6 +168,30 @@ def _messages(section: Mapping[str, Any]) -> dict[str, str]:
     return messages
 
 
+def _http(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The `http` section: TLS, proxy, and the origin allowlists (exact scheme://host[:port])."""
+    out: dict[str, Any] = {}
+    for flag in ("tls", "trust_proxy"):
+        value = section.get(flag, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"http.{flag}", f"must be true or false, got {value!r}")
+        out[flag] = value
+    for name in ("widget_origins", "console_origins"):
+        entries = section.get(name) or []
+        if not isinstance(entries, list):
+            raise ConfigError(f"http.{name}", "must be a list of origins like https://www.3018.fr")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, str) or normalise_origin(entry) is None:
+                raise ConfigError(f"http.{name}[{i}]", f"{entry!r} is not an origin like https://www.3018.fr "
+                                                       "(scheme and host, no path, no *)")
+        out[name] = tuple(entries)
+    unknown = set(section) - {"tls", "trust_proxy", "widget_origins", "console_origins"}
+    if unknown:
+        raise ConfigError(f"http.{sorted(unknown)[0]}", "unknown key; known: console_origins, tls, trust_proxy, "
+                                                        "widget_origins")
+    return out
+
+
 def parse_config(raw: Any) -> Config:
     """Validate a parsed YAML document and build the Config."""
     doc = _mapping(raw, "(top level)")
@@ -182,6 +218,7 @@ def parse_config(raw: Any) -> Config:
     key_env = pseudonym.get("key_env", "GATEWAY_PSEUDONYM_KEY")
     if not isinstance(key_env, str) or not key_env:
         raise ConfigError("pseudonym.key_env", "must name an environment variable")
+    http = _http(_mapping(doc.get("http"), "http"))
     meta = _mapping(doc.get("meta"), "meta")
     graph_url = meta.get("graph_api_url", "https://graph.facebook.com")
     if not isinstance(graph_url, str) or not graph_url.startswith(("https://", "http://")):
@@ -190,6 +227,7 @@ def parse_config(raw: Any) -> Config:
     if not isinstance(graph_version, str) or not graph_version.startswith("v"):
         raise ConfigError("meta.graph_api_version", "must look like v25.0")
     attachments = _mapping(doc.get("attachments"), "attachments")
+    retention = _mapping(doc.get("retention"), "retention")
     allowed = attachments.get("allowed_types", [])
     if not isinstance(allowed, list) or not all(isinstance(t, str) for t in allowed):
         raise ConfigError("attachments.allowed_types", "must be a list of types such as [document]")
@@ -210,10 +248,16 @@ def parse_config(raw: Any) -> Config:
         inactivity_check_minutes=_int(inactivity, "check_after_minutes", "inactivity", 10, 1, 24 * 60),
         inactivity_close_minutes=_int(inactivity, "close_after_minutes", "inactivity", 10, 1, 24 * 60),
         triage=parse_triage(doc.get("triage")),
+        widget_messages_per_minute=_int(limits, "widget_messages_per_minute", "limits", 20, 1, 600),
+        widget_sockets_per_address=_int(limits, "widget_sockets_per_address", "limits", 50, 1, 1_000_000),
+        widget_connects_per_minute=_int(limits, "widget_connects_per_minute", "limits", 60, 1, 1_000_000),
+        **http,
         max_message_chars=_int(limits, "max_message_chars", "limits", 2000, 1, 10_000),
         dedupe_ttl_seconds=_int(limits, "dedupe_ttl_seconds", "limits", 7 * 24 * 3600, 60, 30 * 24 * 3600),
         session_hours=_int(console, "session_hours", "console", 12, 1, 24 * 7),
         pseudonym_key_env=key_env,
+        retention_days=_int(retention, "days", "retention", 30, 1, 3650),
+        retention_sweep_seconds=_int(retention, "sweep_seconds", "retention", 3600, 60, 24 * 3600),
         messages=_messages(_mapping(doc.get("messages"), "messages")),
         raw=doc,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,11 @@ from .accounts import authenticate, hash_token, open_session, session_counsellor
 from .core import Helpline, console_view
 from .errors import AuthError, GatewayError, ProtocolError
 from .events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
+from . import audit
 from .handover import reassign, transfer
+from .http_security import client_address_key, csrf_ok, too_many_requests
+from .login_guard import LoginGuard, account_key
+from .metrics import METRICS
 from .model import Author, CloseReason, Counsellor, Presence, Role
 from .supervision import snapshot
 from .socket_sender import SOCKETS, QueuedSender
@@ -47,6 +52,7 @@ class ConsoleHub:
         self.helpline = helpline
         self._by_counsellor: dict[str, set[ConsoleSession]] = {}
         self._feed: asyncio.Task | None = None
+        self._closing = False  # see Housekeeper.stop: a cancel may come back as a StoreError
         helpline.bus.subscribe(self._on_event)
 
     def add(self, session: ConsoleSession) -> None:
@@ -59,7 +65,7 @@ class ConsoleHub:
 
     async def _supervision_feed(self) -> None:
         """While a supervisor is connected here, push them the live picture every few seconds."""
-        while self._supervisors():
+        while self._supervisors() and not self._closing:
             try:
                 frame = await snapshot(self.helpline)
             except GatewayError as exc:
@@ -70,6 +76,7 @@ class ConsoleHub:
             await asyncio.sleep(SUPERVISION_SECONDS)
 
     async def close(self) -> None:
+        self._closing = True
         if self._feed:
             self._feed.cancel()
             await asyncio.gather(self._feed, return_exceptions=True)
@@ -119,10 +126,16 @@ class ConsoleHub:
 
 CONSOLE_HUB = web.AppKey("console_hub", ConsoleHub)
 HELPLINE = web.AppKey("helpline", Helpline)
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
+# Keys of client addresses for the login limits: random per process, never stored nor logged.
+_ADDRESS_SECRET = secrets.token_bytes(32)
+FORBIDDEN = {"error": "Requête refusée (origine inconnue)."}
 
 
 def _cookie_secure(request: web.Request) -> bool:
-    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+    config = request.app[HELPLINE].config
+    forwarded_https = config.trust_proxy and request.headers.get("X-Forwarded-Proto", "") == "https"
+    return config.tls or request.secure or forwarded_https
 
 
 async def current_counsellor(request: web.Request) -> Counsellor | None:
@@ -135,28 +148,41 @@ async def console_page(request: web.Request) -> web.FileResponse:
 
 async def login(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
+    if not csrf_ok(request, helpline.config.console_origins):
+        return web.json_response(FORBIDDEN, status=403)
     try:
         body = orjson.loads(await request.read())
         username, password = str(body["username"])[:64], str(body["password"])[:256]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return web.json_response({"error": "Requête invalide."}, status=400)
+    guard, account = request.app[LOGIN_GUARD], account_key(username)
+    address = client_address_key(request, _ADDRESS_SECRET, helpline.config.trust_proxy)
+    wait = guard.check(account, address)
+    if wait is not None:  # same answer whether the account exists or not
+        return too_many_requests(wait, "Trop de tentatives. Réessayez dans quelques minutes.")
     try:
         counsellor = await authenticate(helpline.store, username, password)
     except AuthError:
-        log.info("console login refused")
+        guard.failed(account, address)
+        audit.record("login_refused", None, at=helpline.clock.now())
         return web.json_response({"error": "Identifiant ou mot de passe incorrect."}, status=401)
+    guard.succeeded(account, address)
     token = await open_session(helpline.store, counsellor, helpline.config.session_hours)
     response = web.json_response({"me": counsellor.public()})
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_cookie_secure(request),
                         max_age=int(helpline.config.session_hours * 3600), path="/")
-    log.info("counsellor %s logged in", counsellor.id)
+    audit.record("login", counsellor.id, at=helpline.clock.now())
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
+    if not csrf_ok(request, helpline.config.console_origins):
+        return web.json_response(FORBIDDEN, status=403)
     token = request.cookies.get(COOKIE)
     if token:
+        who = await current_counsellor(request)
+        audit.record("logout", who.id if who else None, at=helpline.clock.now())
         await helpline.store.delete_session(hash_token(token))
         await helpline.bus.publish(SessionEnded(hash_token(token)))
     response = web.Response(status=204)
@@ -172,12 +198,16 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def console_socket(request: web.Request) -> web.StreamResponse:
+    if not csrf_ok(request, request.app[HELPLINE].config.console_origins):
+        return web.json_response(FORBIDDEN, status=403)  # cross-site WebSocket hijacking
     counsellor = await current_counsellor(request)
     if counsellor is None:
         return web.json_response({"error": "Non connecté."}, status=401)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    metrics = request.app[METRICS]
+    metrics.socket_opened("console")
     hub = request.app[CONSOLE_HUB]
     session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]),
                              supervisor=counsellor.role in (Role.SUPERVISOR, Role.ADMIN))
@@ -185,6 +215,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     try:
         await ConsoleConnection(request.app[HELPLINE], session).run(counsellor)
     finally:
+        metrics.socket_closed("console")
         hub.remove(session)
         await session.sender.aclose()
     return ws
@@ -270,6 +301,7 @@ class ConsoleConnection:
             messages = await self.helpline.store.messages(conversation.id)
             self.session.sender.send({"type": "history", "conversation_id": conversation.id,
                                       "messages": [m.view() for m in messages]})
+            audit.record("open", self.counsellor_id, at=self.helpline.clock.now(), conversation_id=conversation.id)
             await self.helpline.seen(self.counsellor_id, conversation.id)
         elif kind == "reply":
             await self._reply(frame)
@@ -283,10 +315,14 @@ class ConsoleConnection:
         elif kind == "transfer":
             done = await transfer(self.helpline, self.counsellor_id, conversation_id, to_counsellor=frame.get("to_counsellor"),
                                   to_skill=frame.get("to_skill"), note=frame.get("note"))
+            audit.record("transfer", self.counsellor_id, at=self.helpline.clock.now(),
+                         conversation_id=done.conversation_id, outcome=done.outcome)
             self.session.sender.send({"type": "transferred", "conversation_id": done.conversation_id,
                                       "outcome": done.outcome, "to": done.to_name})
         elif kind == "reassign":
             done = await reassign(self.helpline, self.counsellor_id, conversation_id, frame.get("to_counsellor"))
+            audit.record("reassign", self.counsellor_id, at=self.helpline.clock.now(),
+                         conversation_id=done.conversation_id)
             self.session.sender.send({"type": "reassigned", "conversation_id": done.conversation_id, "to": done.to_name})
         else:
             raise ProtocolError("unknown_type", "Action inconnue.")

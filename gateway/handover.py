@@ -60,9 +60,10 @@ def _gone_from(counsellor_id: str | None, moved: Conversation, now: float) -> Co
     return ConversationChanged(moved.id, "transferred", counsellor_id, None, view)
 
 
-async def _note(helpline: Helpline, conversation: Conversation, text: str) -> None:
-    note = await helpline.store.append_message(conversation.id, NewMessage(Author.NOTE, text, helpline.clock.now()))
-    await helpline.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, note))
+async def _note(helpline: Helpline, conversation_id: str, owner_id: str | None, text: str) -> None:
+    """An internal note, written once the handover is done, shown live to whoever has it now."""
+    note = await helpline.store.append_message(conversation_id, NewMessage(Author.NOTE, text, helpline.clock.now()))
+    await helpline.bus.publish(MessageAdded(conversation_id, owner_id, note))
 
 
 def _clean_note(note: object) -> str:
@@ -86,13 +87,16 @@ async def transfer(helpline: Helpline, counsellor_id: str, conversation_id: obje
         target = await helpline.store.get_counsellor(to_counsellor) if isinstance(to_counsellor, str) else None
         if target is None or target.id == counsellor_id:
             raise ProtocolError("bad_target", "Collègue inconnu·e.")
-        await _note(helpline, conversation, f"Transfert de {my_name} vers {target.display_name}" +
-                    (f" : {text}" if text else ""))
+        suffix = f" : {text}" if text else ""
         handed = await _give(helpline, conversation, counsellor_id, target.id)
         if handed is not None:
+            await _note(helpline, conversation.id, target.id, f"Transfert de {my_name} vers {target.display_name}{suffix}")
             return handed
         # The colleague cannot take it now: the head of the queue, never a void.
-        return await _to_queue(helpline, conversation, counsellor_id, conversation.required_skill)
+        queued = await _to_queue(helpline, conversation, counsellor_id, conversation.required_skill)
+        await _note(helpline, conversation.id, None, f"Transfert de {my_name} vers {target.display_name}, "
+                                                     f"indisponible : remise en tête de file{suffix}")
+        return queued
     if not isinstance(to_skill, str) or not to_skill.strip() or len(to_skill) > 40:
         raise ProtocolError("bad_target", "Indiquez un·e collègue ou une compétence.")
     skill = to_skill.strip().lower()
@@ -101,9 +105,10 @@ async def transfer(helpline: Helpline, counsellor_id: str, conversation_id: obje
         # Queued for a skill nobody on duty has, it would come straight back: keep it, say so.
         raise ProtocolError("no_skill_available", f"Personne avec la compétence « {skill} » n'est disponible "
                                                   "pour l'instant. Gardez la conversation ou transférez-la à un·e collègue.")
-    await _note(helpline, conversation, f"Transfert de {my_name} vers la compétence « {skill} »" +
+    queued = await _to_queue(helpline, conversation, counsellor_id, skill)
+    await _note(helpline, conversation.id, None, f"Transfert de {my_name} vers la compétence « {skill} »" +
                 (f" : {text}" if text else ""))
-    return await _to_queue(helpline, conversation, counsellor_id, skill)
+    return queued
 
 
 async def reassign(helpline: Helpline, supervisor_id: str, conversation_id: object, to_counsellor: object) -> Handover:
@@ -117,10 +122,10 @@ async def reassign(helpline: Helpline, supervisor_id: str, conversation_id: obje
         raise ProtocolError("closed", "Cette conversation n'est plus en cours.")
     if target is None:
         raise ProtocolError("bad_target", "Conseiller·e inconnu·e.")
-    await _note(helpline, conversation, f"Réattribuée par {supervisor.display_name} à {target.display_name}")
     handed = await _give(helpline, conversation, conversation.counsellor_id, target.id)
     if handed is None:
         raise ProtocolError("unavailable_target", f"{target.display_name} n'est pas disponible ou est complet·e.")
+    await _note(helpline, conversation.id, target.id, f"Réattribuée par {supervisor.display_name} à {target.display_name}")
     return handed
 
 

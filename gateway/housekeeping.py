@@ -31,24 +31,32 @@ class Housekeeper:
     def __init__(self, helpline: Helpline):
         self.helpline = helpline
         self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="housekeeping")
 
     async def stop(self) -> None:
+        # A flag as well as cancel(): a cancellation that lands inside a Redis call can come
+        # back as a connection error (StoreError), which the loop survives by design.
+        self._stop.set()
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.sweep_once()
             except StoreError as exc:
                 log.warning("housekeeping skipped: %s", exc)
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 log.exception("housekeeping round failed")
-            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                async with asyncio.timeout(SWEEP_SECONDS):
+                    await self._stop.wait()
+            except TimeoutError:
+                pass
 
     async def sweep_once(self) -> None:
         now = self.helpline.clock.now()

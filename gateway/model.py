@@ -171,6 +171,7 @@ class Conversation:
     last_answer_at: float | None = None  # latest counsellor message (inactivity is counted from it)
     # Messenger/WhatsApp: the platform id of the teen's latest message, to mark it "seen".
     last_inbound_id: str | None = field(default=None, repr=False)
+    erased_at: float | None = None  # retention: texts and platform ids erased then, figures kept
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:

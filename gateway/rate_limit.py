@@ -15,6 +15,8 @@ network), so limits keyed by address must stay loose; the tight ones belong to t
 
 from __future__ import annotations
 
+import time
+
 from collections import OrderedDict
 
 
@@ -150,3 +152,13 @@ class ConcurrencyCap:
     def __len__(self) -> int:
         """Keys currently holding at least one slot."""
         return len(self._counts)
+
+
+class _Monotonic:
+    """Limits count real seconds, not the helpline's (injected, possibly frozen) business clock."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+
+MONOTONIC = _Monotonic()

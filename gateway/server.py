@@ -22,9 +22,13 @@ from connectors.web_widget import WIDGET_HUB, WidgetHub, widget_socket
 from .bus import LocalBus, RedisBus
 from .clock import Clock, SystemClock
 from .config import Config
-from .console_api import CONSOLE_HUB, HELPLINE, ConsoleHub, add_console_routes
+from .console_api import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from .config_watch import ConfigWatcher
 from .housekeeping import Housekeeper
+from .http_security import security_headers
+from .login_guard import LoginGuard
+from .metrics import METRICS, Metrics, metrics_handler
+from .rate_limit import MONOTONIC
 from .core import Helpline
 from .delivery import DeliveryWorker
 from .model import Channel
@@ -87,11 +91,15 @@ async def home(request: web.Request) -> web.FileResponse:
 
 def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Application:
     """The gateway; with `config_path`, edits of that file apply live (polling and SIGHUP)."""
-    app = web.Application(client_max_size=64 * 1024)
+    config = parts.config
+    app = web.Application(client_max_size=64 * 1024, middlewares=[
+        security_headers(tls=config.tls, widget_frame_ancestors=["'self'", *config.widget_origins])])
     helpline = Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
     app[HELPLINE] = helpline
     app[WIDGET_HUB] = WidgetHub(helpline)
     app[CONSOLE_HUB] = ConsoleHub(helpline)
+    app[METRICS] = Metrics(parts.bus, parts.store)
+    app[LOGIN_GUARD] = LoginGuard(MONOTONIC)
     housekeeper = Housekeeper(helpline)
     app[HOUSEKEEPER] = housekeeper
     secrets = MetaSecrets.from_env()
@@ -142,6 +150,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/line", line)
+    app.router.add_get("/metrics", metrics_handler)  # keep it behind the proxy: monitoring only
     app.router.add_get("/ws/widget", widget_socket)
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)
     add_console_routes(app)

@@ -58,7 +58,10 @@ class Widget(FrameClient):
 
     @classmethod
     async def connect(cls, ws_base: str, token: str | None = None, last_seq: int = 0,
-                      origin: str | None = None) -> "Widget":
+                      origin: str | None = "own") -> "Widget":
+        """`origin` "own": the gateway's own page, as the demo page would (None: no Origin)."""
+        if origin == "own":
+            origin = ws_base.replace("ws://", "http://", 1)
         ws = await websockets.connect(f"{ws_base}/ws/widget", max_size=2**20, origin=origin)
         client = cls(ws)
         await client.send({"type": "hello", "token": token, "last_seq": last_seq})
@@ -90,12 +93,13 @@ class Console(FrameClient):
     @classmethod
     async def login(cls, http_base: str, username: str, password: str) -> "Console":
         http = aiohttp.ClientSession(base_url=http_base, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        async with http.post("/api/console/login", json={"username": username, "password": password}) as r:
+        async with http.post("/api/console/login", json={"username": username, "password": password},
+                             headers={"Origin": http_base}) as r:
             assert r.status == 200, await r.text()
         cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
         ws_base = http_base.replace("http://", "ws://")
         ws = await websockets.connect(f"{ws_base}/ws/console", additional_headers={"Cookie": cookie},
-                                      max_size=2**22)
+                                      max_size=2**22, origin=http_base)
         client = cls(ws)
         client.http = http
         client.init = await client.next("init")

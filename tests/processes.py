@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 def write_config(path: Path, store_url: str, prefix: str, **extra) -> Path:
-    doc = {"store": {"url": store_url, "prefix": prefix}, "opening_hours": ALWAYS_OPEN, **extra}
+    doc = {"store": {"url": store_url, "prefix": prefix}, "opening_hours": ALWAYS_OPEN, "public_holidays": "open",
+           **extra}
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
 

@@ -47,7 +47,7 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
     gateway = GatewayProcess(config, tmp_path / "gateway.log")
     try:
         assert get(f"{gateway.http}/api/line")["open"] is True
-        async with websockets.connect(f"{gateway.ws}/ws/widget") as teen:
+        async with websockets.connect(f"{gateway.ws}/ws/widget", origin=gateway.http) as teen:
             await teen.send(json.dumps({"type": "hello", "token": None, "last_seq": 0}))
             assert json.loads(await teen.recv())["type"] == "welcome"
 

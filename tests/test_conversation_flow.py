@@ -255,17 +255,17 @@ async def test_a_counsellor_cannot_touch_a_colleagues_conversation(config):
 async def test_console_socket_refuses_a_missing_or_logged_out_cookie(config):
     async with running_gateway(config) as gw:
         with pytest.raises(websockets.InvalidStatus) as refused:
-            await websockets.connect(f"{gw.ws}/ws/console")
+            await websockets.connect(f"{gw.ws}/ws/console", origin=gw.http)
         assert refused.value.response.status_code == 401
 
         await gw.add_counsellor("camille")
         console = await Console.login(gw.http, "camille", PASSWORD)
         cookie = "; ".join(f"{c.key}={c.value}" for c in console.http.cookie_jar)
-        async with console.http.post("/api/console/logout") as response:
+        async with console.http.post("/api/console/logout", headers={"Origin": gw.http}) as response:
             assert response.status == 204
         await asyncio.wait_for(console.ws.wait_closed(), 5)  # logout closes the open socket
         with pytest.raises(websockets.InvalidStatus):
-            await websockets.connect(f"{gw.ws}/ws/console", additional_headers={"Cookie": cookie})
+            await websockets.connect(f"{gw.ws}/ws/console", additional_headers={"Cookie": cookie}, origin=gw.http)
         await console.http.close()
 
 
@@ -276,7 +276,7 @@ async def test_login_refuses_a_wrong_password_with_the_same_answer_as_an_unknown
             answers = []
             for body in ({"username": "camille", "password": "wrong password"},
                          {"username": "nobody", "password": "wrong password"}):
-                async with http.post("/api/console/login", json=body) as response:
+                async with http.post("/api/console/login", json=body, headers={"Origin": gw.http}) as response:
                     answers.append((response.status, await response.json()))
                     assert "gw_session" not in response.cookies
             assert answers[0] == answers[1] and answers[0][0] == 401

@@ -27,7 +27,7 @@ from gateway.model import (
     QueueEntry,
     Role,
 )
-from gateway.store.base import AssignOutcome, NewMessage, Store
+from gateway.store.base import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Store
 from gateway.store.redis import RedisStore
 
 T0 = 1_700_000_000.0
@@ -630,6 +630,111 @@ async def test_closing_twice_or_closing_the_unknown_returns_none(store: Store) -
     assert await store.close_conversation("unknown", CloseReason.BY_TEEN, T0) is None
 
 
+# --- retention: erasing a closed conversation -----------------------------------------------
+
+
+async def a_meta_conversation_with_history(store: Store, sender: str = "sender-m") -> Conversation:
+    """A Messenger conversation as the core builds it: platform ids, triage, a reply to deliver."""
+    conversation = replace(a_conversation(sender), channel=Channel.MESSENGER, reply_to=f"psid-{sender}",
+                           business_id="page-1", priority=2, priority_reason="il m'a dit « je vais le diffuser »",
+                           required_skill="juriste")
+    await queued(store, conversation)
+    await store.touch_teen(conversation.id, T0 + 1, inbound_id=f"mid-{sender}")
+    await store.append_message(conversation.id, NewMessage(Author.TEEN, "il a mes photos", T0 + 1))
+    await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0 + 2, "Ana",
+                                                           deliver=True))
+    return conversation
+
+
+async def test_erasing_a_closed_conversation_removes_texts_and_ids_and_keeps_the_figures(store: Store) -> None:
+    conversation = await a_meta_conversation_with_history(store)
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, conversation, at=T0 + 1.5)
+    await store.mark_answered(conversation.id, T0 + 2)
+    closed = await store.close_conversation(conversation.id, CloseReason.BY_COUNSELLOR, T0 + 60)
+    assert closed is not None and closed.reply_to == "psid-sender-m"
+
+    assert await store.erase_conversation(conversation.id, T0 + 90) is True
+
+    assert await store.messages(conversation.id) == []
+    assert await store.claim_deliveries(now=1e12, lease=30, limit=10) == []  # its pending reply too
+    erased = await store.get_conversation(conversation.id)
+    assert erased == replace(closed, sender_key=ERASED_SENDER_KEY, alias=ERASED_ALIAS, reply_to=None,
+                             business_id=None, last_inbound_id=None, priority_reason=None, erased_at=T0 + 90)
+    assert (erased.channel, erased.opened_at, erased.assigned_at, erased.first_answer_at, erased.closed_at,
+            erased.close_reason, erased.priority, erased.required_skill) == (
+        Channel.MESSENGER, T0, T0 + 1.5, T0 + 2, T0 + 60, CloseReason.BY_COUNSELLOR, 2, "juriste")
+    assert await store.conversations_since(T0) == [erased]  # the day's figures still count it
+    assert await store.closed_before(T0 + 10**9, limit=10) == []
+
+
+async def test_an_open_or_unknown_conversation_is_not_erased(store: Store) -> None:
+    waiting = await a_meta_conversation_with_history(store, "s1")
+    talking = await a_meta_conversation_with_history(store, "s2")
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, talking)
+    before = {c.id: await store.get_conversation(c.id) for c in (waiting, talking)}
+    for conversation in (waiting, talking):
+        assert await store.erase_conversation(conversation.id, T0 + 90) is False
+        assert await store.get_conversation(conversation.id) == before[conversation.id]
+        assert len(await store.messages(conversation.id)) == 2
+    assert await store.erase_conversation("unknown", T0 + 90) is False
+    assert await store.get_conversation("unknown") is None
+    assert len(await store.claim_deliveries(now=1e12, lease=30, limit=10)) == 2
+
+
+async def test_erasing_again_keeps_the_first_time_and_removes_what_came_late(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0 + 5)
+    assert await store.erase_conversation(conversation.id, T0 + 10)
+    await store.append_message(conversation.id, NewMessage(Author.SYSTEM, "arrivé trop tard", T0 + 11))
+    assert await store.erase_conversation(conversation.id, T0 + 20)
+    erased = await store.get_conversation(conversation.id)
+    assert erased is not None and erased.erased_at == T0 + 10
+    assert await store.messages(conversation.id) == []
+
+
+async def test_erasing_one_conversation_leaves_the_others_alone(store: Store) -> None:
+    gone = await a_meta_conversation_with_history(store, "s1")
+    kept = await a_meta_conversation_with_history(store, "s2")
+    await store.close_conversation(gone.id, CloseReason.BY_TEEN, T0 + 5)
+    await store.close_conversation(kept.id, CloseReason.BY_TEEN, T0 + 6)
+    kept_before = await store.get_conversation(kept.id)
+    assert await store.erase_conversation(gone.id, T0 + 10)
+    assert await store.get_conversation(kept.id) == kept_before
+    assert [m.text for m in await store.messages(kept.id)] == ["il a mes photos", "Je suis là."]
+    jobs = await store.claim_deliveries(now=1e12, lease=30, limit=10)
+    assert [(j.conversation_id, j.seq) for j in jobs] == [(kept.id, 2)]
+    assert await store.closed_before(T0 + 100, limit=10) == [kept.id]
+
+
+async def test_closed_before_lists_closed_unerased_conversations_oldest_first(store: Store) -> None:
+    late, early, at_cutoff, still_open, erased = await queued(
+        store, *(a_conversation(f"s{i}", queued_at=T0 + i) for i in range(5)))
+    await store.close_conversation(late.id, CloseReason.BY_TEEN, T0 + 30)
+    await store.close_conversation(early.id, CloseReason.BY_TEEN, T0 + 10)
+    await store.close_conversation(at_cutoff.id, CloseReason.BY_TEEN, T0 + 40)
+    await store.close_conversation(erased.id, CloseReason.BY_TEEN, T0 + 5)
+    await store.erase_conversation(erased.id, T0 + 6)
+    out_of_hours = a_conversation("s9", queued_at=T0 + 20).close(CloseReason.OUT_OF_HOURS, T0 + 20)
+    await store.create_closed(out_of_hours)
+
+    assert await store.closed_before(T0 + 40, limit=10) == [early.id, out_of_hours.id, late.id]
+    assert await store.closed_before(T0 + 40, limit=2) == [early.id, out_of_hours.id]
+    assert await store.closed_before(T0 + 10, limit=10) == []
+    assert await store.closed_before(T0 + 40, limit=0) == []
+    assert still_open.id not in await store.closed_before(T0 + 10**9, limit=10)
+
+
+async def test_a_delivery_state_for_a_message_that_is_not_stored_is_ignored(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "x", T0, deliver=True))
+    await store.set_delivery(conversation.id, 2, Delivery.READ)
+    await store.set_delivery("unknown", 1, Delivery.READ)
+    assert [m.delivery for m in await store.messages(conversation.id)] == [Delivery.PENDING]
+    assert await store.messages("unknown") == []
+
+
 # --- messages -------------------------------------------------------------------------------
 
 
@@ -782,6 +887,37 @@ async def test_redis_keys_carry_the_prefix_and_never_a_raw_provider_id(make_stor
     finally:
         await client.aclose()
 
+
+async def test_redis_content_keys_get_their_ttl_at_close_and_go_at_erase(redis_url: str) -> None:
+    prefix = f"ttl-{uuid.uuid4().hex[:8]}"
+    store = RedisStore(redis_url, prefix=prefix, content_ttl=3 * 86400)
+    await store.start()
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        [talk] = await queued(store, replace(a_conversation(), channel=Channel.MESSENGER, reply_to="psid-1"))
+        await store.append_message(talk.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0, deliver=True))
+        msgs, delivery = f"{prefix}:conv:{{{talk.id}}}:msgs", f"{prefix}:conv:{{{talk.id}}}:delivery"
+        assert (await client.ttl(msgs), await client.ttl(delivery)) == (-1, -1)  # open: no TTL
+
+        await store.close_conversation(talk.id, CloseReason.BY_TEEN, T0 + 5)
+        assert 3 * 86400 - 5 <= await client.ttl(msgs) <= 3 * 86400
+        assert 3 * 86400 - 5 <= await client.ttl(delivery) <= 3 * 86400
+        assert await client.ttl(f"{prefix}:conv:{{{talk.id}}}") == -1  # the figures stay
+        assert await client.zrange(f"{prefix}:closed", 0, -1, withscores=True) == [(talk.id, T0 + 5)]
+
+        # Out of hours: stored closed first, its messages come after; they get the TTL too.
+        night = a_conversation("s2").close(CloseReason.OUT_OF_HOURS, T0)
+        await store.create_closed(night)
+        await store.append_message(night.id, NewMessage(Author.TEEN, "tu es là ?", T0))
+        assert 0 < await client.ttl(f"{prefix}:conv:{{{night.id}}}:msgs") <= 3 * 86400
+
+        assert await store.erase_conversation(talk.id, T0 + 10)
+        await store.set_delivery(talk.id, 1, Delivery.READ)  # a late receipt brings nothing back
+        assert await client.exists(msgs, delivery) == 0
+        assert await client.zrange(f"{prefix}:closed", 0, -1) == [night.id]
+    finally:
+        await client.aclose()
+        await store.close()
 
 async def test_redis_queue_scores_follow_raises_and_requeues(make_store, redis_url: str) -> None:
     # queue() re-sorts what it reads; the sorted set must still hold the order on its own.

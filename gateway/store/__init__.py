@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from .base import AssignOutcome, NewMessage, Store
+from .base import DEFAULT_RETENTION_DAYS, AssignOutcome, NewMessage, Store, content_ttl_seconds
 
 
-def open_store(url: str, prefix: str = "3018") -> Store:
-    """The store a URL names. Raises ValueError on an unknown scheme."""
+def open_store(url: str, prefix: str = "3018", retention_days: int = DEFAULT_RETENTION_DAYS) -> Store:
+    """The store a URL names. Raises ValueError on an unknown scheme.
+
+    `retention_days` sets the Redis store's safety-net TTL on closed conversations' content
+    (see RetentionSweeper for the erasing itself); the memory store keeps nothing past a restart.
+    """
     if url == "memory://" or url.startswith("memory:"):
         from .memory import MemoryStore
 
@@ -14,7 +18,7 @@ def open_store(url: str, prefix: str = "3018") -> Store:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .redis import RedisStore
 
-        return RedisStore(url, prefix=prefix)
+        return RedisStore(url, prefix=prefix, content_ttl=content_ttl_seconds(retention_days))
     raise ValueError(f"unknown store url scheme: {url.split(':', 1)[0]!r} (use memory:// or redis://)")
 
 

@@ -26,6 +26,18 @@ from ..model import (
 # Bookkeeping fields `set_marks` may write (None erases).
 MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at"})
 
+# Retention: what an erased conversation keeps in place of its pseudonym and alias.
+ERASED_SENDER_KEY = "erased"
+ERASED_ALIAS = "Jeune effacé·e"
+DAY_SECONDS = 24 * 3600
+DEFAULT_RETENTION_DAYS = 30  # as config.py's default for `retention.days`
+
+
+def content_ttl_seconds(retention_days: int) -> int:
+    """The safety-net TTL of a closed conversation's content keys: the retention plus a day,
+    so the sweeper (the primary mechanism) always comes first."""
+    return (retention_days + 1) * DAY_SECONDS
+
 
 class AssignOutcome(str, Enum):
     ASSIGNED = "assigned"
@@ -143,9 +155,30 @@ class Store(ABC):
         self, conversation_id: str, reason: CloseReason, at: float
     ) -> Conversation | None:
         """Close it atomically: off the queue, off its counsellor's load, sender freed.
+        It joins the conversations `closed_before` lists (retention).
 
         Returns the closed conversation, or None if it was already closed or unknown.
         """
+
+    # --- retention: erase what was said and who said it, keep the figures ----------
+    @abstractmethod
+    async def erase_conversation(self, conversation_id: str, at: float) -> bool:
+        """Erase a closed conversation's content and identifiers, at once and for good.
+
+        Deletes its messages, their delivery states and any outbox job; in the record, drops
+        `reply_to`, `business_id`, `last_inbound_id`, `priority_reason` (it may quote the
+        teen) and replaces `sender_key` and `alias` by ERASED_SENDER_KEY and ERASED_ALIAS.
+        Keeps what the figures need: channel, state, times, close reason, priority, skill,
+        counsellor. Sets `erased_at` (the first erase's time is kept).
+
+        False when the conversation is unknown or still open (close it first); True when it
+        is erased, also again (a second erase deletes whatever arrived late, e.g. a receipt).
+        """
+
+    @abstractmethod
+    async def closed_before(self, before: float, limit: int) -> list[str]:
+        """Ids of closed conversations not yet erased whose `closed_at` is before `before`,
+        oldest first, at most `limit`."""
 
     # --- messages ---------------------------------------------------------------
     @abstractmethod

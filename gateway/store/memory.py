@@ -21,7 +21,7 @@ from ..model import (
     QueueEntry,
     Role,
 )
-from .base import MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
+from .base import ERASED_ALIAS, ERASED_SENDER_KEY, MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
 
 
 def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
@@ -168,6 +168,31 @@ class MemoryStore(Store):
         if self._active.get(closed.sender_key) == conversation_id:
             del self._active[closed.sender_key]
         return closed
+
+    async def erase_conversation(self, conversation_id: str, at: float) -> bool:
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or conversation.is_open:
+            return False
+        self._messages.pop(conversation_id, None)
+        self._outbox = {key: job for key, job in self._outbox.items() if key[0] != conversation_id}
+        # Unlike Redis (hashed keys with a TTL), this map holds platform message ids in clear.
+        self._provider_ids = {key: link for key, link in self._provider_ids.items() if link[0] != conversation_id}
+        if self._active.get(conversation.sender_key) == conversation_id:
+            del self._active[conversation.sender_key]
+        self._conversations[conversation_id] = replace(
+            conversation, sender_key=ERASED_SENDER_KEY, alias=ERASED_ALIAS, reply_to=None, business_id=None,
+            last_inbound_id=None, priority_reason=None,
+            erased_at=conversation.erased_at if conversation.erased_at is not None else at,
+        )
+        return True
+
+    async def closed_before(self, before: float, limit: int) -> list[str]:
+        due = sorted(
+            (c.closed_at if c.closed_at is not None else c.opened_at, c.id)
+            for c in self._conversations.values()
+            if c.state is ConversationState.CLOSED and c.erased_at is None
+        )
+        return [conversation_id for closed_at, conversation_id in due if closed_at < before][:max(limit, 0)]
 
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
         history = self._messages.setdefault(conversation_id, [])

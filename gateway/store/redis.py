@@ -5,6 +5,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     conv:{id}                  hash                    one conversation's fields (redis_codec)
     conv:{id}:msgs             list of orjson          its history; RPUSH's new length is the seq
     convs                      sorted set of conv ids  every conversation, scored by opened_at
+    closed                     sorted set of conv ids  closed, not yet erased, scored by closed_at
     active:{sender_key}        string → conv id        the sender's open conversation
     queue                      sorted set of conv ids  waiting conversations (see queue_score)
     counsellor:{id}            hash                    one counsellor's fields (skills comma-joined)
@@ -23,10 +24,29 @@ create, assign, reassign, requeue and close scripts touch keys of several slots 
 the sender's key, the counsellors' sets), and some build key names inside the script, so
 Redis Cluster is not supported yet: a single Redis (or one behind Sentinel) is.
 
+Where the teen's words and platform ids live, and how long (retention):
+- Message texts: only in `conv:{id}:msgs`. Platform ids (PSID, phone number, our page or number
+  id, the latest inbound message id): only in the `conv:{id}` hash (`reply_to`, `business_id`,
+  `last_inbound_id`), which needs them to reply. Triage's `priority_reason` may quote the teen.
+- No key name holds a platform id: dedupe and provider keys are SHA-256 digests, and only
+  hold "1" or "id|seq", with their TTL. `active:{sender_key}` names the pseudonym (an HMAC of
+  the platform id under the secret pseudonym key: without the key it leads nowhere, with it a
+  second hash would not either); it exists only while the conversation is open (the close and
+  erase scripts delete it).
+- `erase_conversation` (the retention sweeper, or a supervisor's request) deletes the content
+  keys and blanks those fields in one script; the hash keeps the figures, with no TTL.
+- Safety net: when a conversation closes (or a message is added to a closed one), its content
+  keys get a TTL of `content_ttl` (retention + 1 day): the texts never outlive the retention
+  by more than a day, even if no sweeper runs. Redis 7.0 cannot expire single hash fields, so
+  the ids in `conv:{id}` rely on the sweeper alone.
+
 redis-py's own retries are off: a script whose reply was lost must not run a second time
 behind the caller's back. Every Redis failure leaves as `StoreError` (retryable); the
-caller decides. Shortcuts: the message lists and the `convs` index are never trimmed (no
-retention yet); conversations stored before `convs` existed are not in it.
+caller decides. Shortcuts: the `convs` index and the aggregate hashes are never trimmed;
+conversations stored before `convs` existed are not in it, and those closed before `closed`
+existed are not in that one (the sweeper does not see them; their content keys have no TTL).
+A message appended to an already erased conversation (a race with a late writer) is not
+erased again by the sweeper; the TTL removes it.
 """
 
 from __future__ import annotations
@@ -45,7 +65,16 @@ from ..errors import StoreError
 from ..model import CloseReason, Conversation, ConversationState, Counsellor, Delivery, Message, Presence
 from ..model import QueueEntry, Role
 from . import redis_scripts as lua
-from .base import AssignOutcome, DeliveryJob, NewMessage, Store
+from .base import (
+    DEFAULT_RETENTION_DAYS,
+    ERASED_ALIAS,
+    ERASED_SENDER_KEY,
+    AssignOutcome,
+    DeliveryJob,
+    NewMessage,
+    Store,
+    content_ttl_seconds,
+)
 from .redis_codec import (
     check_priority,
     conversation_fields,
@@ -75,6 +104,7 @@ class _Keys:
         self.prefix = prefix
         self.queue = f"{prefix}:queue"
         self.conversation_ids = f"{prefix}:convs"
+        self.closed = f"{prefix}:closed"
         self.counsellor_ids = f"{prefix}:counsellors"
         self.outbox = f"{prefix}:outbox"
         self.outbox_attempts = f"{prefix}:outbox:attempts"
@@ -137,12 +167,14 @@ class _Scripts:
         self.requeue = script(lua.REQUEUE)
         self.raise_priority = script(lua.RAISE_PRIORITY)
         self.close = script(lua.CLOSE)
+        self.erase = script(lua.ERASE)
         self.touch_teen = script(lua.TOUCH_TEEN)
         self.mark_answered = script(lua.MARK_ANSWERED)
         self.update_if_exists = script(lua.UPDATE_IF_EXISTS)
         self.set_presence = script(lua.SET_PRESENCE)
         self.add_counsellor = script(lua.ADD_COUNSELLOR)
         self.append = script(lua.APPEND)
+        self.set_delivery = script(lua.SET_DELIVERY)
         self.claim_deliveries = script(lua.CLAIM_DELIVERIES)
         self.retry_delivery = script(lua.RETRY_DELIVERY)
 
@@ -155,9 +187,13 @@ class _Scripts:
 class RedisStore(Store):
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = "3018") -> None:
+    def __init__(self, url: str, prefix: str = "3018",
+                 content_ttl: int = content_ttl_seconds(DEFAULT_RETENTION_DAYS)) -> None:
+        """`content_ttl`: seconds a closed conversation's messages and delivery states live at
+        most (the retention's safety net; 0 = no TTL)."""
         self._url = url
         self._keys = _Keys(prefix)
+        self._content_ttl = max(int(content_ttl), 0)
         self._redis: aioredis.Redis | None = None
         self._lua: _Scripts | None = None
 
@@ -242,9 +278,15 @@ class RedisStore(Store):
 
     @_redis_errors
     async def create_closed(self, conversation: Conversation) -> None:
+        k, c = self._keys, conversation
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(self._keys.conversation(conversation.id), mapping=conversation_fields(conversation))
-            pipe.zadd(self._keys.conversation_ids, {conversation.id: conversation.opened_at})
+            pipe.hset(k.conversation(c.id), mapping=conversation_fields(c))
+            pipe.zadd(k.conversation_ids, {c.id: c.opened_at})
+            if c.state is ConversationState.CLOSED and c.erased_at is None:
+                pipe.zadd(k.closed, {c.id: c.closed_at if c.closed_at is not None else c.opened_at})
+                if self._content_ttl:  # usually no messages yet: APPEND sets the TTL then
+                    pipe.expire(k.messages(c.id), self._content_ttl)
+                    pipe.expire(k.delivery(c.id), self._content_ttl)
             await pipe.execute()
 
     @_redis_errors
@@ -317,22 +359,38 @@ class RedisStore(Store):
     ) -> Conversation | None:
         k = self._keys
         closed = await self._s.close(
-            keys=[k.conversation(conversation_id), k.queue],
-            args=[k.prefix, conversation_id, reason.value, repr(at)],
+            keys=[k.conversation(conversation_id), k.queue, k.closed, k.messages(conversation_id),
+                  k.delivery(conversation_id)],
+            args=[k.prefix, conversation_id, reason.value, repr(at), self._content_ttl],
         )
         return parse_conversation(pairs(closed)) if closed else None
+
+    # --- retention ----------------------------------------------------------------
+    @_redis_errors
+    async def erase_conversation(self, conversation_id: str, at: float) -> bool:
+        k = self._keys
+        erased = await self._s.erase(
+            keys=[k.conversation(conversation_id), k.messages(conversation_id), k.delivery(conversation_id),
+                  k.outbox, k.outbox_attempts, k.closed],
+            args=[k.prefix, conversation_id, repr(at), ERASED_SENDER_KEY, ERASED_ALIAS],
+        )
+        return bool(erased)
+
+    @_redis_errors
+    async def closed_before(self, before: float, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        return await self._r.zrangebyscore(self._keys.closed, "-inf", f"({before!r}", start=0, num=limit)
 
     # --- messages ---------------------------------------------------------------
     @_redis_errors
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
         k = self._keys
-        if message.deliver:
-            seq = int(await self._s.append(
-                keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox],
-                args=[encode_message(message), "1", repr(message.at), conversation_id],
-            ))
-        else:
-            seq = await self._r.rpush(k.messages(conversation_id), encode_message(message))
+        seq = int(await self._s.append(
+            keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox, k.conversation(conversation_id)],
+            args=[encode_message(message), "1" if message.deliver else "0", repr(message.at), conversation_id,
+                  self._content_ttl],
+        ))
         return Message(conversation_id, seq, message.author, message.text, message.at, message.author_name,
                        delivery=Delivery.PENDING if message.deliver else None)
 
@@ -372,7 +430,8 @@ class RedisStore(Store):
 
     @_redis_errors
     async def set_delivery(self, conversation_id: str, seq: int, state: Delivery, error: str | None = None) -> None:
-        await self._r.hset(self._keys.delivery(conversation_id), str(seq), f"{state.value}|{error or ''}")
+        await self._s.set_delivery(keys=[self._keys.messages(conversation_id), self._keys.delivery(conversation_id)],
+                                   args=[seq, f"{state.value}|{error or ''}"])
 
     @_redis_errors
     async def link_provider_message(

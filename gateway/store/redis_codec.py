@@ -62,6 +62,7 @@ def conversation_fields(c: Conversation) -> dict[str, str]:
         "told_position": None if c.told_position is None else str(c.told_position),
         "told_at": opt_repr(c.told_at),
         "last_answer_at": opt_repr(c.last_answer_at),
+        "erased_at": opt_repr(c.erased_at),
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -92,6 +93,7 @@ def parse_conversation(f: dict[str, str]) -> Conversation:
         told_position=int(f["told_position"]) if f.get("told_position") else None,
         told_at=opt_float(f.get("told_at")),
         last_answer_at=opt_float(f.get("last_answer_at")),
+        erased_at=opt_float(f.get("erased_at")),
     )
 
 

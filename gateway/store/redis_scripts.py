@@ -114,17 +114,53 @@ end
 return 1
 """
 
-# KEYS: conversation hash, queue. ARGV: prefix, conversation id, reason, at.
-# Key names built here mirror _Keys.counsellor_open and _Keys.active.
+# KEYS: conversation hash, queue, closed index, messages list, delivery hash.
+# ARGV: prefix, conversation id, reason, at, content TTL in seconds ("0" = none).
+# The content keys get their retention safety net here (see RedisStore). Key names built
+# here mirror _Keys.counsellor_open and _Keys.active.
 CLOSE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'sender_key')
 if not f[1] or f[1] == 'closed' then return false end
 redis.call('HSET', KEYS[1], 'state', 'closed', 'close_reason', ARGV[3], 'closed_at', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 if f[2] then redis.call('SREM', ARGV[1] .. ':counsellor:{' .. f[2] .. '}:open', ARGV[2]) end
 local active = ARGV[1] .. ':active:' .. f[3]
 if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
+if tonumber(ARGV[5]) > 0 then
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
 return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS: conversation hash, messages list, delivery hash, outbox, outbox attempts, closed index.
+# ARGV: prefix, conversation id, at, erased sender key, erased alias.
+# Only a closed conversation. Every outbox job has its entry in the delivery hash (APPEND
+# writes both), so the hash's fields name the jobs to drop. The first `erased_at` is kept;
+# a record that no longer exists leaves the closed index. Returns 1 when erased.
+# Mirrors _Keys.active.
+ERASE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'sender_key', 'erased_at')
+if f[1] ~= 'closed' then
+  if not f[1] then redis.call('ZREM', KEYS[6], ARGV[2]) end
+  return 0
+end
+for _, seq in ipairs(redis.call('HKEYS', KEYS[3])) do
+  local job = ARGV[2] .. '|' .. seq
+  redis.call('ZREM', KEYS[4], job)
+  redis.call('HDEL', KEYS[5], job)
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+if f[2] then
+  local active = ARGV[1] .. ':active:' .. f[2]
+  if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
+end
+redis.call('HDEL', KEYS[1], 'reply_to', 'business_id', 'last_inbound_id', 'priority_reason')
+redis.call('HSET', KEYS[1], 'sender_key', ARGV[4], 'alias', ARGV[5])
+if not f[3] then redis.call('HSET', KEYS[1], 'erased_at', ARGV[3]) end
+redis.call('ZREM', KEYS[6], ARGV[2])
+return 1
 """
 
 # KEYS: conversation hash. ARGV: at. Starts `waiting_since` only if it was unset.
@@ -175,15 +211,33 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
 
-# KEYS: messages list, delivery hash, outbox. ARGV: encoded message, "1" to deliver, due, id.
-# Storing a message and queueing its sending is one step: a reply is never stored unsent.
+# KEYS: messages list, delivery hash, outbox, conversation hash. ARGV: encoded message, "1" to
+# deliver, due, id, content TTL ("0" = none). Storing a message and queueing its sending is one
+# step: a reply is never stored unsent. A message added to a closed conversation (the closing
+# notice, an out-of-hours exchange) gives the content keys their TTL if they have none yet.
 APPEND = """
 local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[2], seq, 'pending|')
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. '|' .. seq)
 end
+if tonumber(ARGV[5]) > 0 and redis.call('HGET', KEYS[4], 'state') == 'closed' then
+  if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+  if redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+end
 return seq
+"""
+
+# KEYS: messages list, delivery hash. ARGV: seq, "state|error". Only for a stored message (an
+# erased conversation gets no delivery hash back from a late receipt); the hash expires with
+# the list.
+SET_DELIVERY = """
+local seq = tonumber(ARGV[1])
+if seq < 1 or redis.call('LLEN', KEYS[1]) < seq then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+return 1
 """
 
 # KEYS: outbox, attempts hash. ARGV: now, lease end, limit. Leases due jobs, returns

@@ -50,6 +50,14 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "tu passes en premier. Reste là."
     ),
     "inactivity_check": "Tu es toujours là ? Tu peux continuer à écrire quand tu veux, on t'écoute.",
+    "abuse_closed": (
+        "Cette conversation est terminée : les messages reçus ne respectent pas ce tchat, "
+        "qui est là pour aider les jeunes en difficulté."
+    ),
+    "abuse_reply": (
+        "Ce tchat ne peut pas te répondre pour le moment. "
+        "Si tu es en danger, appelle le 17 ou le 112, ou le 119 (gratuit, 24h/24)."
+    ),
     "inactivity_closed": (
         "Comme on n'a plus de nouvelles, on termine la conversation. "
         "Tu peux nous réécrire quand tu veux, ou appeler le 3018."
@@ -77,6 +85,8 @@ MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "transferred": frozenset(),
     "requeued": frozenset(),
     "inactivity_check": frozenset(),
+    "abuse_closed": frozenset(),
+    "abuse_reply": frozenset(),
     "inactivity_closed": frozenset(),
     "assigned": frozenset({"counsellor"}),
     "closed_by_counsellor": frozenset(),

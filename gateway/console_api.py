@@ -20,6 +20,7 @@ from .core import Helpline, console_view
 from .errors import AuthError, GatewayError, ProtocolError
 from .events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, SessionEnded, Typing
 from . import audit
+from .abuse import lift_abuse, mark_abusive
 from .handover import reassign, transfer
 from .http_security import client_address_key, csrf_ok, too_many_requests
 from .login_guard import LoginGuard, account_key
@@ -319,6 +320,13 @@ class ConsoleConnection:
                          conversation_id=done.conversation_id, outcome=done.outcome)
             self.session.sender.send({"type": "transferred", "conversation_id": done.conversation_id,
                                       "outcome": done.outcome, "to": done.to_name})
+        elif kind == "mark_abusive":
+            until = await mark_abusive(self.helpline, self.counsellor_id, conversation_id, frame.get("hours"))
+            self.session.sender.send({"type": "marked_abusive", "conversation_id": conversation_id,
+                                      "until": int(until * 1000)})
+        elif kind == "lift_abuse":
+            await lift_abuse(self.helpline, self.counsellor_id, frame.get("mark_id"))
+            self.session.sender.send({"type": "abuse_lifted", "mark_id": frame.get("mark_id")})
         elif kind == "reassign":
             done = await reassign(self.helpline, self.counsellor_id, conversation_id, frame.get("to_counsellor"))
             audit.record("reassign", self.counsellor_id, at=self.helpline.clock.now(),

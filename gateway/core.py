@@ -105,7 +105,9 @@ CLOSE_MESSAGES = {
     CloseReason.ABANDONED: "abandoned",
     CloseReason.LINE_CLOSING: "line_closing",
     CloseReason.INACTIVE: "inactivity_closed",
+    CloseReason.ABUSE: "abuse_closed",
 }
+ABUSE_HOURS = (24, 24 * 7)  # the durations a counsellor can choose
 
 
 class Helpline:
@@ -204,8 +206,12 @@ class Helpline:
         created = False
         match = self.config.triage.assess(text) if text else None
         if conversation is None:
+            if await self.store.abuse_until(inbound.sender_key, now) is not None:
+                return await self._answer_closed(inbound, text, now, CloseReason.BLOCKED,
+                                                 self.config.messages["abuse_reply"])
             if not self.config.schedule.admits(as_datetime(now)):
-                return await self._answer_out_of_hours(inbound, text, now)
+                return await self._answer_closed(inbound, text, now, CloseReason.OUT_OF_HOURS,
+                                                 self._out_of_hours_text())
             conversation, created = await self.store.create_or_get_active(
                 self._new_conversation(inbound, now, match))
         message = None
@@ -272,17 +278,16 @@ class Helpline:
             required_skill=match.skill if match else None,
         )
 
-    async def _answer_out_of_hours(self, inbound: InboundMessage, text: str, now: float) -> Received:
-        """Closed: the teen hears at once when we reopen and whom to call; nothing is queued."""
-        conversation = replace(self._new_conversation(inbound, now).close(CloseReason.OUT_OF_HOURS, now),
-                               last_teen_message_at=now)
+    async def _answer_closed(self, inbound: InboundMessage, text: str, now: float, reason: CloseReason,
+                             answer: str) -> Received:
+        """Not queued (out of hours, or a sender marked abusive): answered at once, kept for the
+        record and the figures."""
+        conversation = replace(self._new_conversation(inbound, now).close(reason, now), last_teen_message_at=now)
         await self.store.create_closed(conversation)
         message = await self.store.append_message(conversation.id, NewMessage(Author.TEEN, text or "(pièce jointe)", now))
-        reply = await self.store.append_message(
-            conversation.id, ours(conversation, Author.SYSTEM, self._out_of_hours_text(), now)
-        )
+        reply = await self.store.append_message(conversation.id, ours(conversation, Author.SYSTEM, answer, now))
         await self.bus.publish(MessageAdded(conversation.id, None, reply))
-        log.info("conversation %s answered out of hours", conversation.id)
+        log.info("conversation %s answered without queueing (%s)", conversation.id, reason.value)
         return Received(conversation, message)
 
     async def _announce_queued(self, conversation: Conversation) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .core import Helpline, console_view, ours
+from .core import Helpline, clean_text, console_view, ours
 from .errors import ProtocolError
 from .events import ConversationChanged, MessageAdded
 from .model import Author, Conversation, ConversationState, Presence, Role
@@ -71,7 +71,7 @@ def _clean_note(note: object) -> str:
         return ""
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
         raise ProtocolError("bad_note", f"Note invalide ({MAX_NOTE_CHARS} caractères maximum).")
-    return note.strip()
+    return clean_text(note, MAX_NOTE_CHARS).strip() if note.strip() else ""  # no control characters
 
 
 async def transfer(helpline: Helpline, counsellor_id: str, conversation_id: object, *, to_counsellor: object = None,

@@ -31,6 +31,8 @@ class CloseReason(str, Enum):
     ABANDONED = "abandoned"  # the teen left while waiting (widget closed, or silent too long)
     LINE_CLOSING = "line_closing"  # still waiting when the line closed: told, counted
     INACTIVE = "inactive"  # the teen stayed silent after a gentle check
+    ABUSE = "abuse"  # a counsellor marked the sender abusive
+    BLOCKED = "blocked"  # a message from a sender marked abusive: answered, never queued
 
 
 class Author(str, Enum):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .abuse import marks_view
 from .core import Helpline, ms
 from .figures import (
     ABANDONED,
@@ -71,6 +72,8 @@ async def snapshot(helpline: Helpline) -> dict:
                      "conversations": [{"id": c.id, "alias": c.alias, "channel": c.channel.value,
                                         "priority": c.priority, "assigned_at": ms(c.assigned_at)} for c in mine]})
     since = start_of_day(helpline, now)
-    records = [record_of(c) for c in await store.conversations_since(since)]
+    records = [record_of(c) for c in await store.conversations_since(since)
+               if c.close_reason is not CloseReason.BLOCKED]  # marked abusive: not the helpline's figures
     return {"type": "supervision", "server_time": ms(now), "queue": waiting, "team": team,
+            "abuse": await marks_view(helpline),
             "figures": day_figures(records, since, now).view(), "line": helpline.line_status()}

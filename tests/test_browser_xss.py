@@ -31,8 +31,8 @@ from tests.test_meta_flow import PHONE, PSID, SECRETS
 
 LONG = 2000  # the gateway's and the widget's limit, in characters
 
-# `{m}` is the marker. No leading/trailing blanks (the widget and the console trim), no
-# wording the triage would raise (that would reorder nothing here, but keep it plain).
+# `{m}` is the marker. No leading or trailing blanks (the widget and the console trim them),
+# no words the triage would raise.
 CORPUS: list[str] = [
     "<script>top.__pwned={m}</script>",
     "<img src=/xss-probe-{m} onerror=top.__pwned={m}>",
@@ -47,16 +47,21 @@ CORPUS: list[str] = [
     '<noscript><p title="</noscript><img src=/xss-probe-{m} onerror=top.__pwned={m}>">',
     "<math><mtext><table><mglyph><style><img src=/xss-probe-{m} onerror=top.__pwned={m}>",
     '<svg></p><style><a id="</style><img src=/xss-probe-{m} onerror=top.__pwned={m}>">',
-    "<form><math><mtext></form><form><mglyph><svg><mtext><style><path id=\"</style><img onerror=top.__pwned={m} src=/xss-probe-{m}>\">",
-    "&lt;img src=/xss-probe-{m} onerror=top.__pwned={m}&gt; &amp;amp; &#60;script&#62;top.__pwned={m}&#60;/script&#62; &quot;&#x27;",
+    "<form><math><mtext></form><form><mglyph><svg><mtext><style><path id=\"</style>"
+    "<img onerror=top.__pwned={m} src=/xss-probe-{m}>\">",
+    "&lt;img src=/xss-probe-{m} onerror=top.__pwned={m}&gt; &amp;amp; "
+    "&#60;script&#62;top.__pwned={m}&#60;/script&#62; &quot;&#x27;",
     '"><img src=/xss-probe-{m} onerror=top.__pwned={m}>\'><script>top.__pwned={m}</script>',
     "</textarea></title></style></script></noscript><script>top.__pwned={m}</script>",
     "<scr<script>ipt>top.__pwned={m}</scr</script>ipt><IMG SRC=JaVaScRiPt:top.__pwned={m}>",
     '<img src="jav&#x09;ascript:top.__pwned={m}"><img src=/xss-probe-{m} onerror=alert({m})>',
-    "<details open ontoggle=top.__pwned={m}><summary>x</summary></details><input autofocus onfocus=top.__pwned={m}>",
-    "<body onload=top.__pwned={m}><video><source onerror=top.__pwned={m}></video><audio src=/xss-probe-{m} onerror=top.__pwned={m}>",
+    "<details open ontoggle=top.__pwned={m}><summary>x</summary></details>"
+    "<input autofocus onfocus=top.__pwned={m}>",
+    "<body onload=top.__pwned={m}><video><source onerror=top.__pwned={m}></video>"
+    "<audio src=/xss-probe-{m} onerror=top.__pwned={m}>",
     '<meta http-equiv="refresh" content="0;url=javascript:top.__pwned={m}"><base href="javascript:top.__pwned={m}//">',
-    '<embed src="javascript:top.__pwned={m}"><link rel=stylesheet href=/xss-probe-{m}><form action="javascript:top.__pwned={m}"><button>ok</button></form>',
+    '<embed src="javascript:top.__pwned={m}"><link rel=stylesheet href=/xss-probe-{m}>'
+    '<form action="javascript:top.__pwned={m}"><button>ok</button></form>',
     "<!--<img src=\"--><img src=/xss-probe-{m} onerror=top.__pwned={m}>--><![CDATA[<script>top.__pwned={m}</script>]]>",
     "[clique ici](javascript:top.__pwned={m}) ![photo](/xss-probe-{m}) <https://exemple.invalid/{m}> **gras** `code`",
     "javascript:top.__pwned={m} data:text/html,<script>top.__pwned={m}</script> ${top.__pwned={m}} "
@@ -65,7 +70,8 @@ CORPUS: list[str] = [
     "\uff1cscript\uff1etop.__pwned={m}\uff1c/script\uff1e",
     "😢🔥👀 <img src=/xss-probe-{m} onerror=top.__pwned={m}> 🏳️‍🌈 👩🏽‍💻 \U0001d54f\U0001d54a\U0001d54a",
     "ctrl\x00\x07\x1b[31m<script>top.__pwned={m}</script>\x7f\x9b fin",
-    "ligne 1\n<script>\ntop.__pwned={m}\n</script>\n\tligne 4 <xmp><plaintext><img src=/xss-probe-{m} onerror=top.__pwned={m}>",
+    "ligne 1\n<script>\ntop.__pwned={m}\n</script>\n\tligne 4 "
+    "<xmp><plaintext><img src=/xss-probe-{m} onerror=top.__pwned={m}>",
     "LONG",  # replaced by a 2000-character payload
 ]
 
@@ -223,7 +229,8 @@ def widget_expected(messages) -> list[dict]:
     for m in messages:
         if m.author is Author.NOTE:
             continue
-        author = None if m.author is Author.SYSTEM else "Toi" if m.author is Author.TEEN else (m.author_name or "Conseiller·e")
+        author = (None if m.author is Author.SYSTEM else "Toi" if m.author is Author.TEEN
+                  else m.author_name or "Conseiller·e")
         out.append({"seq": m.seq, "from": m.author.value, "author": author, "text": m.text, "textNodes": 1})
     return out
 
@@ -300,7 +307,8 @@ async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_t
             await teen.page.press("#w3018-input", "Enter")
         await expect(teen.page.locator('#w3018-messages .w3018-msg[data-from="teen"][data-seq]')).to_have_count(
             n, timeout=10_000)
-        await expect(teen.page.locator("#w3018-messages .w3018-pending, #w3018-messages .w3018-failed")).to_have_count(0)
+        await expect(teen.page.locator("#w3018-messages .w3018-pending, #w3018-messages .w3018-failed")
+                     ).to_have_count(0)
 
         # (b), (c) The same corpus from Messenger and WhatsApp, signed as Meta signs.
         for i in range(n):
@@ -310,7 +318,8 @@ async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_t
         convs = await conversations(gw)
         assert set(convs) == set(Channel)
         for channel, code in ((Channel.WEB, 1), (Channel.MESSENGER, 2), (Channel.WHATSAPP, 3)):
-            teen_texts = [m.text for m in await gw.helpline.store.messages(convs[channel].id) if m.author is Author.TEEN]
+            stored = await gw.helpline.store.messages(convs[channel].id)
+            teen_texts = [m.text for m in stored if m.author is Author.TEEN]
             assert teen_texts == [stored_form(payload(i, code)) for i in range(n)], channel
 
         # The counsellor's page: the list of aliases, then each thread, line by line.
@@ -381,6 +390,14 @@ async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_t
         assert shown == expected, f"widget after the transfer: {first_difference(shown, expected)}"
         assert any("relais" in m["text"] for m in shown[-3:] if m["from"] == "system")
         assert "Attention" not in await teen.page.locator("#w3018-root").text_content()
+        assert not (await tags_in(teen.page, "#w3018-messages")) - MESSAGE_TAGS["widget"]
+
+        # After a reload the widget rebuilds every line from the server's history.
+        await teen.page.reload()
+        await expect(teen.page.locator("#w3018-panel")).to_be_visible()
+        await expect(teen.page.locator("#w3018-messages .w3018-msg[data-seq]")).to_have_count(len(expected))
+        shown = await widget_lines(teen.page)
+        assert shown == expected, f"widget after a reload: {first_difference(shown, expected)}"
         assert not (await tags_in(teen.page, "#w3018-messages")) - MESSAGE_TAGS["widget"]
 
         for watched in (teen, camille, lea):

@@ -272,3 +272,20 @@ class Store(ABC):
 
     @abstractmethod
     async def delete_session(self, token_hash: str) -> None: ...
+
+    # --- abuse marks: a pseudonym whose new messages get a short reply and are not queued ---
+    @abstractmethod
+    async def mark_abusive(self, sender_key: str, alias: str, until: float) -> None:
+        """Mark (or re-mark) a sender abusive until `until` (epoch seconds)."""
+
+    @abstractmethod
+    async def abuse_until(self, sender_key: str, now: float) -> float | None:
+        """When the sender's mark ends, or None if not marked (or the mark has ended)."""
+
+    @abstractmethod
+    async def abuse_marks(self, now: float) -> list[tuple[str, str, float]]:
+        """(sender key, alias, until) of every mark still in force; ended ones are dropped."""
+
+    @abstractmethod
+    async def lift_abuse(self, sender_key: str) -> bool:
+        """Lift a mark; False if there was none."""

@@ -44,6 +44,7 @@ class MemoryStore(Store):
         self._usernames: dict[str, str] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
         self._outbox: dict[tuple[str, int], tuple[float, int]] = {}  # (conv, seq) -> (due, attempts)
+        self._abuse: dict[str, tuple[str, float]] = {}  # sender key -> (alias, until)
         self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
 
     async def ping(self) -> bool:
@@ -342,3 +343,17 @@ class MemoryStore(Store):
 
     async def delete_session(self, token_hash: str) -> None:
         self._sessions.pop(token_hash, None)
+
+    async def mark_abusive(self, sender_key: str, alias: str, until: float) -> None:
+        self._abuse[sender_key] = (alias, until)
+
+    async def abuse_until(self, sender_key: str, now: float) -> float | None:
+        mark = self._abuse.get(sender_key)
+        return mark[1] if mark and mark[1] > now else None
+
+    async def abuse_marks(self, now: float) -> list[tuple[str, str, float]]:
+        self._abuse = {k: v for k, v in self._abuse.items() if v[1] > now}
+        return [(key, alias, until) for key, (alias, until) in self._abuse.items()]
+
+    async def lift_abuse(self, sender_key: str) -> bool:
+        return self._abuse.pop(sender_key, None) is not None

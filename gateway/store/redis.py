@@ -6,6 +6,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     conv:{id}:msgs             list of orjson          its history; RPUSH's new length is the seq
     convs                      sorted set of conv ids  every conversation, scored by opened_at
     closed                     sorted set of conv ids  closed, not yet erased, scored by closed_at
+    abuse                      hash sender_key → "until|alias"  pseudonyms marked abusive (pruned when ended)
     active:{sender_key}        string → conv id        the sender's open conversation
     queue                      sorted set of conv ids  waiting conversations (see queue_score)
     counsellor:{id}            hash                    one counsellor's fields (skills comma-joined)
@@ -105,6 +106,7 @@ class _Keys:
         self.queue = f"{prefix}:queue"
         self.conversation_ids = f"{prefix}:convs"
         self.closed = f"{prefix}:closed"
+        self.abuse = f"{prefix}:abuse"
         self.counsellor_ids = f"{prefix}:counsellors"
         self.outbox = f"{prefix}:outbox"
         self.outbox_attempts = f"{prefix}:outbox:attempts"
@@ -547,3 +549,28 @@ class RedisStore(Store):
     @_redis_errors
     async def delete_session(self, token_hash: str) -> None:
         await self._r.delete(self._keys.session(token_hash))
+
+    # --- abuse marks: one hash, sender key -> "until|alias" (a few entries; ended ones pruned) ---
+    @_redis_errors
+    async def mark_abusive(self, sender_key: str, alias: str, until: float) -> None:
+        await self._r.hset(self._keys.abuse, sender_key, f"{until!r}|{alias}")
+
+    @_redis_errors
+    async def abuse_until(self, sender_key: str, now: float) -> float | None:
+        raw = await self._r.hget(self._keys.abuse, sender_key)
+        until = float(raw.partition("|")[0]) if raw else None
+        return until if until is not None and until > now else None
+
+    @_redis_errors
+    async def abuse_marks(self, now: float) -> list[tuple[str, str, float]]:
+        marks, ended = [], []
+        for key, raw in (await self._r.hgetall(self._keys.abuse)).items():
+            until, _, alias = raw.partition("|")
+            (marks if float(until) > now else ended).append((key, alias, float(until)))
+        if ended:
+            await self._r.hdel(self._keys.abuse, *(key for key, _, _ in ended))
+        return marks
+
+    @_redis_errors
+    async def lift_abuse(self, sender_key: str) -> bool:
+        return bool(await self._r.hdel(self._keys.abuse, sender_key))

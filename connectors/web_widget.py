@@ -235,7 +235,7 @@ class WidgetConnection:
 
     async def _welcome(self, sender: QueuedSender, hello: dict) -> None:
         token = hello.get("token")
-        if not isinstance(token, str) or not TOKEN_RE.match(token):
+        if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
             token = secrets.token_urlsafe(32)
         last_seq = hello.get("last_seq")
         last_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
@@ -299,7 +299,7 @@ class WidgetConnection:
 
     async def _on_message(self, frame: dict) -> None:
         client_id = frame.get("client_id")
-        if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
             raise ProtocolError("bad_client_id", "Ce message n'a pas été compris.")
         session = self.session
         if not self.hub.limits.messages.take(session.sender_key, MONOTONIC.now()):

@@ -101,6 +101,13 @@
 
   app.formatClock = (at) => new Date(at).toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' });
 
+  // A date and time as the helpline lives it, whatever the computer's own time zone:
+  // "mercredi 25 novembre à 10:00" (Europe/Paris).
+  const PARIS_DATE = new Intl.DateTimeFormat('fr-FR', {
+    timeZone: 'Europe/Paris', weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit',
+  });
+  app.formatParisDate = (at) => PARIS_DATE.format(new Date(at));
+
   // "Prioritaire — Idées suicidaires (« envie de mourir »)": the reason comes from the triage config.
   app.priorityText = (item) => {
     if (!item || !(item.priority > 0)) return '';

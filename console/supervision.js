@@ -78,6 +78,7 @@
     renderTabCount();
     if (visible()) render();
     refreshReassign();
+    app.emit('supervision', frame);
   }
 
   function renderTabCount() {
@@ -337,6 +338,7 @@
   function showSupNotice(text) {
     el.supNotice.textContent = text;
   }
+  app.showSupNotice = showSupNotice;
 
   function onSupervisionClick(event) {
     const b = event.target.closest('.sup-reassign');

@@ -32,6 +32,7 @@
     if (t.convId !== conv.id) resetFields();
     t.convId = conv.id;
     el.closeBox.hidden = true;
+    app.emit('transfer-opening');
     el.transferTitle.textContent = 'Transférer la conversation avec ' + conv.alias;
     el.transferForm.hidden = false;
     el.transferOpen.setAttribute('aria-expanded', 'true');
@@ -179,6 +180,7 @@
   app.on('removed', (id) => { if (t.convId === id) closeForm(false); });
   app.on('opened', (id) => { if (t.convId && t.convId !== id) closeForm(false); });
   app.on('asking-close', () => closeForm(false));
+  app.on('abuse-opening', () => closeForm(false));
   app.on('team', () => { if (!el.transferForm.hidden) renderTeam(); });
   app.on('head', (conv) => { if (conv.state === 'closed') closeForm(false); });
 

@@ -48,3 +48,4 @@ async def marks_view(helpline: Helpline) -> list[dict]:
     marks = await helpline.store.abuse_marks(helpline.clock.now())
     return [{"id": mark_id(key), "alias": alias, "until": ms(until)} for key, alias, until in
             sorted(marks, key=lambda m: m[2])]
+

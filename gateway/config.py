@@ -173,7 +173,11 @@ def _messages(section: Mapping[str, Any]) -> dict[str, str]:
         unknown = used - MESSAGE_FIELDS[name]
         if unknown:
             allowed = ", ".join("{" + f + "}" for f in sorted(MESSAGE_FIELDS[name])) or "none"
-            raise ConfigError(key, f"unknown placeholder {{{sorted(unknown)[0]}}}; allowed: {allowed}")
+            raise ConfigError(key, f"unknown placeholder {{{sorted(map(str, unknown))[0]}}}; allowed: {allowed}")
+        try:  # what is accepted must be writable: placeholders get texts, plain {name} only
+            text.format(**{f: "x" for f in MESSAGE_FIELDS[name]})
+        except (ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise ConfigError(key, f"cannot be filled in ({exc}); write placeholders as plain {{name}}") from exc
         messages[name] = text
     return messages
 
@@ -197,7 +201,7 @@ def _http(section: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = tuple(entries)
     unknown = set(section) - {"tls", "trust_proxy", "widget_origins", "console_origins"}
     if unknown:
-        raise ConfigError(f"http.{sorted(unknown)[0]}", "unknown key; known: console_origins, tls, trust_proxy, "
+        raise ConfigError(f"http.{sorted(map(str, unknown))[0]}", "unknown key; known: console_origins, tls, trust_proxy, "
                                                         "widget_origins")
     return out
 
@@ -207,7 +211,7 @@ def parse_config(raw: Any) -> Config:
     doc = _mapping(raw, "(top level)")
     unknown = set(doc) - TOP_LEVEL_KEYS
     if unknown:
-        raise ConfigError(sorted(unknown)[0], f"unknown key; known: {', '.join(sorted(TOP_LEVEL_KEYS))}")
+        raise ConfigError(sorted(map(str, unknown))[0], f"unknown key; known: {', '.join(sorted(TOP_LEVEL_KEYS))}")
     timezone = doc.get("timezone", "Europe/Paris")
     if not isinstance(timezone, str):
         raise ConfigError("timezone", "must be a time zone name such as Europe/Paris")

@@ -32,6 +32,12 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("pseudonym.key_env", "pseudonym_key_env"),
     ("meta.graph_api_url", "graph_api_url"),
     ("meta.graph_api_version", "graph_api_version"),
+    ("retention.days", "retention_days"),  # the Redis safety-net TTL is set at start
+    ("retention.sweep_seconds", "retention_sweep_seconds"),
+    ("http.tls", "tls"),  # the headers middleware is built at start
+    ("limits.widget_messages_per_minute", "widget_messages_per_minute"),  # buckets built at start
+    ("limits.widget_sockets_per_address", "widget_sockets_per_address"),
+    ("limits.widget_connects_per_minute", "widget_connects_per_minute"),
 )
 
 # An mtime this recent may be followed by another write in the same timestamp tick with the same

@@ -22,6 +22,7 @@ from .events import ConversationChanged, DeliveryChanged, Event, MessageAdded, P
 from . import audit
 from .abuse import lift_abuse, mark_abusive
 from .handover import reassign, transfer
+from .retention import erase_on_request
 from .http_security import client_address_key, csrf_ok, too_many_requests
 from .login_guard import LoginGuard, account_key
 from .metrics import METRICS
@@ -324,6 +325,9 @@ class ConsoleConnection:
             until = await mark_abusive(self.helpline, self.counsellor_id, conversation_id, frame.get("hours"))
             self.session.sender.send({"type": "marked_abusive", "conversation_id": conversation_id,
                                       "until": int(until * 1000)})
+        elif kind == "erase":
+            await erase_on_request(self.helpline, self.counsellor_id, conversation_id)
+            self.session.sender.send({"type": "erased", "conversation_id": conversation_id})
         elif kind == "lift_abuse":
             await lift_abuse(self.helpline, self.counsellor_id, frame.get("mark_id"))
             self.session.sender.send({"type": "abuse_lifted", "mark_id": frame.get("mark_id")})

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from . import audit
 from .clock import Clock
-from .errors import StoreError
+from .errors import ProtocolError, StoreError
+from .model import CloseReason, Role
 from .store.base import DAY_SECONDS, Store
+
+if TYPE_CHECKING:
+    from .core import Helpline
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +48,31 @@ class RetentionSweeper:
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="retention")
 
     async def stop(self) -> None:
+        # Not the cancel alone: redis-py (seen with 8.1.0, cf. redis/redis-py#2028) can swallow
+        # a cancellation that lands during a command, and the loop would go on forever.
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.sweep_once()
             except StoreError as exc:
                 log.warning("retention sweep skipped: %s", exc)
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 log.exception("retention sweep failed")
-            await asyncio.sleep(self.interval)
+            if not self._stopping:
+                await asyncio.sleep(self.interval)
 
     async def sweep_once(self) -> int:
         """Erase every conversation due, batch after batch; returns how many were erased."""
@@ -76,7 +87,7 @@ class RetentionSweeper:
             erased += done
             # A short batch is the last one; a batch where nothing could be erased would come
             # back identical, so it ends the sweep too rather than spin.
-            if len(due) < self.batch or done == 0:
+            if len(due) < self.batch or done == 0 or self._stopping:
                 break
             await asyncio.sleep(0)  # the memory store never suspends: let the loop breathe
         if erased:
@@ -84,9 +95,26 @@ class RetentionSweeper:
         return erased
 
 
-async def erase_now(helpline: _HasStoreAndClock, conversation_id: str) -> bool:
+async def erase_now(helpline: _HasStoreAndClock, conversation_id: object) -> bool:
     """A supervisor's request: erase one conversation now. It must be closed already (the core
-    closes it first); False when it is open or unknown."""
+    closes it first); False when it is open or unknown (or the id is not even a string)."""
+    if not isinstance(conversation_id, str) or not conversation_id:
+        return False
     erased = await helpline.store.erase_conversation(conversation_id, helpline.clock.now())
     log.info("retention: erase on request %s", "done" if erased else "refused (open or unknown)")
     return erased
+
+async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversation_id: object) -> None:
+    """A supervisor erases one conversation at once (a teen's request): closed first if open
+    (the teen is told, the counsellor's console closes it), then its texts and ids erased."""
+    supervisor = await helpline.store.get_counsellor(supervisor_id)
+    if supervisor is None or supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise ProtocolError("forbidden", "Réservé aux superviseur·es.")
+    conversation = await helpline.store.get_conversation(conversation_id) if isinstance(conversation_id, str) else None
+    if conversation is None:
+        raise ProtocolError("unknown_conversation", "Conversation inconnue.")
+    if conversation.is_open:
+        await helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+    if not await erase_now(helpline, conversation.id):
+        raise ProtocolError("not_erased", "La conversation n'a pas pu être effacée, réessayez.")
+    audit.record("erase", supervisor_id, at=helpline.clock.now(), conversation_id=conversation.id)

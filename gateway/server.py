@@ -25,6 +25,7 @@ from .config import Config
 from .console_api import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from .config_watch import ConfigWatcher
 from .housekeeping import Housekeeper
+from .retention import RetentionSweeper
 from .http_security import security_headers
 from .login_guard import LoginGuard
 from .metrics import METRICS, Metrics, metrics_handler
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
 SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
+RETENTION = web.AppKey("retention", RetentionSweeper)
 CONFIG_WATCHER = web.AppKey("config_watcher", ConfigWatcher)
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "web_widget"
 
@@ -57,7 +59,7 @@ class Parts:
 
 
 def build_parts(config: Config, clock: Clock | None = None) -> Parts:
-    store = open_store(config.store_url, prefix=config.store_prefix)
+    store = open_store(config.store_url, prefix=config.store_prefix, retention_days=config.retention_days)
     bus = LocalBus() if store.kind == "memory" else RedisBus(config.store_url, config.store_prefix)
     pseudonyms, ephemeral = Pseudonyms.from_env(config.pseudonym_key_env, allow_ephemeral=store.kind == "memory")
     return Parts(config, store, bus, clock or SystemClock(), pseudonyms, ephemeral)
@@ -102,6 +104,9 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     app[LOGIN_GUARD] = LoginGuard(MONOTONIC)
     housekeeper = Housekeeper(helpline)
     app[HOUSEKEEPER] = housekeeper
+    retention = RetentionSweeper(parts.store, parts.clock, config.retention_days,
+                                 interval=config.retention_sweep_seconds)
+    app[RETENTION] = retention
     secrets = MetaSecrets.from_env()
     delivery = DeliveryWorker(helpline, senders={})
     app[SECRETS], app[DELIVERY] = secrets, delivery
@@ -111,6 +116,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
         await parts.bus.start()
         await helpline.start()
         housekeeper.start()
+        retention.start()
         async with aiohttp.ClientSession() as session:  # one pool for every Graph API call
             graph = GraphClient(session, parts.config.graph_api_url, parts.config.graph_api_version)
             if secrets.messenger_on:
@@ -121,6 +127,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
             await delivery.start()
             yield
             await delivery.stop()
+        await retention.stop()
         await housekeeper.stop()
         await app[CONSOLE_HUB].close()
         await app[WIDGET_HUB].close()

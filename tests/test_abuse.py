@@ -68,3 +68,25 @@ async def test_a_mark_ends_by_itself(config):
         assert (await counsellor.assigned())["alias"] == conversation["alias"]
         for client in (teen, counsellor):
             await client.close()
+
+
+async def test_a_supervisor_erases_a_conversation_on_request_and_a_counsellor_cannot(config):
+    async with running_gateway(config) as gw:
+        counsellor = await gw.on_duty("camille", "Camille")
+        await gw.add_counsellor("sam", "Sam", role=Role.SUPERVISOR)
+        supervisor = await Console.login(gw.http, "sam", PASSWORD)
+        teen = await Widget.connect(gw.ws)
+        await teen.say("MARQUEUR-EFFACEMENT mon histoire")
+        conversation = await counsellor.assigned()
+        await counsellor.send({"type": "erase", "conversation_id": conversation["id"]})
+        assert (await counsellor.next("error"))["code"] == "forbidden"
+        assert await gw.helpline.store.messages(conversation["id"])
+
+        await supervisor.send({"type": "erase", "conversation_id": conversation["id"]})
+        await supervisor.next("erased")
+        await teen.state(lambda c: c["state"] == "closed")
+        assert await gw.helpline.store.messages(conversation["id"]) == []
+        erased = await gw.helpline.store.get_conversation(conversation["id"])
+        assert erased.erased_at is not None and "MARQUEUR" not in repr(erased) and erased.reply_to is None
+        for client in (teen, counsellor, supervisor):
+            await client.close()

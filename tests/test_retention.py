@@ -132,6 +132,7 @@ async def test_after_the_retention_no_text_nor_id_of_a_closed_conversation_is_le
     dump = await everything_under(redis_url, prefix)
     for teen in old:
         assert teen.marker not in dump, f"{teen.conversation.channel.value}: {teen.marker} left in Redis"
+        assert f"{teen.conversation.id}|" not in dump  # no outbox job, no provider link leads to it
         assert_figures_kept(teen.conversation, await store.get_conversation(teen.conversation.id), NOW)
         assert await store.messages(teen.conversation.id) == []
     for teen in (*recent, still_open):
@@ -233,6 +234,7 @@ async def test_a_supervisor_erases_a_closed_conversation_at_once_but_never_an_op
     assert await erase_now(helpline, still_open.conversation.id) is False
     assert await store.get_conversation(still_open.conversation.id) == still_open.conversation
     assert await erase_now(helpline, "unknown") is False
+    assert await erase_now(helpline, {"id": just_closed.conversation.id}) is False
 
 
 # --- config --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 
 import aiohttp
@@ -209,6 +210,9 @@ async def test_only_supervisors_and_admins_may_reassign(store_url):
             assert done["conversation_id"] == conversation_id
             assert (await gw.helpline.store.get_conversation(conversation_id)).counsellor_id == target_id
             await boss.close()
+        # The supervisors' live picture (sent as each of them connected) never reached a counsellor.
+        for counsellor in (camille, lea):
+            assert await counsellor.nothing("supervision", wait=0.3)
         for client in (teen, camille, lea):
             await client.close()
 
@@ -323,10 +327,34 @@ async def test_a_flooding_teen_is_slowed_down_and_another_teen_is_served(store_u
             await client.close()
 
 
+async def test_a_typing_flood_is_dropped_before_it_reaches_the_counsellor():
+    async with running_gateway(config_for()) as gw:  # typing: 2 a second, burst 10, per teen
+        console = await gw.on_duty("camille")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("bonjour")
+        conversation_id = (await console.assigned())["id"]
+        await teen.state(lambda c: c["state"] == "assigned")
+        started = time.monotonic()
+        for i in range(200):
+            await teen.send({"type": "typing", "active": i % 2 == 0})
+        assert (await teen.say("toujours là"))["message"]["text"] == "toujours là"  # served after the flood
+        elapsed = time.monotonic() - started
+        await console.message(conversation_id, lambda m: m["text"] == "toujours là")
+        relayed = 0
+        while not await console.nothing("typing", wait=0.2):  # takes buffered frames first, then the socket's
+            relayed += 1
+        assert 10 <= relayed <= 10 + 2 * elapsed + 1, (relayed, elapsed)
+        assert await teen.nothing("error", wait=0.1)  # dropped silently, as the protocol allows
+        for client in (teen, console):
+            await client.close()
+
+
 async def test_an_oversized_frame_closes_only_that_socket_and_stores_nothing(store_url):
     async with running_gateway(config_for(store_url)) as gw:
         console = await gw.on_duty("camille")
         attacker, bystander = await Widget.connect(gw.ws), await Widget.connect(gw.ws)
+        # No permessage-deflate: the size limit holds on the wire, no small frame inflates past it.
+        assert "Sec-WebSocket-Extensions" not in attacker.ws.response.headers
         # Valid in every way but its size (padding outside the text).
         await attacker.send({"type": "message", "client_id": "big", "text": "coucou", "pad": "x" * (17 * 1024)})
         with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -643,6 +643,7 @@ async def a_meta_conversation_with_history(store: Store, sender: str = "sender-m
     await store.append_message(conversation.id, NewMessage(Author.TEEN, "il a mes photos", T0 + 1))
     await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0 + 2, "Ana",
                                                            deliver=True))
+    await store.link_provider_message("messenger", f"m_{sender}", conversation.id, 2, ttl=3600)
     return conversation
 
 
@@ -658,6 +659,7 @@ async def test_erasing_a_closed_conversation_removes_texts_and_ids_and_keeps_the
 
     assert await store.messages(conversation.id) == []
     assert await store.claim_deliveries(now=1e12, lease=30, limit=10) == []  # its pending reply too
+    assert await store.find_provider_message("messenger", "m_sender-m") is None
     erased = await store.get_conversation(conversation.id)
     assert erased == replace(closed, sender_key=ERASED_SENDER_KEY, alias=ERASED_ALIAS, reply_to=None,
                              business_id=None, last_inbound_id=None, priority_reason=None, erased_at=T0 + 90)
@@ -705,6 +707,8 @@ async def test_erasing_one_conversation_leaves_the_others_alone(store: Store) ->
     assert [m.text for m in await store.messages(kept.id)] == ["il a mes photos", "Je suis là."]
     jobs = await store.claim_deliveries(now=1e12, lease=30, limit=10)
     assert [(j.conversation_id, j.seq) for j in jobs] == [(kept.id, 2)]
+    assert await store.find_provider_message("messenger", "m_s1") is None
+    assert await store.find_provider_message("messenger", "m_s2") == (kept.id, 2)
     assert await store.closed_before(T0 + 100, limit=10) == [kept.id]
 
 

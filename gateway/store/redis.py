@@ -18,6 +18,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     outbox                     sorted set "id|seq"     messages to send, scored by when they are due
     outbox:attempts            hash "id|seq" → n       attempts made so far
     provider:{sha256}          string "id|seq", TTL    which message a platform message id is
+    conv:{id}:links            set of provider keys    its provider keys, for the erase (same TTL)
 
 Every state change that must not race is one Lua script (redis_scripts), so two gateway
 processes never give one sender two conversations nor assign one conversation twice. The
@@ -35,7 +36,8 @@ Where the teen's words and platform ids live, and how long (retention):
   second hash would not either); it exists only while the conversation is open (the close and
   erase scripts delete it).
 - `erase_conversation` (the retention sweeper, or a supervisor's request) deletes the content
-  keys and blanks those fields in one script; the hash keeps the figures, with no TTL.
+  keys and the conversation's provider keys, and blanks those fields, in one script; the hash
+  keeps the figures, with no TTL. Dedupe keys stay until their TTL: they lead to no conversation.
 - Safety net: when a conversation closes (or a message is added to a closed one), its content
   keys get a TTL of `content_ttl` (retention + 1 day): the texts never outlive the retention
   by more than a day, even if no sweeper runs. Redis 7.0 cannot expire single hash fields, so
@@ -125,6 +127,9 @@ class _Keys:
     def provider(self, channel: str, provider_message_id: str) -> str:
         digest = hashlib.sha256(f"{channel}\x00{provider_message_id}".encode()).hexdigest()
         return f"{self.prefix}:provider:{digest}"
+
+    def links(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}:links"
 
     def messages(self, conversation_id: str) -> str:
         return f"{self.prefix}:conv:{{{conversation_id}}}:msgs"
@@ -373,7 +378,7 @@ class RedisStore(Store):
         k = self._keys
         erased = await self._s.erase(
             keys=[k.conversation(conversation_id), k.messages(conversation_id), k.delivery(conversation_id),
-                  k.outbox, k.outbox_attempts, k.closed],
+                  k.outbox, k.outbox_attempts, k.closed, k.links(conversation_id)],
             args=[k.prefix, conversation_id, repr(at), ERASED_SENDER_KEY, ERASED_ALIAS],
         )
         return bool(erased)
@@ -439,7 +444,12 @@ class RedisStore(Store):
     async def link_provider_message(
         self, channel: str, provider_message_id: str, conversation_id: str, seq: int, ttl: int
     ) -> None:
-        await self._r.set(self._keys.provider(channel, provider_message_id), f"{conversation_id}|{seq}", ex=ttl)
+        key, links = self._keys.provider(channel, provider_message_id), self._keys.links(conversation_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(key, f"{conversation_id}|{seq}", ex=ttl)
+            pipe.sadd(links, key)
+            pipe.expire(links, ttl)
+            await pipe.execute()
 
     @_redis_errors
     async def find_provider_message(self, channel: str, provider_message_id: str) -> tuple[str, int] | None:

@@ -134,12 +134,12 @@ end
 return redis.call('HGETALL', KEYS[1])
 """
 
-# KEYS: conversation hash, messages list, delivery hash, outbox, outbox attempts, closed index.
-# ARGV: prefix, conversation id, at, erased sender key, erased alias.
+# KEYS: conversation hash, messages list, delivery hash, outbox, outbox attempts, closed index,
+# provider links set. ARGV: prefix, conversation id, at, erased sender key, erased alias.
 # Only a closed conversation. Every outbox job has its entry in the delivery hash (APPEND
-# writes both), so the hash's fields name the jobs to drop. The first `erased_at` is kept;
-# a record that no longer exists leaves the closed index. Returns 1 when erased.
-# Mirrors _Keys.active.
+# writes both), so the hash's fields name the jobs to drop; the links set names its provider
+# keys. The first `erased_at` is kept; a record that no longer exists leaves the closed index.
+# Returns 1 when erased. Mirrors _Keys.active.
 ERASE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'sender_key', 'erased_at')
 if f[1] ~= 'closed' then
@@ -151,7 +151,8 @@ for _, seq in ipairs(redis.call('HKEYS', KEYS[3])) do
   redis.call('ZREM', KEYS[4], job)
   redis.call('HDEL', KEYS[5], job)
 end
-redis.call('DEL', KEYS[2], KEYS[3])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[7])) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
 if f[2] then
   local active = ARGV[1] .. ':active:' .. f[2]
   if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end

@@ -1,7 +1,8 @@
 /*
  * Console 3018, the supervisor's view (role "supervisor" or "admin"): the queue, the team's
- * presence and load, today's figures, and reassigning a conversation to an available
- * counsellor. Rendered from the `supervision` snapshot the server pushes every ~2 s
+ * presence and load, today's figures, reassigning a conversation to an available
+ * counsellor, and erasing one at the teen's request (`erase` → `erased`: closed first if open,
+ * then its texts and platform ids erased; the anonymous figures stay). Rendered from the `supervision` snapshot the server pushes every ~2 s
  * (docs/protocol.md, "Queue operations"); waiting times tick locally in between.
  * Pseudonyms, channels, times and reasons only: the snapshot carries no message text.
  */
@@ -25,6 +26,8 @@
       receivedAt: 0,
       target: null,     // {id, alias}: the conversation the reassign form is open for
       pending: new Map(), // conversation id -> alias: reassign sent, no answer yet
+      eraseTarget: null,  // {id, alias, where}: the conversation the erase form is open for
+      erasing: new Map(), // conversation id -> alias: erase sent, no answer yet
     });
   }
   resetSup();
@@ -78,6 +81,7 @@
     renderTabCount();
     if (visible()) render();
     refreshReassign();
+    refreshErase();
     app.emit('supervision', frame);
   }
 
@@ -99,11 +103,13 @@
     if (focused) el.supervision.querySelector(focused)?.focus();
   }
 
-  // The tables are rebuilt at each snapshot: keep keyboard focus on the same button.
+  // The tables are rebuilt at each snapshot: keep keyboard focus on the same button
+  // (a conversation has two: "Réattribuer" and "Effacer", told apart by data-role).
   function focusedControl() {
     const active = document.activeElement;
     if (!active || !el.supervision.contains(active) || !active.dataset.conv) return null;
-    return '[data-area="' + active.closest('[data-area]')?.dataset.area + '"] ' + byAttr('data-conv', active.dataset.conv);
+    return '[data-area="' + active.closest('[data-area]')?.dataset.area + '"] '
+      + byAttr('data-conv', active.dataset.conv) + byAttr('data-role', active.dataset.role || '');
   }
 
   function renderLine(line) {
@@ -163,7 +169,17 @@
   function reassignButton(conv, where) {
     const b = button('btn btn-quiet btn-small sup-reassign', 'Réattribuer', 'Réattribuer ' + conv.alias + ' (' + where + ')');
     b.dataset.conv = conv.id;
+    b.dataset.role = 'reassign';
     b.setAttribute('aria-controls', 'reassign-form');
+    return b;
+  }
+
+  function eraseButton(conv, where) {
+    const b = button('btn btn-danger-quiet btn-small sup-erase', 'Effacer', 'Effacer ' + conv.alias + ' (' + where + ')');
+    b.dataset.conv = conv.id;
+    b.dataset.role = 'erase';
+    b.setAttribute('aria-controls', 'erase-form');
+    b.disabled = sup.erasing.has(conv.id);
     return b;
   }
 
@@ -177,7 +193,8 @@
       const wait = make('td', 'sup-wait', app.formatWait(supNow() - w.queued_at));
       wait.dataset.since = String(w.queued_at);
       const action = make('td', 'sup-action');
-      action.append(reassignButton(w, 'en file, n° ' + w.position));
+      const where = 'en file, n° ' + w.position;
+      action.append(reassignButton(w, where), eraseButton(w, where));
       tr.append(make('td', 'sup-position', w.position), make('th', 'sup-alias', w.alias), make('td', null, app.channelLabel(w.channel)),
         wait, priorityCell(w), action);
       tr.querySelector('th').scope = 'row';
@@ -214,7 +231,7 @@
         li.classList.toggle('is-raised', c.priority > 0);
         li.append(make('span', 'sup-conv-alias', c.alias), make('span', 'sup-conv-channel', app.channelLabel(c.channel)));
         if (c.priority > 0) li.append(make('span', 'priority-badge', 'Prioritaire'));
-        li.append(reassignButton(c, 'avec ' + m.display_name));
+        li.append(reassignButton(c, 'avec ' + m.display_name), eraseButton(c, 'avec ' + m.display_name));
         ul.append(li);
       }
       convs.append(ul);
@@ -252,6 +269,7 @@
   function openReassign(id) {
     const found = locate(id);
     if (!found) return;
+    closeErase(false);
     sup.target = found;
     setReassignError('');
     el.reassignSend.disabled = false;
@@ -261,11 +279,11 @@
     el.reassignTo.focus();
   }
 
-  function closeReassign() {
+  function closeReassign(focus = true) {
     const id = sup.target && sup.target.id;
     sup.target = null;
     el.reassignForm.hidden = true;
-    if (id) el.supervision.querySelector(byAttr('data-conv', id))?.focus();
+    if (id && focus) el.supervision.querySelector('.sup-reassign' + byAttr('data-conv', id))?.focus();
   }
 
   // Only someone available with room can take it now; the options follow each snapshot.
@@ -305,6 +323,7 @@
     const target = sup.target;
     const to = el.reassignTo.value;
     if (!target || !to) { setReassignError('Choisissez un·e conseiller·e disponible.'); return; }
+    if (sup.erasing.has(target.id)) { setReassignError('Un effacement de cette conversation est en cours.'); return; }
     if (!app.send({ type: 'reassign', conversation_id: target.id, to_counsellor: to })) {
       setReassignError('Hors connexion : rien n’a été réattribué.');
       return;
@@ -323,6 +342,7 @@
 
   function onError(frame) {
     const id = frame.conversation_id;
+    if (id && sup.erasing.has(id)) return onEraseError(frame);
     if (!id || !sup.pending.has(id)) return false;
     sup.pending.delete(id);
     const text = frame.message || 'Réattribution refusée.';
@@ -335,30 +355,123 @@
     return true;
   }
 
+  /* ---------- erasing at the teen's request ---------- */
+
+  // A small form, not the browser's confirm(): what happens, Confirmer / Annuler. The id it
+  // is for sits on the form (data-conv); the conversation may close meanwhile and can still
+  // be erased, so the form stays usable when it leaves the snapshot.
+  function openErase(id) {
+    const found = locate(id);
+    if (!found) return;
+    closeReassign(false);
+    sup.eraseTarget = found;
+    el.eraseForm.dataset.conv = id;
+    setEraseError('');
+    el.eraseForm.hidden = false;
+    refreshErase();
+    el.eraseCancel.focus(); // the safe choice first: Confirmer is one Tab away
+  }
+
+  function closeErase(focus = true) {
+    const id = sup.eraseTarget && sup.eraseTarget.id;
+    sup.eraseTarget = null;
+    el.eraseForm.hidden = true;
+    delete el.eraseForm.dataset.conv;
+    if (!id || !focus) return;
+    const back = el.supervision.querySelector('.sup-erase' + byAttr('data-conv', id));
+    (back || el.tabSupervision).focus();
+  }
+
+  function refreshErase() {
+    const target = sup.eraseTarget;
+    if (!target || el.eraseForm.hidden) return;
+    const now = locate(target.id);
+    if (now) sup.eraseTarget = Object.assign(target, now);
+    app.setText(el.eraseTitle, 'Effacer ' + target.alias + ' (' + (now ? now.where : 'plus en cours') + ')');
+    el.eraseSend.disabled = sup.erasing.has(el.eraseForm.dataset.conv);
+  }
+
+  function setEraseError(text) {
+    el.eraseError.textContent = text;
+    el.eraseError.hidden = !text;
+  }
+
+  function onEraseSubmit(event) {
+    event.preventDefault();
+    const id = el.eraseForm.dataset.conv;
+    if (!id || sup.erasing.has(id)) return;
+    if (sup.pending.has(id)) { setEraseError('Une réattribution de cette conversation est en cours : attendez sa réponse.'); return; }
+    if (!app.send({ type: 'erase', conversation_id: id })) {
+      setEraseError('Hors connexion : rien n’a été effacé.');
+      return;
+    }
+    sup.erasing.set(id, (sup.eraseTarget && sup.eraseTarget.alias) || 'La conversation');
+    setEraseError('');
+    el.eraseSend.disabled = true; // released by `erased` or `error`
+    if (visible()) render();      // its "Effacer" buttons wait too
+  }
+
+  function onErased(frame) {
+    const id = frame.conversation_id;
+    const alias = sup.erasing.get(id) || locate(id)?.alias || 'La conversation';
+    sup.erasing.delete(id);
+    showSupNotice(alias + ' : conversation close et effacée. Les chiffres anonymes sont gardés.');
+    app.removeConversation(id); // were it one of mine, its texts leave this page too
+    if (el.eraseForm.dataset.conv === id) closeErase();
+    if (visible()) render();
+  }
+
+  function onEraseError(frame) {
+    const id = frame.conversation_id;
+    sup.erasing.delete(id);
+    const text = frame.message || 'Effacement refusé.';
+    if (!el.eraseForm.hidden && el.eraseForm.dataset.conv === id) {
+      setEraseError(text);
+      refreshErase();
+    } else {
+      showSupNotice(text);
+    }
+    if (visible()) render();
+    return true;
+  }
+
   function showSupNotice(text) {
     el.supNotice.textContent = text;
   }
   app.showSupNotice = showSupNotice;
 
   function onSupervisionClick(event) {
-    const b = event.target.closest('.sup-reassign');
-    if (b) openReassign(b.dataset.conv);
+    const b = event.target.closest('.sup-reassign, .sup-erase');
+    if (!b || b.disabled) return;
+    if (b.classList.contains('sup-erase')) openErase(b.dataset.conv);
+    else openReassign(b.dataset.conv);
   }
 
   /* ---------- wiring ---------- */
 
   app.handlers.supervision = onSupervision;
   app.handlers.reassigned = onReassigned;
+  app.handlers.erased = onErased;
   app.on('error', onError);
   app.on('tick', tick);
   app.on('reset', () => {
     resetSup();
-    if (el.reassignForm) { el.reassignForm.hidden = true; el.supNotice.textContent = ''; }
+    if (!el.reassignForm) return; // before the elements are bound
+    el.reassignForm.hidden = true;
+    el.eraseForm.hidden = true;
+    delete el.eraseForm.dataset.conv;
+    el.supNotice.textContent = '';
   });
   app.on('start', (me) => { setEnabled(me); selectTab('conversations', false); });
   app.on('init', (frame) => setEnabled(frame.me));
   app.on('disconnected', () => {
     renderUpdated();
+    if (sup.erasing.size) {
+      sup.erasing.clear();
+      setEraseError('Connexion perdue : l’effacement n’a peut-être pas abouti. Vérifiez après la reconnexion.');
+      refreshErase();
+      if (visible()) render();
+    }
     if (!sup.pending.size) return;
     sup.pending.clear();
     setReassignError('Connexion perdue : la réattribution n’a peut-être pas abouti. Vérifiez après la reconnexion.');
@@ -370,7 +483,10 @@
     el.tabs.addEventListener('keydown', onTabsKeydown);
     el.supervision.addEventListener('click', onSupervisionClick);
     el.reassignForm.addEventListener('submit', onReassignSubmit);
-    el.reassignCancel.addEventListener('click', closeReassign);
+    el.reassignCancel.addEventListener('click', () => closeReassign());
     el.reassignForm.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeReassign(); });
+    el.eraseForm.addEventListener('submit', onEraseSubmit);
+    el.eraseCancel.addEventListener('click', () => closeErase());
+    el.eraseForm.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeErase(); });
   });
 })();

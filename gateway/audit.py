@@ -1,7 +1,7 @@
 """The audit log: who opened which conversation, who handed it over, erased it, marked abuse.
 
 One JSON line per action on the `gateway.audit` logger (the admin points it at a file with
-`audit.file` in config.yaml, or collects the process output). It names counsellors by account
+the environment variable GATEWAY_AUDIT_FILE, or collects the process output). It names counsellors by account
 id and conversations by their random id; never a message, a platform id or a pseudonym.
 """
 

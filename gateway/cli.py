@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 
 from aiohttp import web
 
+from .audit import log_to_file
 from .accounts import create_counsellor, new_password, parse_skills
 from .config import load_config
 from .errors import ConfigError
@@ -29,6 +31,8 @@ def _load(path: str):
 
 async def _serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
+    if os.environ.get("GATEWAY_AUDIT_FILE"):
+        log_to_file(os.environ["GATEWAY_AUDIT_FILE"])  # who opened, handed over, erased, marked
     parts = build_parts(config)
     app = build_app(parts, config_path=args.config)
     runner = web.AppRunner(app, access_log=None)  # access logs would carry tokens in URLs

@@ -230,8 +230,9 @@ class Helpline:
                 await self._raise(conversation, match, created, now)
             if created:
                 await self._announce_queued(conversation)
-        except StoreError as exc:
-            log.warning("conversation %s: message stored, follow-up failed (%s)", conversation.id, exc)
+        except Exception as exc:  # noqa: BLE001 - stored: the sender must not retry (a duplicate)
+            log.warning("conversation %s: message stored, follow-up failed (%s)", conversation.id,
+                        exc if isinstance(exc, StoreError) else type(exc).__name__)
             self._kick.set()
         return Received(conversation, message)
 

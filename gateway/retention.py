@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import audit
 from .clock import Clock
 from .errors import ProtocolError, StoreError
-from .model import CloseReason, Role
+from .model import CloseReason, Delivery, Role
 from .store.base import DAY_SECONDS, Store
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class _HasStoreAndClock(Protocol):
 class RetentionSweeper:
     """Erases, every `interval` seconds, each conversation closed more than `retention_days` ago.
 
-    `retention_days` may be changed on a live config reload; the Redis TTL of content closed
+    `retention.days` needs a restart (config_watch refuses it live): the Redis TTL of content
     before the change keeps the value the process started with.
     """
 
@@ -104,6 +104,17 @@ async def erase_now(helpline: _HasStoreAndClock, conversation_id: object) -> boo
     log.info("retention: erase on request %s", "done" if erased else "refused (open or unknown)")
     return erased
 
+async def _let_the_closing_notice_go(helpline: "Helpline", conversation_id: str, wait: float = 10.0) -> None:
+    """On Messenger/WhatsApp the closing notice waits in the outbox; erasing at once would drop
+    it and the teen would never know. Wait (bounded) until no message of ours is still pending."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while asyncio.get_running_loop().time() < deadline:
+        messages = await helpline.store.messages(conversation_id)
+        if not any(m.delivery is Delivery.PENDING for m in messages):
+            return
+        await asyncio.sleep(0.2)
+
+
 async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversation_id: object) -> None:
     """A supervisor erases one conversation at once (a teen's request): closed first if open
     (the teen is told, the counsellor's console closes it), then its texts and ids erased."""
@@ -115,6 +126,7 @@ async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversatio
         raise ProtocolError("unknown_conversation", "Conversation inconnue.")
     if conversation.is_open:
         await helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+        await _let_the_closing_notice_go(helpline, conversation.id)
     if not await erase_now(helpline, conversation.id):
         raise ProtocolError("not_erased", "La conversation n'a pas pu être effacée, réessayez.")
     audit.record("erase", supervisor_id, at=helpline.clock.now(), conversation_id=conversation.id)

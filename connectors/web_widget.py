@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.core import Helpline
 from gateway.errors import GatewayError, ProtocolError, StoreError
@@ -210,9 +210,19 @@ class WidgetConnection:
         try:
             hello = await self._read_hello()
             await self._welcome(sender, hello)
-            async for frame in self.ws:
+            last_frame = MONOTONIC.now()
+            while True:
+                # Idle timeout: counted from the page's last frame (pongs keep a socket alive,
+                # not busy); a page left open for hours is let go and reconnects if used.
+                try:
+                    async with asyncio.timeout(max(0.0, self.helpline.config.widget_idle_seconds - (MONOTONIC.now() - last_frame))):
+                        frame = await self.ws.receive()
+                except TimeoutError:
+                    await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
+                    break
                 if frame.type is not WSMsgType.TEXT:
                     break
+                last_frame = MONOTONIC.now()
                 await self._handle_frame(frame.data)
         except ProtocolError as exc:
             sender.send({"type": "error", "code": exc.code, "message": str(exc)})

@@ -138,6 +138,7 @@ class Config:
     widget_messages_per_minute: int = 20
     widget_sockets_per_address: int = 50
     widget_connects_per_minute: int = 60
+    widget_idle_seconds: int = 2 * 3600  # no frame from the page this long: socket closed (it reconnects)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -265,6 +266,7 @@ def parse_config(raw: Any) -> Config:
         widget_messages_per_minute=_int(limits, "widget_messages_per_minute", "limits", 20, 1, 600),
         widget_sockets_per_address=_int(limits, "widget_sockets_per_address", "limits", 50, 1, 1_000_000),
         widget_connects_per_minute=_int(limits, "widget_connects_per_minute", "limits", 60, 1, 1_000_000),
+        widget_idle_seconds=_int(limits, "widget_idle_seconds", "limits", 2 * 3600, 1, 7 * 24 * 3600),
         **http,
         max_message_chars=_int(limits, "max_message_chars", "limits", 2000, 1, 10_000),
         dedupe_ttl_seconds=_int(limits, "dedupe_ttl_seconds", "limits", 7 * 24 * 3600, 60, 30 * 24 * 3600),

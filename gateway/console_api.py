@@ -36,7 +36,8 @@ COOKIE = "gw_session"
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 OFFLINE_GRACE_SECONDS = 20.0  # a page reload must not flip a counsellor to "hors ligne"
 MAX_FRAME_BYTES = 16 * 1024
-SUPERVISION_SECONDS = 2.0  # the supervisor view is a snapshot pushed this often (any process's changes)
+SUPERVISION_SECONDS = 2.0
+SESSION_CHECK_SECONDS = 30.0  # the supervisor view is a snapshot pushed this often (any process's changes)
 
 
 @dataclass(eq=False)
@@ -240,10 +241,28 @@ class ConsoleConnection:
             "team": await self._team(),
             "server_time": int(self.helpline.clock.now() * 1000),
         })
-        async for frame in self.session.sender.ws:
-            if frame.type is not WSMsgType.TEXT:
-                break
-            await self._handle(frame.data)
+        watch = asyncio.get_running_loop().create_task(self._close_when_session_ends())
+        try:
+            async for frame in self.session.sender.ws:
+                if frame.type is not WSMsgType.TEXT:
+                    break
+                if not await self.helpline.store.session_counsellor(self.session.token_hash):
+                    break  # expired or logged out elsewhere: no frame is acted on after that
+                await self._handle(frame.data)
+        finally:
+            watch.cancel()
+
+    async def _close_when_session_ends(self) -> None:
+        """A session that expires closes its sockets, like a logout does (checked every 30 s)."""
+        while True:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            try:
+                alive = await self.helpline.store.session_counsellor(self.session.token_hash)
+            except GatewayError:
+                continue
+            if not alive:
+                await self.session.sender.ws.close(code=4401, message=b"session ended")
+                return
 
     async def _handle(self, data: str) -> None:
         frame: dict = {}

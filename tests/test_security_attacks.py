@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import websockets
 
+from gateway.accounts import hash_token
 from gateway.model import Author, Role
 from tests.clients import Console, Widget
 from tests.harness import PASSWORD, make_config, running_gateway
@@ -479,3 +480,19 @@ async def test_static_routes_do_not_serve_files_outside_their_folder():
             status, data = await _raw_get(host, port, target)
             assert status in (400, 403, 404), (target, status)
             assert b"opening_hours" not in data and b"argon2" not in data, target
+
+
+async def test_an_idle_widget_socket_is_closed_and_a_dead_console_session_closes_its_socket():
+    config = make_config("memory://", prefix=f"i{uuid.uuid4().hex[:8]}", limits={"widget_idle_seconds": 1})
+    async with running_gateway(config) as gw:
+        teen = await Widget.connect(gw.ws)
+        await asyncio.wait_for(teen.ws.wait_closed(), 5)
+        assert teen.ws.close_code == 1001
+
+        console = await gw.on_duty("camille", "Camille")
+        token = next(c.value for c in console.http.cookie_jar if c.key == "gw_session")
+        await gw.helpline.store.delete_session(hash_token(token))  # as when the session expires
+        await console.send({"type": "presence", "presence": "paused"})
+        await asyncio.wait_for(console.ws.wait_closed(), 5)
+        assert (await gw.helpline.store.counsellor_by_username("camille")).presence.value == "available"
+        await console.http.close()

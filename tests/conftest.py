@@ -70,3 +70,22 @@ async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
 
 # A gateway on the Redis store refuses to start without a pseudonym key; tests use a fixed one.
 os.environ.setdefault("GATEWAY_PSEUDONYM_KEY", "test-pseudonym-key-not-a-secret-0123456789")
+
+
+# --- the Meta stand-in: Graph API and signed webhooks on a loopback port ---------------------------
+
+
+@pytest.fixture
+async def standin(monkeypatch):
+    """A running stand-in; the environment holds the matching secrets, so a gateway started in
+    the test turns both Meta channels on."""
+    from meta_standin.server import StandIn
+    from tests.harness import META_SECRETS
+
+    for name, value in META_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    stand_in = StandIn(META_SECRETS["META_APP_SECRET"], META_SECRETS["MESSENGER_PAGE_TOKEN"],
+                       META_SECRETS["WHATSAPP_TOKEN"], META_SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()

@@ -23,6 +23,16 @@ PARIS = ZoneInfo("Europe/Paris")
 # A Tuesday, mid-morning in Paris: the line is open.
 TUESDAY_10H = datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)
 PASSWORD = "correct horse battery"
+# The Meta channels' secrets in tests: the gateway reads them from the environment, the
+# stand-in (fixture `standin` in conftest.py) is built with the same values.
+META_SECRETS = {
+    "META_APP_SECRET": "test-app-secret-0123456789",
+    "MESSENGER_VERIFY_TOKEN": "messenger-verify",
+    "MESSENGER_PAGE_TOKEN": "page-token-abc",
+    "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify",
+    "WHATSAPP_TOKEN": "wa-token-xyz",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+}
 
 
 def make_config(store_url: str = "memory://", prefix: str = "3018", **overrides) -> Config:

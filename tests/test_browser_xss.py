@@ -24,10 +24,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from gateway.model import Author, Channel, Role
-from meta_standin.server import StandIn
 from tests.browser import chromium
 from tests.harness import PASSWORD, make_config, running_gateway
-from tests.test_meta_flow import PHONE, PSID, SECRETS
+from tests.test_meta_flow import PHONE, PSID
 
 LONG = 2000  # the gateway's and the widget's limit, in characters
 
@@ -277,16 +276,6 @@ async def browser():
     async with chromium() as b:
         yield b
 
-
-@pytest.fixture
-async def standin(monkeypatch):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    stand_in = StandIn(SECRETS["META_APP_SECRET"], SECRETS["MESSENGER_PAGE_TOKEN"], SECRETS["WHATSAPP_TOKEN"],
-                       SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
 
 
 async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_the_console(browser, standin):

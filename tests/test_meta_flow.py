@@ -10,31 +10,13 @@ from datetime import datetime
 import aiohttp
 import pytest
 
-from meta_standin.server import StandIn
 from tests.clients import Widget
-from tests.harness import PARIS, make_config, running_gateway
+from tests.harness import META_SECRETS, PARIS, make_config, running_gateway
 
-SECRETS = {
-    "META_APP_SECRET": "test-app-secret-0123456789",
-    "MESSENGER_VERIFY_TOKEN": "messenger-verify",
-    "MESSENGER_PAGE_TOKEN": "page-token-abc",
-    "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify",
-    "WHATSAPP_TOKEN": "wa-token-xyz",
-    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-}
+SECRETS = META_SECRETS
 PHONE = "33612345678"
 PSID = "6543210987654321"
 
-
-@pytest.fixture
-async def standin(monkeypatch):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    stand_in = StandIn(SECRETS["META_APP_SECRET"], SECRETS["MESSENGER_PAGE_TOKEN"], SECRETS["WHATSAPP_TOKEN"],
-                       SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -32,19 +32,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.metrics import Metrics
 from meta_standin.server import StandIn, meta_json, messenger_envelope, whatsapp_envelope
 from tests.clients import Console, Widget
-from tests.harness import make_config, running_gateway
+from tests.harness import META_SECRETS, make_config, running_gateway
 from tests.processes import GatewayProcess, write_config
 
 # The same test secrets as tests/test_meta_flow.py (copied: importing its fixtures would
 # register them twice).
-SECRETS = {
-    "META_APP_SECRET": "test-app-secret-0123456789",
-    "MESSENGER_VERIFY_TOKEN": "messenger-verify",
-    "MESSENGER_PAGE_TOKEN": "page-token-abc",
-    "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify",
-    "WHATSAPP_TOKEN": "wa-token-xyz",
-    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-}
+SECRETS = META_SECRETS
 TRIAGE_PHRASE = "je veux mourir"  # built-in rule "suicide": priority 3, skill psychologue
 NOT_THE_GATEWAY = ("websockets",)  # loggers of the test clients, see the module docstring
 
@@ -113,16 +106,6 @@ def logs():
     root.removeHandler(handler)
     root.setLevel(level)
 
-
-@pytest.fixture
-async def standin(monkeypatch):
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    stand_in = StandIn(SECRETS["META_APP_SECRET"], SECRETS["MESSENGER_PAGE_TOKEN"], SECRETS["WHATSAPP_TOKEN"],
-                       SECRETS["WHATSAPP_PHONE_NUMBER_ID"])
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -158,7 +158,9 @@ class WidgetHub:
 
     def _on_conversation_changed(self, event: ConversationChanged) -> None:
         if event.state not in ("queued", "assigned", "closed"):
-            return  # e.g. "transferred": for the old counsellor's console only
+            # "transferred" is for the old counsellor's console; a "raised" one moved ahead.
+            self.refresh_positions_soon()
+            return
         for session in list(self._by_conversation.get(event.conversation_id, ())):
             name = event.counsellor_name if event.state == "assigned" else None
             if session.state == event.state and (event.state != "assigned" or session.counsellor == name):

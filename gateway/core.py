@@ -24,6 +24,7 @@ from .model import (
     CloseReason,
     Conversation,
     ConversationState,
+    Counsellor,
     CounsellorLoad,
     InboundMessage,
     Message,
@@ -107,7 +108,6 @@ CLOSE_MESSAGES = {
     CloseReason.INACTIVE: "inactivity_closed",
     CloseReason.ABUSE: "abuse_closed",
 }
-ABUSE_HOURS = (24, 24 * 7)  # the durations a counsellor can choose
 
 
 class Helpline:
@@ -137,6 +137,10 @@ class Helpline:
         if self._dispatcher:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
+
+    def capacity_of(self, counsellor: Counsellor) -> int:
+        """A counsellor's own capacity, else the config's default."""
+        return counsellor.max_conversations or self.config.max_conversations_per_counsellor
 
     def kick(self) -> None:
         """Plan assignments again soon (a conversation waits, or a counsellor has room)."""
@@ -170,7 +174,8 @@ class Helpline:
 
     def _out_of_hours_text(self) -> str:
         status = self.line_status()
-        text = self.config.messages["out_of_hours"].format(next_opening=self.next_opening_text())
+        text = self.config.messages["out_of_hours"].format(
+            next_opening=status["next_opening_text"] or "dès que possible")
         return f"{status['closure_message']}\n{text}" if status.get("closure_message") else text
 
     def wait_estimate(self, position: int) -> WaitEstimate:
@@ -248,15 +253,18 @@ class Helpline:
             await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, reply))
 
     async def _raise(self, conversation: Conversation, match: TriageMatch, created: bool, now: float) -> None:
-        """Triage found danger: counsellors see why; the dispatcher serves it first."""
+        """Triage found danger: counsellors see why; the dispatcher serves it first.
+
+        Announced as state "raised" (the view keeps the real state): the console refreshes the
+        row, the widget ignores it, metrics count it."""
         if not created:
             if not await self.store.raise_priority(conversation.id, match.priority, match.reason, match.skill):
                 return
             self._kick.set()
-            raised = await self.store.get_conversation(conversation.id)
-            if raised is not None:
-                await self.bus.publish(ConversationChanged(raised.id, raised.state.value, raised.counsellor_id,
-                                                           None, console_view(raised, now)))
+        raised = await self.store.get_conversation(conversation.id)
+        if raised is not None:
+            await self.bus.publish(ConversationChanged(raised.id, "raised", raised.counsellor_id, None,
+                                                       console_view(raised, now)))
         note = await self.store.append_message(conversation.id, NewMessage(
             Author.NOTE, f"Priorité relevée : {match.reason}", now))
         await self.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, note))
@@ -339,7 +347,6 @@ class Helpline:
         name = counsellor.display_name if counsellor else None
         message = await self.store.append_message(conversation.id, ours(conversation, Author.COUNSELLOR, clean, now, name))
         await self.store.mark_answered(conversation.id, now)
-        await self.store.set_marks(conversation.id, {"last_answer_at": now})
         if conversation.channel is not Channel.WEB:
             await self.bus.publish(Seen(conversation.id))
         await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))
@@ -404,16 +411,14 @@ class Helpline:
             return 0
         counsellors = {c.id: c for c in await self.store.counsellors()}
         loads = await self.store.loads()
-        default_cap = self.config.max_conversations_per_counsellor
         candidates = [
-            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), c.max_conversations or default_cap,
-                           c.last_assigned_at, c.skills)
+            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), self.capacity_of(c), c.last_assigned_at, c.skills)
             for c in counsellors.values()
         ]
         self.active_capacity = sum(c.capacity for c in candidates if c.presence is Presence.AVAILABLE)
         assigned = 0
         for step in plan_assignments(queue, candidates, self.clock.now(), self.config.skill_wait_seconds):
-            capacity = counsellors[step.counsellor_id].max_conversations or default_cap
+            capacity = self.capacity_of(counsellors[step.counsellor_id])
             outcome = await self.store.try_assign(step.conversation_id, step.counsellor_id, capacity, self.clock.now())
             if outcome is AssignOutcome.ASSIGNED:
                 assigned += 1

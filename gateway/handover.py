@@ -133,7 +133,7 @@ async def _give(helpline: Helpline, conversation: Conversation, expected: str | 
     target = await helpline.store.get_counsellor(to_id)
     if target is None:
         return None
-    capacity = target.max_conversations or helpline.config.max_conversations_per_counsellor
+    capacity = helpline.capacity_of(target)
     now = helpline.clock.now()
     outcome = await helpline.store.reassign(conversation.id, expected, to_id, capacity, now)
     if outcome is not AssignOutcome.ASSIGNED:

@@ -18,7 +18,7 @@ from .errors import StoreError
 from .events import MessageAdded
 from .figures import position_update_due
 from .handover import requeue_at_head
-from .model import Author, Channel, CloseReason, Conversation, ConversationState, Presence
+from .model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Presence
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,14 @@ class Housekeeper:
 
     async def sweep_once(self) -> None:
         now = self.helpline.clock.now()
-        await self.refresh_estimate_inputs(now)
-        await self.close_queue_when_line_closed(now)
-        await self.drop_silent_waiters(now)
-        await self.requeue_from_disconnected(now)
-        await self.check_inactive(now)
-        await self.tell_positions(now)
+        team = await self.helpline.store.counsellors()  # read once per sweep
+        await self.refresh_estimate_inputs(now, team)
+        waiting = await self._queued()
+        await self.close_queue_when_line_closed(now, waiting)
+        await self.drop_silent_waiters(now, waiting)
+        await self.requeue_from_disconnected(now, team)
+        await self.check_inactive(now, team)
+        await self.tell_positions(now)  # reads the queue again: the steps above changed it
 
     async def _queued(self) -> list[Conversation]:
         entries = await self.helpline.store.queue()
@@ -76,48 +78,46 @@ class Housekeeper:
         """Once across processes: the first caller wins (a dedupe key with a day's TTL)."""
         return await self.helpline.store.claim_message_id("housekeeping", what, 24 * 3600)
 
-    async def refresh_estimate_inputs(self, now: float) -> None:
+    async def refresh_estimate_inputs(self, now: float, team: list[Counsellor]) -> None:
         recent = await self.helpline.store.conversations_since(now - HANDLING_WINDOW_SECONDS)
         done = sorted((c for c in recent if c.closed_at and c.assigned_at), key=lambda c: c.closed_at or 0)
         self.helpline.handling_seconds = [c.closed_at - c.assigned_at for c in done[-HANDLING_SAMPLES:]]
-        counsellors = await self.helpline.store.counsellors()
-        default_cap = self.helpline.config.max_conversations_per_counsellor
-        self.helpline.active_capacity = sum(c.max_conversations or default_cap for c in counsellors
+        self.helpline.active_capacity = sum(self.helpline.capacity_of(c) for c in team
                                             if c.presence is Presence.AVAILABLE)
 
-    async def close_queue_when_line_closed(self, now: float) -> None:
+    async def close_queue_when_line_closed(self, now: float, waiting: list[Conversation]) -> None:
         """At closing time, teens still waiting are told (next opening, emergency numbers);
         conversations in progress go on until their counsellor closes them."""
         if self.helpline.config.schedule.is_open(as_datetime(now)):
             return
-        for conversation in await self._queued():
+        for conversation in waiting:
             await self.helpline.close(conversation.id, CloseReason.LINE_CLOSING)
 
-    async def drop_silent_waiters(self, now: float) -> None:
+    async def drop_silent_waiters(self, now: float, waiting: list[Conversation]) -> None:
         """Messenger/WhatsApp: no message for N minutes while waiting = gone (counted as abandoned).
         The widget knows better (its socket): see WidgetHub's leave timer."""
         limit = self.helpline.config.abandon_after_minutes * 60
-        for conversation in await self._queued():
+        for conversation in waiting:  # close() is a no-op for one closed above
             if conversation.channel is Channel.WEB:
                 continue
             last = conversation.last_teen_message_at or conversation.opened_at
             if now - last >= limit:
                 await self.helpline.close(conversation.id, CloseReason.ABANDONED)
 
-    async def requeue_from_disconnected(self, now: float) -> None:
+    async def requeue_from_disconnected(self, now: float, team: list[Counsellor]) -> None:
         """A counsellor offline past the grace: their teens go back to the head of the queue."""
         grace = self.helpline.config.disconnect_grace_seconds
-        for counsellor in await self.helpline.store.counsellors():
+        for counsellor in team:
             if counsellor.presence is not Presence.OFFLINE or now - counsellor.presence_since < grace:
                 continue
             for conversation in await self.helpline.store.conversations_of(counsellor.id):
                 await requeue_at_head(self.helpline, conversation, counsellor.id, conversation.required_skill,
                                       "requeued")
 
-    async def check_inactive(self, now: float) -> None:
+    async def check_inactive(self, now: float, team: list[Counsellor]) -> None:
         """Teen silent after our answer: a gentle check, then a kind close."""
         config = self.helpline.config
-        for counsellor in await self.helpline.store.counsellors():
+        for counsellor in team:
             for c in await self.helpline.store.conversations_of(counsellor.id):
                 if c.waiting_since is not None or c.last_answer_at is None:
                     continue  # the teen waits for us, or we never answered: not the teen's silence

@@ -18,17 +18,13 @@ Several processes: the Redis bus delivers every event to every process, so each 
 counters describe the whole helpline. Aggregate them with `max` across instances, not `sum`;
 socket gauges are per process and do sum.
 
-Shortcuts, admitted: the bus has no "raised" event, so a raise is recognised as a
-conversation re-announced in the same state with a higher priority. To tell that from a real
-transition, each process remembers the state and priority of the last `TRACKED` open
-conversations it saw (in memory, never exported). After a restart, a conversation first seen
-mid-life may count one transition or raise twice. A dedicated event field would be exact.
+A triage raise is a ConversationChanged with state "raised" (the core's own event), so
+nothing needs remembering here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -52,7 +48,6 @@ STATES = ("queued", "assigned", "closed", "transferred")  # ConversationChanged.
 DELIVERIES = tuple(d.value for d in Delivery)
 PRESENCES = tuple(p.value for p in Presence)
 SOCKET_KINDS = ("widget", "console")
-TRACKED = 10_000  # open conversations remembered to tell transitions from re-announcements
 
 
 def bounded(value: object, allowed: tuple[str, ...]) -> str:
@@ -98,7 +93,6 @@ class Metrics:
                              registry=r)
         self._line = _LineGauges()
         r.register(self._line)
-        self._known: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._zero_series()
         bus.subscribe(self.on_event)
 
@@ -145,23 +139,11 @@ class Metrics:
             self.seen.inc()
 
     def _conversation(self, event: ConversationChanged) -> None:
-        """A transition, or a re-announcement in the same state (a raise): see the module docstring."""
         channel = bounded(event.view.get("channel"), CHANNELS)
-        state = bounded(event.state, STATES)
-        priority = event.view.get("priority")
-        priority = priority if isinstance(priority, int) and not isinstance(priority, bool) else 0
-        before = self._known.pop(event.conversation_id, None)
-        was_state, was_priority = before if before is not None else (None, 0)
-        # Real assignments name the counsellor; a raise re-announces without a name.
-        reannounced = state == was_state or (before is None and state == "assigned" and not event.counsellor_name)
-        if not reannounced:
-            self.transitions.labels(state, channel).inc()
-        if priority > was_priority and (before is not None or reannounced or state == "queued"):
+        if event.state == "raised":
             self.raises.labels(channel).inc()
-        if state != "closed":
-            self._known[event.conversation_id] = (state, max(priority, was_priority))
-            while len(self._known) > TRACKED:
-                self._known.popitem(last=False)
+        else:
+            self.transitions.labels(bounded(event.state, STATES), channel).inc()
 
     # --- set by the hubs and the caller -------------------------------------------------------------
     def socket_opened(self, kind: str) -> None:

@@ -62,12 +62,11 @@ async def snapshot(helpline: Helpline) -> dict:
                         "queued_at": ms(c.opened_at), "priority": c.priority,
                         "priority_reason": c.priority_reason, "required_skill": c.required_skill})
     loads = await store.loads()
-    default_cap = helpline.config.max_conversations_per_counsellor
     team = []
     for counsellor in await store.counsellors():
         mine = await store.conversations_of(counsellor.id)
         team.append({**counsellor.public(), "load": loads.get(counsellor.id, 0),
-                     "capacity": counsellor.max_conversations or default_cap,
+                     "capacity": helpline.capacity_of(counsellor),
                      "presence_since": ms(counsellor.presence_since) if counsellor.presence_since else None,
                      "conversations": [{"id": c.id, "alias": c.alias, "channel": c.channel.value,
                                         "priority": c.priority, "assigned_at": ms(c.assigned_at)} for c in mine]})

@@ -116,8 +116,8 @@ class Store(ABC):
 
     @abstractmethod
     async def mark_answered(self, conversation_id: str, at: float) -> None:
-        """A counsellor answered: clear `waiting_since`, set `first_answer_at` if unset,
-        and clear `checked_at` (the inactivity check starts again)."""
+        """A counsellor answered at `at`: clear `waiting_since`, set `first_answer_at` if unset,
+        set `last_answer_at`, and clear `checked_at` (the inactivity check starts again)."""
 
     @abstractmethod
     async def set_marks(self, conversation_id: str, marks: dict[str, float | int | None]) -> None:

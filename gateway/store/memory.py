@@ -96,7 +96,7 @@ class MemoryStore(Store):
         conversation = self._conversations.get(conversation_id)
         if conversation is not None:
             self._conversations[conversation_id] = replace(
-                conversation, waiting_since=None, checked_at=None,
+                conversation, waiting_since=None, checked_at=None, last_answer_at=at,
                 first_answer_at=conversation.first_answer_at if conversation.first_answer_at is not None else at,
             )
 

@@ -178,6 +178,7 @@ return 1
 MARK_ANSWERED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSETNX', KEYS[1], 'first_answer_at', ARGV[1])
+redis.call('HSET', KEYS[1], 'last_answer_at', ARGV[1])
 redis.call('HDEL', KEYS[1], 'waiting_since', 'checked_at')
 return 1
 """

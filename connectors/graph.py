@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gateway.errors import GatewayError
+from gateway.domain.errors import GatewayError
 
 log = logging.getLogger(__name__)
 

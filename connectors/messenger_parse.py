@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from gateway.model import Channel
+from gateway.domain.model import Channel
 
 from .meta_events import (
     Malformed,

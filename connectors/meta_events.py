@@ -19,8 +19,8 @@ from typing import Any, Union
 
 import orjson
 
-from gateway.errors import ProtocolError
-from gateway.model import Channel
+from gateway.domain.errors import ProtocolError
+from gateway.domain.model import Channel
 
 
 class PayloadError(ProtocolError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gateway.errors import DeliveryError
-from gateway.model import Conversation
+from gateway.domain.errors import DeliveryError
+from gateway.domain.model import Conversation
 
 from .graph import GraphClient, GraphError, GraphErrorKind
 

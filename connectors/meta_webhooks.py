@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.core import Helpline
-from gateway.delivery import DeliveryWorker
-from gateway.errors import ProtocolError, StoreError
-from gateway.model import Attachment, Channel, Delivery, InboundMessage
+from gateway.core.helpline import Helpline
+from gateway.core.delivery import DeliveryWorker
+from gateway.domain.errors import ProtocolError, StoreError
+from gateway.domain.model import Attachment, Channel, Delivery, InboundMessage
 
 from .meta_events import MetaIgnored, MetaMessage, MetaStatus, MetaWatermark, PayloadError
 from .meta_send import MetaSecrets

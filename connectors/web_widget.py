@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gateway.core import Helpline
-from gateway.errors import GatewayError, ProtocolError, StoreError
-from gateway.events import ConversationChanged, Event, MessageAdded, Typing
-from gateway.model import (
+from gateway.core.helpline import Helpline
+from gateway.domain.errors import GatewayError, ProtocolError, StoreError
+from gateway.domain.events import ConversationChanged, Event, MessageAdded, Typing
+from gateway.domain.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
 )
-from gateway.http_security import client_address_key, request_origin_allowed, too_many_requests
-from gateway.metrics import METRICS
-from gateway.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
-from gateway.socket_sender import SOCKETS, QueuedSender
+from gateway.http.security import client_address_key, request_origin_allowed, too_many_requests
+from gateway.http.metrics import METRICS
+from gateway.domain.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
+from gateway.http.sockets import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.model import Channel
+from gateway.domain.model import Channel
 
 from .meta_events import (
     Malformed,

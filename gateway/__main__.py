@@ -1,3 +1,3 @@
-from .cli import main
+from gateway.app.cli import main
 
 main()

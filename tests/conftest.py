@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from gateway.store.base import Store
+from gateway.core.ports import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from tests.redis_server import RedisServer

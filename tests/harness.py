@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestServer
 
-from gateway.accounts import create_counsellor
-from gateway.clock import ManualClock
-from gateway.config import Config, parse_config
-from gateway.console_api import HELPLINE
-from gateway.core import Helpline
-from gateway.model import Role
-from gateway.housekeeping import Housekeeper
-from gateway.server import HOUSEKEEPER, build_app, build_parts
+from gateway.core.accounts import create_counsellor
+from gateway.domain.clock import ManualClock
+from gateway.domain.config import Config, parse_config
+from gateway.http.console import HELPLINE
+from gateway.core.helpline import Helpline
+from gateway.domain.model import Role
+from gateway.core.housekeeping import Housekeeper
+from gateway.app.server import HOUSEKEEPER, build_app, build_parts
 from tests.clients import Console
 
 PARIS = ZoneInfo("Europe/Paris")

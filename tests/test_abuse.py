@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from gateway.model import CloseReason, Role
+from gateway.domain.model import CloseReason, Role
 from tests.clients import Console, Widget
 from tests.harness import PASSWORD, make_config, running_gateway
 

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from gateway.model import CloseReason, Role
+from gateway.domain.model import CloseReason, Role
 from tests.browser import chromium
 from tests.clients import Widget
 from tests.harness import make_config, running_gateway

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from gateway.model import Role
+from gateway.domain.model import Role
 from tests.browser import chromium
 from tests.clients import Widget
 from tests.harness import make_config, running_gateway

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from gateway.model import Role
+from gateway.domain.model import Role
 from tests.browser import chromium
 from tests.clients import Console, Widget
 from tests.harness import PASSWORD, make_config, running_gateway

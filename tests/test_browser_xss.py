@@ -23,7 +23,7 @@ import unicodedata
 import pytest
 from playwright.async_api import Page, expect
 
-from gateway.model import Author, Channel, Role
+from gateway.domain.model import Author, Channel, Role
 from tests.browser import chromium
 from tests.harness import PASSWORD, make_config, running_gateway
 from tests.test_meta_flow import PHONE, PSID

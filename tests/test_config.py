@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.config import load_config, parse_config
-from gateway.errors import ConfigError
+from gateway.app.cli import main
+from gateway.domain.config import load_config, parse_config
+from gateway.domain.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.config import Config, load_config
-from gateway.config_watch import ConfigWatcher
+from gateway.domain.config import Config, load_config
+from gateway.app.config_watch import ConfigWatcher
 from tests.processes import ALWAYS_OPEN
 
-LOGGER = "gateway.config_watch"
+LOGGER = "gateway.app.config_watch"
 OLD = 10**9 * 1_000_000_000  # an mtime long ago (2001), so the stat signature is trusted
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from gateway.errors import InvalidTransition
-from gateway.model import TRANSITIONS, Channel, CloseReason, Conversation, ConversationState
+from gateway.domain.errors import InvalidTransition
+from gateway.domain.model import TRANSITIONS, Channel, CloseReason, Conversation, ConversationState
 
 
 def queued() -> Conversation:
@@ -42,7 +42,7 @@ def test_transitions_table_has_closed_as_the_only_end():
 
 
 def test_delivery_state_only_moves_forward_whatever_order_receipts_arrive_in():
-    from gateway.model import Delivery as D
+    from gateway.domain.model import Delivery as D
     assert D.PENDING.advance(D.SENT) is D.SENT
     assert D.SENT.advance(D.READ) is D.READ
     assert D.READ.advance(D.DELIVERED) is D.READ  # a late "delivered" after "read"

@@ -12,20 +12,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.accounts import create_counsellor
+from gateway.core.accounts import create_counsellor
 from gateway.bus import LocalBus
-from gateway.clock import ManualClock, as_datetime
-from gateway.config import parse_config
-from gateway.core import Helpline
-from gateway.errors import ProtocolError
-from gateway.events import ConversationChanged, MessageAdded
-from gateway.handover import transfer
-from gateway.housekeeping import Housekeeper
-from gateway.model import Author, Channel, CloseReason, ConversationState, InboundMessage, Presence
-from gateway.pseudonym import Pseudonyms
+from gateway.domain.clock import ManualClock, as_datetime
+from gateway.domain.config import parse_config
+from gateway.core.helpline import Helpline
+from gateway.domain.errors import ProtocolError
+from gateway.domain.events import ConversationChanged, MessageAdded
+from gateway.core.handover import transfer
+from gateway.core.housekeeping import Housekeeper
+from gateway.domain.model import Author, Channel, CloseReason, ConversationState, InboundMessage, Presence
+from gateway.domain.pseudonym import Pseudonyms
 from gateway.store.memory import MemoryStore
-from gateway.supervision import record_of
-from gateway.figures import day_figures
+from gateway.core.supervision import record_of
+from gateway.domain.figures import day_figures
 from tests.harness import PARIS
 
 DAY = datetime(2026, 11, 24, 8, 45, tzinfo=PARIS)  # a Tuesday

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.figures import (
+from gateway.domain.figures import (
     NOBODY_AVAILABLE_FR,
     NOT_ENOUGH_DATA_FR,
     ConversationRecord,

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
-from gateway.http_security import (
+from gateway.http.security import (
     client_address_key, csrf_ok, origin_allowed, origin_allowlist, security_headers, too_many_requests,
 )
 

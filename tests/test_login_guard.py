@@ -2,8 +2,8 @@
 
 import pytest
 
-from gateway.clock import ManualClock
-from gateway.login_guard import LoginGuard, account_key
+from gateway.domain.clock import ManualClock
+from gateway.domain.login_guard import LoginGuard, account_key
 
 T0 = 1_700_000_000.0
 

@@ -24,8 +24,8 @@ from connectors.meta_events import MetaIgnored, MetaMessage, MetaStatus, MetaWat
 from connectors.meta_signature import sign, verify_handshake, verify_signature
 from connectors.messenger_parse import parse_messenger
 from connectors.whatsapp_parse import parse_whatsapp
-from gateway.errors import ProtocolError
-from gateway.model import Channel
+from gateway.domain.errors import ProtocolError
+from gateway.domain.model import Channel
 
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meta"
 FIXTURES = LOCAL_FIXTURES  # copies of ../shared/fixtures/meta (Meta's documented payloads)

@@ -26,9 +26,9 @@ import websockets
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import MESSAGE_FIELDS, TOP_LEVEL_KEYS, parse_config
-from gateway.errors import ConfigError
-from gateway.model import Author, ConversationState
+from gateway.domain.config import MESSAGE_FIELDS, TOP_LEVEL_KEYS, parse_config
+from gateway.domain.errors import ConfigError
+from gateway.domain.model import Author, ConversationState
 from tests.clients import Console, Widget
 from tests.harness import make_config, running_gateway
 

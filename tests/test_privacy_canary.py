@@ -29,7 +29,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import Metrics
+from gateway.http.metrics import Metrics
 from meta_standin.server import StandIn, meta_json, messenger_envelope, whatsapp_envelope
 from tests.clients import Console, Widget
 from tests.harness import META_SECRETS, make_config, running_gateway

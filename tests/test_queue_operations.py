@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from gateway.figures import NOBODY_AVAILABLE_FR
-from gateway.model import Channel, CloseReason, ConversationState, InboundMessage, Role
-from gateway.supervision import snapshot
+from gateway.domain.figures import NOBODY_AVAILABLE_FR
+from gateway.domain.model import Channel, CloseReason, ConversationState, InboundMessage, Role
+from gateway.core.supervision import snapshot
 from tests.clients import Console, Widget
 from tests.harness import PARIS, PASSWORD, make_config, running_gateway
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from gateway.clock import ManualClock
-from gateway.rate_limit import ConcurrencyCap, KeyedBuckets, TokenBucket
+from gateway.domain.clock import ManualClock
+from gateway.domain.rate_limit import ConcurrencyCap, KeyedBuckets, TokenBucket
 
 T0 = 1_700_000_000.0
 

@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.clock import ManualClock
-from gateway.config import load_config, parse_config
-from gateway.errors import ConfigError
-from gateway.model import Author, Channel, CloseReason, Conversation, ConversationState, Delivery
-from gateway.retention import RetentionSweeper, erase_now
-from gateway.store.base import ERASED_ALIAS, ERASED_SENDER_KEY, NewMessage, Store
+from gateway.domain.clock import ManualClock
+from gateway.domain.config import load_config, parse_config
+from gateway.domain.errors import ConfigError
+from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Delivery
+from gateway.core.retention import RetentionSweeper, erase_now
+from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, NewMessage, Store
 from gateway.store.redis import RedisStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """The dispatcher's rule, as pure logic: longest waiting first, least loaded then longest idle."""
 
-from gateway.model import CounsellorLoad, Presence, QueueEntry
-from gateway.routing import Assignment, plan_assignments
+from gateway.domain.model import CounsellorLoad, Presence, QueueEntry
+from gateway.domain.routing import Assignment, plan_assignments
 
 A, P, O = Presence.AVAILABLE, Presence.PAUSED, Presence.OFFLINE
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import ConfigError
-from gateway.schedule import (
+from gateway.domain.errors import ConfigError
+from gateway.domain.schedule import (
     DEFAULT_OPENING_HOURS,
     Slot,
     WeeklySchedule,

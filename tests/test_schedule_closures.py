@@ -10,8 +10,8 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import ConfigError
-from gateway.schedule import (
+from gateway.domain.errors import ConfigError
+from gateway.domain.schedule import (
     DEFAULT_OPENING_HOURS,
     Closure,
     Schedule,

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 import websockets
 
-from gateway.accounts import hash_token
-from gateway.model import Author, Role
+from gateway.core.accounts import hash_token
+from gateway.domain.model import Author, Role
 from tests.clients import Console, Widget
 from tests.harness import PASSWORD, make_config, running_gateway
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.errors import StoreError
-from gateway.model import (
+from gateway.domain.errors import StoreError
+from gateway.domain.model import (
     Delivery,
     Author,
     Channel,
@@ -27,7 +27,7 @@ from gateway.model import (
     QueueEntry,
     Role,
 )
-from gateway.store.base import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Store
+from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Store
 from gateway.store.redis import RedisStore
 
 T0 = 1_700_000_000.0

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import ConfigError
-from gateway.triage import (
+from gateway.domain.errors import ConfigError
+from gateway.domain.triage import (
     DEFAULT_RULES,
     SPELLINGS,
     Triage,

@@ -1,7 +1,7 @@
 """Messaging windows, with times given by hand."""
 
-from gateway.model import Channel
-from gateway.windows import DAY, Window, window
+from gateway.domain.model import Channel
+from gateway.domain.windows import DAY, Window, window
 
 T = 1_800_000_000.0
 
@@ -29,7 +29,7 @@ def test_the_web_widget_has_no_window():
 
 import pytest  # noqa: E402
 
-from gateway.delivery import retry_delay  # noqa: E402
+from gateway.core.delivery import retry_delay  # noqa: E402
 
 
 def test_retry_backoff_is_exponential_jittered_within_bounds_and_capped():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import DEFAULT_RETENTION_DAYS, AssignOutcome, NewMessage, Store, content_ttl_seconds
+from gateway.core.ports import DEFAULT_RETENTION_DAYS, AssignOutcome, NewMessage, Store, content_ttl_seconds
 
 
 def open_store(url: str, prefix: str = "3018", retention_days: int = DEFAULT_RETENTION_DAYS) -> Store:
@@ -12,11 +12,11 @@ def open_store(url: str, prefix: str = "3018", retention_days: int = DEFAULT_RET
     (see RetentionSweeper for the erasing itself); the memory store keeps nothing past a restart.
     """
     if url == "memory://" or url.startswith("memory:"):
-        from .memory import MemoryStore
+        from gateway.store.memory import MemoryStore
 
         return MemoryStore()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis import RedisStore
+        from gateway.store.redis import RedisStore
 
         return RedisStore(url, prefix=prefix, content_ttl=content_ttl_seconds(retention_days))
     raise ValueError(f"unknown store url scheme: {url.split(':', 1)[0]!r} (use memory:// or redis://)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..errors import InvalidTransition
-from ..model import (
+from gateway.domain.errors import InvalidTransition
+from gateway.domain.model import (
     CloseReason,
     Conversation,
     ConversationState,
@@ -21,7 +21,7 @@ from ..model import (
     QueueEntry,
     Role,
 )
-from .base import ERASED_ALIAS, ERASED_SENDER_KEY, MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
+from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
 
 
 def _checked_skills(skills: frozenset[str]) -> frozenset[str]:

@@ -64,11 +64,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..errors import StoreError
-from ..model import CloseReason, Conversation, ConversationState, Counsellor, Delivery, Message, Presence
-from ..model import QueueEntry, Role
+from gateway.domain.errors import StoreError
+from gateway.domain.model import CloseReason, Conversation, ConversationState, Counsellor, Delivery, Message, Presence
+from gateway.domain.model import QueueEntry, Role
 from . import redis_scripts as lua
-from .base import (
+from gateway.core.ports import (
     DEFAULT_RETENTION_DAYS,
     ERASED_ALIAS,
     ERASED_SENDER_KEY,
@@ -78,7 +78,7 @@ from .base import (
     Store,
     content_ttl_seconds,
 )
-from .redis_codec import (
+from gateway.store.redis_codec import (
     check_priority,
     conversation_fields,
     counsellor_fields,

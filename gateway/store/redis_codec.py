@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import orjson
 
-from ..model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Delivery
-from ..model import Message, Presence, Role
-from .base import MARK_FIELDS, NewMessage
+from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Delivery
+from gateway.domain.model import Message, Presence, Role
+from gateway.core.ports import MARK_FIELDS, NewMessage
 
 MAX_PRIORITY = 899  # see queue_score
 

@@ -1,0 +1,155 @@
+"""Command line: `serve`, `counsellor add`, `config check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from gateway.core.audit import log_to_file
+from gateway.core.accounts import create_counsellor, new_password, parse_skills
+from gateway.domain.config import load_config
+from gateway.domain.errors import ConfigError
+from gateway.domain.model import Role
+from gateway.app.server import build_app, build_parts
+
+log = logging.getLogger("gateway")
+
+
+def _load(path: str):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error in {path}: {exc.key}: {exc.problem}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = _load(args.config)
+    if os.environ.get("GATEWAY_AUDIT_FILE"):
+        log_to_file(os.environ["GATEWAY_AUDIT_FILE"])  # who opened, handed over, erased, marked
+    parts = build_parts(config)
+    app = build_app(parts, config_path=args.config)
+    runner = web.AppRunner(app, access_log=None)  # access logs would carry tokens in URLs
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    if parts.store.kind == "memory":
+        password = new_password()
+        await create_counsellor(parts.store, "demo", "Camille", password, Role.SUPERVISOR)
+        print("In-memory store: nothing is kept after exit.")
+        print(f"Console: http://{args.host}:{args.port}/console  login: demo  password: {password}")
+    print(f"Widget demo: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/healthz",
+          flush=True)
+    log.info("gateway listening on %s:%s (store %s)", args.host, args.port, parts.store.kind)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _add_counsellor(args: argparse.Namespace) -> None:
+    config = _load(args.config)
+    parts = build_parts(config)
+    if parts.store.kind == "memory":
+        print("The memory store keeps nothing: set store.url to redis://… to create lasting accounts.",
+              file=sys.stderr)
+        raise SystemExit(2)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        generated = False
+    else:
+        password, generated = new_password(), True
+    await parts.store.start()
+    try:
+        counsellor = await create_counsellor(parts.store, args.username, args.display_name or args.username,
+                                             password, Role(args.role), parse_skills(args.skills or ""), args.max)
+    except ValueError as exc:
+        print(f"cannot create {args.username!r}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    finally:
+        await parts.store.close()
+    print(f"created {counsellor.role.value} {counsellor.username!r}")
+    if generated:
+        print(f"password: {password}")
+
+
+async def _set_counsellor(args: argparse.Namespace) -> None:
+    """Change skills, capacity or role of an existing account (takes effect at the next assignment)."""
+    parts = build_parts(_load(args.config))
+    await parts.store.start()
+    try:
+        found = await parts.store.counsellor_by_username(args.username)
+        if found is None:
+            print(f"no account {args.username!r}", file=sys.stderr)
+            raise SystemExit(2)
+        updated = await parts.store.update_counsellor(
+            found.id, skills=parse_skills(args.skills) if args.skills is not None else None,
+            max_conversations=args.max, clear_max=args.default_max, role=Role(args.role) if args.role else None)
+    except ValueError as exc:
+        print(f"cannot update {args.username!r}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    finally:
+        await parts.store.close()
+    if updated is not None:
+        cap = updated.max_conversations or "default"
+        print(f"{updated.username}: role {updated.role.value}, skills {', '.join(sorted(updated.skills)) or '-'}, "
+              f"capacity {cap}")
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    try:
+        load_config(args.file)
+    except ConfigError as exc:
+        print(f"{args.file}: invalid\n  {exc.key}: {exc.problem}")
+        raise SystemExit(1) from exc
+    print(f"{args.file}: valid")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gateway", description="3018 Gateway")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", default="config.yaml")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    counsellor = sub.add_parser("counsellor", help="manage counsellor accounts").add_subparsers(
+        dest="action", required=True)
+    add = counsellor.add_parser("add", help="create an account (Redis store)")
+    add.add_argument("username")
+    add.add_argument("--display-name", help="the name teens see, e.g. a first name")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.COUNSELLOR.value)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--skills", help="comma-separated, e.g. psychologue,juriste")
+    add.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
+    add.add_argument("--config", default="config.yaml")
+    change = counsellor.add_parser("set", help="change skills, capacity or role (Redis store)")
+    change.add_argument("username")
+    change.add_argument("--skills", help="comma-separated; '' clears them")
+    group = change.add_mutually_exclusive_group()
+    group.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
+    group.add_argument("--default-max", action="store_true", help="back to routing.max_conversations_per_counsellor")
+    change.add_argument("--role", choices=[r.value for r in Role])
+    change.add_argument("--config", default="config.yaml")
+    config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
+    check = config.add_parser("check", help="validate a config file and explain each error")
+    check.add_argument("file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        try:
+            asyncio.run(_serve(args))
+        except KeyboardInterrupt:
+            pass
+    elif args.command == "counsellor":
+        asyncio.run(_add_counsellor(args) if args.action == "add" else _set_counsellor(args))
+    elif args.command == "config":
+        _check_config(args)

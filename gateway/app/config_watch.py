@@ -1,0 +1,260 @@
+"""Live reload of config.yaml: notice an edit, validate it, apply it or refuse it.
+
+Owns the watch state (which file bytes are in force, what is on disk, the last refusal) that
+/healthz reports. Polls with `stat` (mtime_ns, size, inode) and confirms with a sha256 of the
+bytes, so a touch is a no-op and an editor's write-then-rename is caught by the inode change.
+SIGHUP asks for an immediate, forced check. A refused edit leaves the last good config in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gateway.domain.config import Config, load_config
+from gateway.domain.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Settings read once at startup (store connection, bus, pseudonym key, the Graph API client in
+# server.py): a live change would be silently ignored or would split the data, so it is refused.
+RESTART_ONLY: tuple[tuple[str, str], ...] = (
+    ("store.url", "store_url"),
+    ("store.prefix", "store_prefix"),
+    ("pseudonym.key_env", "pseudonym_key_env"),
+    ("meta.graph_api_url", "graph_api_url"),
+    ("meta.graph_api_version", "graph_api_version"),
+    ("retention.days", "retention_days"),  # the Redis safety-net TTL is set at start
+    ("retention.sweep_seconds", "retention_sweep_seconds"),
+    ("http.tls", "tls"),  # the headers middleware is built at start
+    ("limits.widget_messages_per_minute", "widget_messages_per_minute"),  # buckets built at start
+    ("limits.widget_sockets_per_address", "widget_sockets_per_address"),
+    ("limits.widget_connects_per_minute", "widget_connects_per_minute"),
+)
+
+# An mtime this recent may be followed by another write in the same timestamp tick with the same
+# size (git's "racy clean" problem): such a stat is not trusted, the next check re-reads the bytes.
+RACY_NS = 2_000_000_000
+
+Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
+
+
+def restart_only_change(old: Config, new: Config) -> ConfigError | None:
+    """The first setting in RESTART_ONLY that differs, as the error to refuse the edit with."""
+    for key, attr in RESTART_ONLY:
+        if getattr(old, attr) != getattr(new, attr):
+            return ConfigError(key, f"{key} cannot change while running; restart the gateway")
+    return None
+
+
+def changed_sections(old: Config, new: Config) -> list[str]:
+    """Top-level section names whose parsed YAML differs (names only: values may be long texts)."""
+    return sorted(k for k in set(old.raw) | set(new.raw) if old.raw.get(k) != new.raw.get(k))
+
+
+def _short(digest: str | None) -> str | None:
+    return digest[:12] if digest else None
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One look at the file, done off the event loop."""
+
+    signature: Signature | None
+    digest: str | None
+    config: Config | None = None
+    error: ConfigError | None = None
+    unchanged: bool = False  # stat signature as last time: nothing was read
+    settled: bool = True  # False: the file changed while we read it
+
+
+class ConfigWatcher:
+    """Watches one config file and feeds each valid edit to `apply` (e.g. `Helpline.reload`).
+
+    `apply` runs on the event loop; if it raises, the edit counts as refused. (It should not
+    half-apply: `Helpline.reload` only swaps a reference.) Construct it right after loading
+    `config` from `path`: the bytes on disk at that moment are taken as the ones in force.
+    """
+
+    def __init__(self, path: str | Path, config: Config, apply: Callable[[Config], None], *,
+                 interval: float = 1.0, loader: Callable[[str | Path], Config] = load_config,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.path = Path(path)
+        self.config = config
+        self.interval = interval
+        self._apply, self._loader, self._now = apply, loader, now
+        try:
+            self._in_force: str | None = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            self._in_force = None  # the first readable, valid file will be applied
+        self._on_disk = self._in_force
+        self._signature: Signature | None = None
+        self._error: ConfigError | None = None
+        self._refused: tuple[str | None, str] | None = None  # (digest, "key: problem") last logged
+        self._last_reload: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[bool]] = set()
+        self._sighup_loop: asyncio.AbstractEventLoop | None = None
+
+    # --- one check ------------------------------------------------------------------------
+    async def check_now(self, *, force: bool = False) -> bool:
+        """Look at the file once; True when a new config was applied.
+
+        `force` re-reads even if the stat signature is unchanged and retries bytes refused before.
+        """
+        async with self._lock:
+            read = await asyncio.to_thread(self._read, None if force else self._signature)
+            if read.unchanged:
+                return False
+            if not read.settled:
+                log.debug("config %s changed while being read; will look again", self.path)
+                return False
+            self._signature, self._on_disk = read.signature, read.digest
+            if read.error is not None:
+                self._refuse(read.error)
+                return False
+            if read.digest == self._in_force:
+                self._clear_error("matches the configuration in force again")
+                return False
+            if not force and self._refused is not None and self._refused[0] == read.digest:
+                return False  # same refused bytes, e.g. touched: already logged
+            assert read.config is not None
+            return self._try_apply(read.config, read.digest)
+
+    def _read(self, known: Signature | None) -> _Read:
+        """Blocking part (stat, read, parse), run in a worker thread."""
+        for _ in range(3):
+            try:
+                st = os.stat(self.path)
+                signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+                if signature == known:
+                    return _Read(signature, self._on_disk, unchanged=True)
+                digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            except OSError as exc:
+                return _Read(None, None, error=ConfigError("(file)", f"cannot read: {exc.strerror or exc}"))
+            if time.time_ns() - st.st_mtime_ns < RACY_NS:
+                signature = None  # too recent to trust: re-read next time
+            if digest == self._in_force:
+                return _Read(signature, digest)
+            try:
+                config, error = self._loader(self.path), None
+            except ConfigError as exc:
+                config, error = None, exc
+            except Exception as exc:  # a loader bug must not kill the watcher
+                config, error = None, ConfigError("(load)", f"loader failed with {type(exc).__name__}")
+            try:
+                again = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            except OSError:
+                again = None
+            if again == digest:  # what the loader parsed is what we hashed
+                return _Read(signature, digest, config=config, error=error)
+        return _Read(None, None, settled=False)
+
+    def _try_apply(self, config: Config, digest: str | None) -> bool:
+        problem = restart_only_change(self.config, config)
+        if problem is not None:
+            self._refuse(problem)
+            return False
+        try:
+            self._apply(config)
+        except Exception as exc:
+            log.debug("applying config %s failed", self.path, exc_info=True)
+            self._refuse(ConfigError("(apply)", f"applying it failed with {type(exc).__name__}"))
+            return False
+        sections = changed_sections(self.config, config)
+        self.config, self._in_force = config, digest
+        self._error, self._refused, self._last_reload = None, None, self._now()
+        log.info("config reloaded from %s; changed: %s", self.path, ", ".join(sections) or "nothing (comments only)")
+        return True
+
+    def _refuse(self, error: ConfigError) -> None:
+        self._error = error
+        refusal = (self._on_disk, f"{error.key}: {error.problem}")
+        if refusal != self._refused:  # once per distinct refusal, not once per poll
+            log.error("config %s refused: %s: %s; keeping the last good configuration",
+                      self.path, error.key, error.problem)
+        self._refused = refusal
+
+    def _clear_error(self, why: str) -> None:
+        if self._error is not None:
+            log.info("config %s %s", self.path, why)
+        self._error, self._refused = None, None
+
+    # --- for /healthz ---------------------------------------------------------------------
+    def status(self) -> dict:
+        return {
+            "path": str(self.path),
+            "in_force_sha256": _short(self._in_force),
+            "on_disk_sha256": _short(self._on_disk),
+            "matches_disk": self._on_disk is not None and self._on_disk == self._in_force,
+            "error": f"{self._error.key}: {self._error.problem}" if self._error else None,
+            "last_reload_at": self._last_reload.isoformat() if self._last_reload else None,
+        }
+
+    # --- polling and SIGHUP ---------------------------------------------------------------
+    def start(self) -> None:
+        """Start polling every `interval` seconds (call from the running loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._poll(), name="config-watch")
+
+    async def stop(self) -> None:
+        if self._sighup_loop is not None:
+            self._sighup_loop.remove_signal_handler(signal.SIGHUP)
+            self._sighup_loop = None
+        tasks = [t for t in (self._task, *self._side_tasks) if t is not None]
+        self._task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll(self) -> None:
+        force = False
+        while True:
+            try:
+                await self.check_now(force=force)
+            except Exception:  # a bug here must not end live reload for the life of the process
+                log.exception("config watch of %s failed; will try again", self.path)
+            try:
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            force = self._wake.is_set()
+            self._wake.clear()
+
+    def install_sighup(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Make SIGHUP force an immediate check. False where signals are unsupported (Windows,
+        a loop outside the main thread)."""
+        sighup = getattr(signal, "SIGHUP", None)
+        if sighup is None:
+            return False
+        try:
+            loop.add_signal_handler(sighup, self._on_sighup)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return False
+        self._sighup_loop = loop
+        return True
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: checking config %s now", self.path)
+        if self._task is not None:
+            self._wake.set()
+            return
+        task = asyncio.get_running_loop().create_task(self.check_now(force=True))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_done)
+
+    def _side_done(self, task: asyncio.Task[bool]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("config check after SIGHUP failed", exc_info=task.exception())

@@ -1,0 +1,151 @@
+"""The rules that time enforces: closing time, abandons, inactivity, disconnected counsellors,
+paced queue positions on Messenger/WhatsApp, and the inputs of the wait estimate.
+
+`sweep_once()` reads the injected clock once and applies every rule, so tests move a
+ManualClock and call it, no sleeping. Every process sweeps; each action is either atomic in
+the store (close, requeue) or claimed once through the store (a check, a position message),
+so two processes never tell a teen the same thing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.domain.clock import as_datetime
+from gateway.core.helpline import Helpline, ours
+from gateway.domain.errors import StoreError
+from gateway.domain.events import MessageAdded
+from gateway.domain.figures import position_update_due
+from gateway.core.handover import requeue_at_head
+from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Presence
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 5.0
+HANDLING_WINDOW_SECONDS = 3 * 3600  # the wait estimate learns from the last 3 hours
+HANDLING_SAMPLES = 50
+
+
+class Housekeeper:
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="housekeeping")
+
+    async def stop(self) -> None:
+        # A flag as well as cancel(): a cancellation that lands inside a Redis call can come
+        # back as a connection error (StoreError), which the loop survives by design.
+        self._stop.set()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep_once()
+            except StoreError as exc:
+                log.warning("housekeeping skipped: %s", exc)
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                log.exception("housekeeping round failed")
+            try:
+                async with asyncio.timeout(SWEEP_SECONDS):
+                    await self._stop.wait()
+            except TimeoutError:
+                pass
+
+    async def sweep_once(self) -> None:
+        now = self.helpline.clock.now()
+        team = await self.helpline.store.counsellors()  # read once per sweep
+        await self.refresh_estimate_inputs(now, team)
+        waiting = await self._queued()
+        await self.close_queue_when_line_closed(now, waiting)
+        await self.drop_silent_waiters(now, waiting)
+        await self.requeue_from_disconnected(now, team)
+        await self.check_inactive(now, team)
+        await self.tell_positions(now)  # reads the queue again: the steps above changed it
+
+    async def _queued(self) -> list[Conversation]:
+        entries = await self.helpline.store.queue()
+        found = [await self.helpline.store.get_conversation(e.conversation_id) for e in entries]
+        return [c for c in found if c is not None and c.state is ConversationState.QUEUED]
+
+    async def _claim(self, what: str) -> bool:
+        """Once across processes: the first caller wins (a dedupe key with a day's TTL)."""
+        return await self.helpline.store.claim_message_id("housekeeping", what, 24 * 3600)
+
+    async def refresh_estimate_inputs(self, now: float, team: list[Counsellor]) -> None:
+        recent = await self.helpline.store.conversations_since(now - HANDLING_WINDOW_SECONDS)
+        done = sorted((c for c in recent if c.closed_at and c.assigned_at), key=lambda c: c.closed_at or 0)
+        self.helpline.handling_seconds = [c.closed_at - c.assigned_at for c in done[-HANDLING_SAMPLES:]]
+        self.helpline.active_capacity = sum(self.helpline.capacity_of(c) for c in team
+                                            if c.presence is Presence.AVAILABLE)
+
+    async def close_queue_when_line_closed(self, now: float, waiting: list[Conversation]) -> None:
+        """At closing time, teens still waiting are told (next opening, emergency numbers);
+        conversations in progress go on until their counsellor closes them."""
+        if self.helpline.config.schedule.is_open(as_datetime(now)):
+            return
+        for conversation in waiting:
+            await self.helpline.close(conversation.id, CloseReason.LINE_CLOSING)
+
+    async def drop_silent_waiters(self, now: float, waiting: list[Conversation]) -> None:
+        """Messenger/WhatsApp: no message for N minutes while waiting = gone (counted as abandoned).
+        The widget knows better (its socket): see WidgetHub's leave timer."""
+        limit = self.helpline.config.abandon_after_minutes * 60
+        for conversation in waiting:  # close() is a no-op for one closed above
+            if conversation.channel is Channel.WEB:
+                continue
+            last = conversation.last_teen_message_at or conversation.opened_at
+            if now - last >= limit:
+                await self.helpline.close(conversation.id, CloseReason.ABANDONED)
+
+    async def requeue_from_disconnected(self, now: float, team: list[Counsellor]) -> None:
+        """A counsellor offline past the grace: their teens go back to the head of the queue."""
+        grace = self.helpline.config.disconnect_grace_seconds
+        for counsellor in team:
+            if counsellor.presence is not Presence.OFFLINE or now - counsellor.presence_since < grace:
+                continue
+            for conversation in await self.helpline.store.conversations_of(counsellor.id):
+                await requeue_at_head(self.helpline, conversation, counsellor.id, conversation.required_skill,
+                                      "requeued")
+
+    async def check_inactive(self, now: float, team: list[Counsellor]) -> None:
+        """Teen silent after our answer: a gentle check, then a kind close."""
+        config = self.helpline.config
+        for counsellor in team:
+            for c in await self.helpline.store.conversations_of(counsellor.id):
+                if c.waiting_since is not None or c.last_answer_at is None:
+                    continue  # the teen waits for us, or we never answered: not the teen's silence
+                silent_since = max(c.last_answer_at, c.last_teen_message_at or 0)
+                if c.checked_at is None or c.checked_at < silent_since:
+                    if now - silent_since >= config.inactivity_check_minutes * 60 and \
+                            await self._claim(f"check:{c.id}:{silent_since!r}"):
+                        await self._say(c, config.messages["inactivity_check"], now)
+                        await self.helpline.store.set_marks(c.id, {"checked_at": now})
+                elif now - c.checked_at >= config.inactivity_close_minutes * 60:
+                    await self.helpline.close(c.id, CloseReason.INACTIVE)
+
+    async def tell_positions(self, now: float) -> None:
+        """Messenger/WhatsApp: the position when it changes meaningfully, never more than once
+        per `position_update_seconds` (WhatsApp allows about one message per 6 s per user)."""
+        interval = self.helpline.config.position_update_seconds
+        queued = await self._queued()
+        positions = await self.helpline.queue_positions()
+        for c in queued:
+            position = positions.get(c.id)
+            if c.channel is Channel.WEB or position is None:
+                continue  # the widget shows positions live
+            if position_update_due(c.told_position, c.told_at, position, now, interval) and \
+                    await self._claim(f"position:{c.id}:{position}:{c.told_at!r}"):
+                await self._say(c, self.helpline.queued_text("position_update", position), now)
+                await self.helpline.store.set_marks(c.id, {"told_position": position, "told_at": now})
+
+    async def _say(self, conversation: Conversation, text: str, now: float) -> None:
+        message = await self.helpline.store.append_message(
+            conversation.id, ours(conversation, Author.SYSTEM, text, now))
+        await self.helpline.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))

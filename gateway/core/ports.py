@@ -1,0 +1,302 @@
+"""The one async store interface; `memory` and `redis` implement it and pass one contract suite.
+
+Atomicity is the store's job: `create_or_get_active` never gives one sender two open
+conversations, `try_assign` never assigns a conversation twice nor above capacity, and
+`claim_message_id` lets exactly one caller through per provider message id.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from gateway.domain.model import (
+    Author,
+    CloseReason,
+    Conversation,
+    Counsellor,
+    Delivery,
+    Message,
+    Presence,
+    QueueEntry,
+    Role,
+)
+from gateway.domain.events import Event
+
+# Bookkeeping fields `set_marks` may write (None erases).
+MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at"})
+
+# Retention: what an erased conversation keeps in place of its pseudonym and alias.
+ERASED_SENDER_KEY = "erased"
+ERASED_ALIAS = "Jeune effacé·e"
+DAY_SECONDS = 24 * 3600
+DEFAULT_RETENTION_DAYS = 30  # as config.py's default for `retention.days`
+
+
+def content_ttl_seconds(retention_days: int) -> int:
+    """The safety-net TTL of a closed conversation's content keys: the retention plus a day,
+    so the sweeper (the primary mechanism) always comes first."""
+    return (retention_days + 1) * DAY_SECONDS
+
+
+class AssignOutcome(str, Enum):
+    ASSIGNED = "assigned"
+    NOT_QUEUED = "not_queued"  # someone else took it, or it closed
+    NOT_AVAILABLE = "not_available"  # counsellor paused/offline meanwhile
+    FULL = "full"  # counsellor reached capacity meanwhile
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    author: Author
+    text: str
+    at: float
+    author_name: str | None = None
+    deliver: bool = False  # Messenger/WhatsApp: queue it for sending in the same atomic step
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One of our messages still to send to a teen on Messenger/WhatsApp."""
+
+    conversation_id: str
+    seq: int
+    attempts: int = 0
+
+
+class Store(ABC):
+    """Everything that a restart must not lose."""
+
+    kind: str = "abstract"
+
+    # --- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect, load scripts."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the store answers."""
+
+    # --- inbound dedupe ---------------------------------------------------------
+    @abstractmethod
+    async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
+        """True the first time a (channel, provider id) is seen within `ttl` seconds."""
+
+    @abstractmethod
+    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
+        """Forget a claim whose message could not be stored, so a retry gets through."""
+
+    # --- conversations ----------------------------------------------------------
+    @abstractmethod
+    async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
+        """Store `conversation` unless its sender already has an open one.
+
+        Returns (the sender's open conversation, created?). `conversation` must be QUEUED
+        or ASSIGNED-free, i.e. state QUEUED; it is added to the queue when created.
+        """
+
+    @abstractmethod
+    async def create_closed(self, conversation: Conversation) -> None:
+        """Store an already-closed conversation (e.g. out of hours) for the record."""
+
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def active_conversation_of(self, sender_key: str) -> Conversation | None:
+        """The sender's open conversation, if any."""
+
+    @abstractmethod
+    async def touch_teen(self, conversation_id: str, at: float, inbound_id: str | None = None) -> None:
+        """Record the teen's latest message (and its platform id, to mark it seen); start
+        `waiting_since` if it was unset."""
+
+    @abstractmethod
+    async def mark_answered(self, conversation_id: str, at: float) -> None:
+        """A counsellor answered at `at`: clear `waiting_since`, set `first_answer_at` if unset,
+        set `last_answer_at`, and clear `checked_at` (the inactivity check starts again)."""
+
+    @abstractmethod
+    async def set_marks(self, conversation_id: str, marks: dict[str, float | int | None]) -> None:
+        """Bookkeeping fields of an existing conversation (names in MARK_FIELDS); None erases one.
+        Unknown conversation: nothing happens."""
+
+    @abstractmethod
+    async def raise_priority(self, conversation_id: str, priority: int, reason: str,
+                             required_skill: str | None) -> bool:
+        """Raise (never lower) an open conversation's priority, with the reason and skill;
+        re-orders the queue if it waits. False when not raised (already as high, closed, unknown)."""
+
+    @abstractmethod
+    async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
+                      required_skill: str | None) -> Conversation | None:
+        """Atomically move an assigned conversation back to the queue (assigned -> queued):
+        off its counsellor's load, `counsellor_id` cleared, ordered by `queued_at` (the caller
+        picks an early one to put it at the head), `required_skill` set (None clears it).
+        With `expected_counsellor_id`, only if it is still that counsellor's. None if not moved."""
+
+    @abstractmethod
+    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                       capacity: int, at: float) -> AssignOutcome:
+        """Atomically give a queued or assigned conversation to `to_counsellor_id` (a transfer,
+        or a supervisor's choice): that counsellor must be available and below `capacity`.
+        With `expected_counsellor_id`, an assigned conversation must still be theirs
+        (else NOT_QUEUED). NOT_QUEUED too when closed, unknown, or already theirs."""
+
+    @abstractmethod
+    async def conversations_since(self, since: float) -> list[Conversation]:
+        """Every conversation opened at or after `since` (any state), for the day's figures."""
+
+    @abstractmethod
+    async def close_conversation(
+        self, conversation_id: str, reason: CloseReason, at: float
+    ) -> Conversation | None:
+        """Close it atomically: off the queue, off its counsellor's load, sender freed.
+        It joins the conversations `closed_before` lists (retention).
+
+        Returns the closed conversation, or None if it was already closed or unknown.
+        """
+
+    # --- retention: erase what was said and who said it, keep the figures ----------
+    @abstractmethod
+    async def erase_conversation(self, conversation_id: str, at: float) -> bool:
+        """Erase a closed conversation's content and identifiers, at once and for good.
+
+        Deletes its messages, their delivery states and any outbox job; in the record, drops
+        `reply_to`, `business_id`, `last_inbound_id`, `priority_reason` (it may quote the
+        teen) and replaces `sender_key` and `alias` by ERASED_SENDER_KEY and ERASED_ALIAS.
+        Keeps what the figures need: channel, state, times, close reason, priority, skill,
+        counsellor. Sets `erased_at` (the first erase's time is kept).
+
+        False when the conversation is unknown or still open (close it first); True when it
+        is erased, also again (a second erase deletes whatever arrived late, e.g. a receipt).
+        """
+
+    @abstractmethod
+    async def closed_before(self, before: float, limit: int) -> list[str]:
+        """Ids of closed conversations not yet erased whose `closed_at` is before `before`,
+        oldest first, at most `limit`."""
+
+    # --- messages ---------------------------------------------------------------
+    @abstractmethod
+    async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
+        """Append and return it with its sequence number (1, 2, 3 … per conversation).
+
+        With `message.deliver`, it is stored as PENDING and queued for sending, at once."""
+
+    @abstractmethod
+    async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
+        """Messages with seq > after_seq, in order."""
+
+    # --- outbound delivery: stored before sent, retried after a restart ------------
+    @abstractmethod
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
+        """Jobs due by `now`, each leased until now + lease: if the process dies mid-send,
+        the job is due again when the lease ends and another process sends it."""
+
+    @abstractmethod
+    async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
+        """Try again at `due_at`, one attempt more."""
+
+    @abstractmethod
+    async def finish_delivery(self, job: DeliveryJob) -> None:
+        """Sent or given up: the job leaves the outbox."""
+
+    @abstractmethod
+    async def set_delivery(self, conversation_id: str, seq: int, state: Delivery, error: str | None = None) -> None:
+        """Record where a message stands (the caller decides whether the state may move)."""
+
+    @abstractmethod
+    async def link_provider_message(
+        self, channel: str, provider_message_id: str, conversation_id: str, seq: int, ttl: int
+    ) -> None:
+        """Remember which message a platform id (mid, wamid) is, for its receipts."""
+
+    @abstractmethod
+    async def find_provider_message(self, channel: str, provider_message_id: str) -> tuple[str, int] | None:
+        """(conversation id, seq) of a message we sent, or None."""
+
+    # --- queue and assignment ---------------------------------------------------
+    @abstractmethod
+    async def queue(self) -> list[QueueEntry]:
+        """Waiting conversations, highest priority first, then longest waiting."""
+
+    @abstractmethod
+    async def try_assign(
+        self, conversation_id: str, counsellor_id: str, capacity: int, at: float
+    ) -> AssignOutcome:
+        """Atomically: conversation still queued, counsellor available and below capacity."""
+
+    @abstractmethod
+    async def conversations_of(self, counsellor_id: str) -> list[Conversation]:
+        """The counsellor's open (assigned) conversations."""
+
+    # --- counsellors ------------------------------------------------------------
+    @abstractmethod
+    async def add_counsellor(self, counsellor: Counsellor) -> None:
+        """Create an account; raises ValueError if the username is taken."""
+
+    @abstractmethod
+    async def get_counsellor(self, counsellor_id: str) -> Counsellor | None: ...
+
+    @abstractmethod
+    async def counsellor_by_username(self, username: str) -> Counsellor | None: ...
+
+    @abstractmethod
+    async def counsellors(self) -> list[Counsellor]: ...
+
+    @abstractmethod
+    async def set_presence(self, counsellor_id: str, presence: Presence, at: float) -> None:
+        """Set presence; `presence_since` moves to `at` only when the presence changes."""
+
+    @abstractmethod
+    async def update_counsellor(self, counsellor_id: str, *, skills: frozenset[str] | None = None,
+                                max_conversations: int | None = None, clear_max: bool = False,
+                                role: Role | None = None) -> Counsellor | None:
+        """Change an account's skills, capacity override (clear_max: back to the config's) or role."""
+
+    @abstractmethod
+    async def loads(self) -> dict[str, int]:
+        """Open conversations per counsellor id (0 for counsellors with none)."""
+
+    # --- console sessions -------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, token_hash: str, counsellor_id: str, ttl: int) -> None: ...
+
+    @abstractmethod
+    async def session_counsellor(self, token_hash: str) -> str | None:
+        """The counsellor id of a live session, or None (expired, logged out, unknown)."""
+
+    @abstractmethod
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    # --- abuse marks: a pseudonym whose new messages get a short reply and are not queued ---
+    @abstractmethod
+    async def mark_abusive(self, sender_key: str, alias: str, until: float) -> None:
+        """Mark (or re-mark) a sender abusive until `until` (epoch seconds)."""
+
+    @abstractmethod
+    async def abuse_until(self, sender_key: str, now: float) -> float | None:
+        """When the sender's mark ends, or None if not marked (or the mark has ended)."""
+
+    @abstractmethod
+    async def abuse_marks(self, now: float) -> list[tuple[str, str, float]]:
+        """(sender key, alias, until) of every mark still in force; ended ones are dropped."""
+
+    @abstractmethod
+    async def lift_abuse(self, sender_key: str) -> bool:
+        """Lift a mark; False if there was none."""
+
+
+class Bus(Protocol):
+    """Where the core announces what happened; every process's hubs listen (gateway/bus/)."""
+
+    def subscribe(self, handler: Callable[[Event], None]) -> None: ...
+
+    async def publish(self, event: Event) -> None: ...

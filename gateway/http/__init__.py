@@ -1,0 +1,1 @@
+"""The console's routes and socket, security middleware, metrics, health: thin adapters over the core."""

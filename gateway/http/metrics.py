@@ -1,0 +1,193 @@
+"""Prometheus metrics of one gateway process, counted from the event bus and nothing else.
+
+Labels are bounded enums only (author, state, channel, delivery state, presence, socket kind):
+never an id, an alias, a text, a name or anything a teen sent. Three reasons. A metrics
+endpoint is scraped, stored and charted by tools outside the helpline's data map (Prometheus,
+Grafana, their backups and their admins), so a label is a copy of personal data in a place
+nobody erases; a conversation id in a label links a series to a stored conversation, and a
+platform id or alias identifies a teen outright. And Prometheus keeps one series per label
+value: an unbounded label (an id) grows without end. Values outside the enum count as "other".
+
+What is counted: messages by author, conversation transitions by state and channel, priority
+raises by channel, our Messenger/WhatsApp messages by delivery state, presence changes,
+typing and "seen" events. Gauges: open sockets by kind (per process, from the hubs), and the
+queue length and counsellors available (helpline-wide, refreshed by the caller or sampled
+from the store at each scrape).
+
+Several processes: the Redis bus delivers every event to every process, so each process's
+counters describe the whole helpline. Aggregate them with `max` across instances, not `sum`;
+socket gauges are per process and do sum.
+
+A triage raise is a ConversationChanged with state "raised" (the core's own event), so
+nothing needs remembering here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
+
+from gateway.core.ports import Bus
+from gateway.domain.errors import StoreError
+from gateway.domain.events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, Seen, Typing
+from gateway.domain.model import Author, Channel, Delivery, Presence
+from gateway.core.ports import Store
+
+log = logging.getLogger(__name__)
+
+OTHER = "other"  # any value outside an enum: counted, never echoed
+AUTHORS = tuple(a.value for a in Author)
+CHANNELS = tuple(c.value for c in Channel)
+STATES = ("queued", "assigned", "closed", "transferred")  # ConversationChanged.state
+DELIVERIES = tuple(d.value for d in Delivery)
+PRESENCES = tuple(p.value for p in Presence)
+SOCKET_KINDS = ("widget", "console")
+
+
+def bounded(value: object, allowed: tuple[str, ...]) -> str:
+    """`value` if it is one of `allowed`, else "other": no free text ever becomes a label."""
+    return value if isinstance(value, str) and value in allowed else OTHER
+
+
+class _LineGauges(Collector):
+    """Queue length and counsellors available: read at scrape time from the last values set."""
+
+    def __init__(self) -> None:
+        self.queue_length = 0
+        self.counsellors_available = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily("gateway_queue_length", "Conversations waiting in the queue (whole helpline).",
+                                value=self.queue_length)
+        yield GaugeMetricFamily("gateway_counsellors_available",
+                                "Counsellors whose presence is available (whole helpline).",
+                                value=self.counsellors_available)
+
+
+class Metrics:
+    """One process's metrics, in a registry of its own (tests build several apps side by side)."""
+
+    def __init__(self, bus: Bus, store: Store | None = None):
+        self.registry = CollectorRegistry()
+        self.store = store
+        r = self.registry
+        self.messages = Counter("gateway_messages", "Messages stored, by author.", ["author"], registry=r)
+        self.transitions = Counter("gateway_conversation_transitions",
+                                   "Conversations moving into a state, by channel.", ["state", "channel"], registry=r)
+        self.raises = Counter("gateway_priority_raises",
+                              "Conversations whose priority triage raised (at creation or later).", ["channel"],
+                              registry=r)
+        self.deliveries = Counter("gateway_deliveries",
+                                  "Our Messenger/WhatsApp messages reaching a delivery state.", ["state"], registry=r)
+        self.presence_changes = Counter("gateway_presence_changes", "Counsellor presence changes, by new presence.",
+                                        ["presence"], registry=r)
+        self.typing = Counter("gateway_typing_events", "Typing indicator changes, by who types.", ["by"], registry=r)
+        self.seen = Counter("gateway_seen_events", "Conversations marked seen on Messenger/WhatsApp.", registry=r)
+        self.sockets = Gauge("gateway_open_sockets", "WebSockets open on this process, by kind.", ["kind"],
+                             registry=r)
+        self._line = _LineGauges()
+        r.register(self._line)
+        self._zero_series()
+        bus.subscribe(self.on_event)
+
+    def _zero_series(self) -> None:
+        """Every expected series exists from the start at 0 (a missing series is not a zero)."""
+        for author in AUTHORS:
+            self.messages.labels(author)
+        for state in STATES:
+            for channel in CHANNELS:
+                self.transitions.labels(state, channel)
+        for channel in CHANNELS:
+            self.raises.labels(channel)
+        for delivery in DELIVERIES:
+            self.deliveries.labels(delivery)
+        for presence in PRESENCES:
+            self.presence_changes.labels(presence)
+        for author in (Author.TEEN.value, Author.COUNSELLOR.value):
+            self.typing.labels(author)
+        for kind in SOCKET_KINDS:
+            self.sockets.labels(kind)
+
+    # --- fed by the bus --------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Count one bus event. Never raises: a metric must not break the bus's other handlers."""
+        try:
+            self._count(event)
+        except Exception as exc:  # noqa: BLE001 - counted or not, the bus goes on
+            log.warning("metrics: %s not counted (%s)", getattr(event, "name", "event"), type(exc).__name__)
+
+    def _count(self, event: Event) -> None:
+        if isinstance(event, MessageAdded):
+            self.messages.labels(bounded(event.message.author.value, AUTHORS)).inc()
+            if event.message.delivery is Delivery.PENDING:
+                self.deliveries.labels(Delivery.PENDING.value).inc()
+        elif isinstance(event, ConversationChanged):
+            self._conversation(event)
+        elif isinstance(event, DeliveryChanged):
+            self.deliveries.labels(bounded(event.delivery, DELIVERIES)).inc()
+        elif isinstance(event, PresenceChanged):
+            self.presence_changes.labels(bounded(event.presence, PRESENCES)).inc()
+        elif isinstance(event, Typing) and event.active:
+            self.typing.labels(bounded(event.by.value, AUTHORS)).inc()
+        elif isinstance(event, Seen):
+            self.seen.inc()
+
+    def _conversation(self, event: ConversationChanged) -> None:
+        channel = bounded(event.view.get("channel"), CHANNELS)
+        if event.state == "raised":
+            self.raises.labels(channel).inc()
+        else:
+            self.transitions.labels(bounded(event.state, STATES), channel).inc()
+
+    # --- set by the hubs and the caller -------------------------------------------------------------
+    def socket_opened(self, kind: str) -> None:
+        self.sockets.labels(self._kind(kind)).inc()
+
+    def socket_closed(self, kind: str) -> None:
+        self.sockets.labels(self._kind(kind)).dec()
+
+    @staticmethod
+    def _kind(kind: str) -> str:
+        if kind not in SOCKET_KINDS:
+            raise ValueError(f"socket kind must be one of {SOCKET_KINDS}")
+        return kind
+
+    def set_queue(self, waiting: int) -> None:
+        self._line.queue_length = waiting
+
+    def set_counsellors_available(self, available: int) -> None:
+        self._line.counsellors_available = available
+
+    async def sample_store(self) -> None:
+        """Refresh the queue and counsellor gauges from the store, if given; on a store failure
+        the last values stay (the scrape still answers)."""
+        if self.store is None:
+            return
+        try:
+            queue = await self.store.queue()
+            counsellors = await self.store.counsellors()
+        except StoreError as exc:
+            log.warning("metrics: store not sampled (%s)", exc.code)
+            return
+        self.set_queue(len(queue))
+        self.set_counsellors_available(sum(1 for c in counsellors if c.presence is Presence.AVAILABLE))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """`GET /metrics` in Prometheus' text format (0.0.4, what `generate_latest` writes)."""
+    metrics = request.app[METRICS]
+    await metrics.sample_store()
+    return web.Response(body=metrics.render(),
+                        headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, "Cache-Control": "no-store"})

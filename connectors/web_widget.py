@@ -293,6 +293,8 @@ class WidgetConnection:
                 await self._on_typing(frame)
             elif kind == "end":
                 await self._on_end()
+            elif kind == "ping":
+                self.session.sender.send(pong(frame))
             else:
                 raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
         except ProtocolError as exc:
@@ -344,6 +346,12 @@ class WidgetConnection:
     async def _on_end(self) -> None:
         if self.session.conversation_id and self.session.state in ("queued", "assigned"):
             await self.helpline.close(self.session.conversation_id, CloseReason.BY_TEEN)
+
+
+def pong(frame: dict) -> dict:
+    """The answer to a `ping`: sent after every frame queued before it (a barrier for clients)."""
+    ping_id = frame.get("id")
+    return {"type": "pong", "id": ping_id if isinstance(ping_id, str) and len(ping_id) <= 64 else None}
 
 
 def _parse(data: object) -> dict | None:

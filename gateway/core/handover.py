@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gateway.core.helpline import Helpline, clean_text, console_view, ours
+from gateway.core.helpline import Helpline, console_view
+from gateway.core.lines import ours
+from gateway.domain.texts import clean_text
 from gateway.domain.errors import ProtocolError
 from gateway.domain.events import ConversationChanged, MessageAdded
 from gateway.domain.model import Author, Conversation, ConversationState, Presence, Role

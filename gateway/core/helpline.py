@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 
@@ -29,7 +28,9 @@ from gateway.domain.model import (
     Message,
     Presence,
 )
+from gateway.core.lines import ours
 from gateway.domain.pseudonym import Pseudonyms
+from gateway.domain.texts import CLOSE_MESSAGES, clean_text, position_text, wait_sentence
 from gateway.domain.routing import plan_assignments
 from gateway.domain.schedule import describe_opening
 from gateway.domain.triage import TriageMatch
@@ -68,45 +69,6 @@ def console_view(c: Conversation, now: float) -> dict:
         "required_skill": c.required_skill,
         **window_view(c, now),
     }
-
-
-def ours(conversation: Conversation, author: Author, text: str, at: float, name: str | None = None) -> NewMessage:
-    """One of our messages; on Messenger/WhatsApp it is queued for sending as it is stored,
-    unless the platform's window has closed (then it stays in the record only)."""
-    reachable = window(conversation.channel, conversation.last_teen_message_at, at) is not Window.CLOSED
-    return NewMessage(author, text, at, name, deliver=conversation.channel is not Channel.WEB and reachable)
-
-
-def clean_text(text: object, limit: int) -> str:
-    """Plain text as typed, minus control characters; refuse empty or too long."""
-    if not isinstance(text, str):
-        raise ProtocolError("bad_text", "Ton message n'a pas pu être lu.")
-    kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    if not kept.strip():
-        raise ProtocolError("empty", "Ton message est vide.")
-    if len(kept) > limit:
-        raise ProtocolError("too_long", f"Ton message est trop long ({limit} caractères maximum).")
-    return kept
-
-
-def position_text(position: int) -> str:
-    return f"n° {position}"
-
-
-def wait_sentence(estimate: WaitEstimate) -> str:
-    """The estimated wait as one sentence for the teen, honest when we cannot tell."""
-    text = estimate.text_fr()
-    return f"Attente estimée : {text}." if estimate.seconds is not None else text
-
-
-CLOSE_MESSAGES = {
-    CloseReason.BY_TEEN: "closed_by_teen",
-    CloseReason.BY_COUNSELLOR: "closed_by_counsellor",
-    CloseReason.ABANDONED: "abandoned",
-    CloseReason.LINE_CLOSING: "line_closing",
-    CloseReason.INACTIVE: "inactivity_closed",
-    CloseReason.ABUSE: "abuse_closed",
-}
 
 
 class Helpline:

@@ -13,7 +13,8 @@ import asyncio
 import logging
 
 from gateway.domain.clock import as_datetime
-from gateway.core.helpline import Helpline, ours
+from gateway.core.helpline import Helpline
+from gateway.core.lines import ours
 from gateway.domain.errors import StoreError
 from gateway.domain.events import MessageAdded
 from gateway.domain.figures import position_update_due

@@ -1,7 +1,16 @@
-"""Clocks: everything that depends on time takes one, so tests move time by hand."""
+"""Clocks: everything that depends on time takes one, so tests move time by hand.
+
+A clock tells the time and sleeps on its own time: `SystemClock.sleep` is `asyncio.sleep`,
+`ManualClock.sleep` returns when a test moves the clock past the deadline. Every timer of
+the gateway (worker rounds, grace periods) sleeps on the injected clock, never on
+`asyncio.sleep` directly, so a test advances time instead of waiting for it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import time
 from datetime import datetime, timezone
 from typing import Protocol
@@ -11,6 +20,9 @@ class Clock(Protocol):
     def now(self) -> float:
         """Seconds since the epoch (UTC)."""
 
+    async def sleep(self, seconds: float) -> None:
+        """Return once `seconds` have passed on this clock."""
+
 
 class SystemClock:
     """The wall clock."""
@@ -18,21 +30,47 @@ class SystemClock:
     def now(self) -> float:
         return time.time()
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
 
 class ManualClock:
-    """A clock that only moves when a test moves it."""
+    """A clock that only moves when a test moves it; its sleepers wake when it passes their deadline."""
 
     def __init__(self, start: float | datetime):
         self._t = start.timestamp() if isinstance(start, datetime) else float(start)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()  # ties wake in the order they slept
 
     def now(self) -> float:
         return self._t
 
     def set(self, at: float | datetime) -> None:
         self._t = at.timestamp() if isinstance(at, datetime) else float(at)
+        self._wake()
 
     def advance(self, seconds: float) -> None:
         self._t += seconds
+        self._wake()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._t + seconds, next(self._order), waiter))
+        await waiter  # a cancelled sleeper stays in the heap until its deadline: harmless
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are pending (tests wait for a timer to be armed before moving time)."""
+        return sum(1 for _, _, waiter in self._sleepers if not waiter.done())
+
+    def _wake(self) -> None:
+        while self._sleepers and self._sleepers[0][0] <= self._t:
+            _, _, waiter = heapq.heappop(self._sleepers)
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def as_datetime(ts: float) -> datetime:

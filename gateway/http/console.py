@@ -331,6 +331,9 @@ class ConsoleConnection:
         elif kind == "close":
             conversation = await self.helpline.conversation_of(self.counsellor_id, conversation_id)
             await self.helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+        elif kind == "ping":
+            ping_id = frame.get("id")
+            self.session.sender.send({"type": "pong", "id": ping_id if isinstance(ping_id, str) and len(ping_id) <= 64 else None})
         elif kind == "team":
             self.session.sender.send({"type": "team", "team": await self._team()})
         elif kind == "transfer":

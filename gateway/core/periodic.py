@@ -1,0 +1,79 @@
+"""One helper for every worker loop of a process: dispatcher, delivery, housekeeping, retention…
+
+A `Periodic` runs `round()` now and then every `every` seconds on the injected clock, or at
+once when `kick()`ed. A failed round is logged (a `StoreError` as one line: Redis is away; any
+other error with its traceback) and the loop goes on: no single bad round stops a worker.
+`stop()` ends the loop: a flag as well as a cancel, because a cancellation that lands inside a
+Redis call can come back as a connection error, which the loop would otherwise survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from gateway.domain.clock import Clock
+from gateway.domain.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    def __init__(self, name: str, round: Callable[[], Awaitable[object]], every: float, clock: Clock):
+        self.name = name
+        self.every = every
+        self._round = round
+        self._clock = clock
+        self._kicked = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self.rounds = 0  # completed rounds, failed ones included (tests and /healthz may read it)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    def kick(self) -> None:
+        """Run a round as soon as the current one (if any) ends."""
+        self._kicked.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._kicked.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._kicked.clear()
+            try:
+                await self._round()
+            except StoreError as exc:
+                log.warning("%s round skipped: %s", self.name, exc)
+            except Exception:  # noqa: BLE001 - a worker must outlive any one bad round
+                if self._stopping:
+                    return
+                log.exception("%s round failed", self.name)
+            self.rounds += 1
+            if not self._stopping:
+                await self._pause()
+
+    async def _pause(self) -> None:
+        """Until the period has passed on the clock, or a kick, whichever comes first."""
+        if self._kicked.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._clock.sleep(self.every))
+        kicked = asyncio.ensure_future(self._kicked.wait())
+        try:
+            await asyncio.wait((sleeper, kicked), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            kicked.cancel()

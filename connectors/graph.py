@@ -23,12 +23,16 @@ from typing import Any
 import aiohttp
 import orjson
 
+from gateway.domain.config import Config
 from gateway.domain.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
-MESSENGER_TEXT_LIMIT = 2000  # Send API: text "must be UTF-8 and has a 2000 character limit" (< 2000 here, META.md)
-WHATSAPP_TEXT_LIMIT = 4096  # Cloud API: text.body "maximum 4096 characters"
+# The platforms' own limits, written here once (the senders split at them; our own limit is
+# config's `limits.max_message_chars`). META.md "Sending": Messenger text "< 2000 chars" (Send
+# API: "must be UTF-8 and has a 2000 character limit"); WhatsApp text.body "≤ 4096 chars".
+MESSENGER_TEXT_MAX = 1999
+WHATSAPP_TEXT_MAX = 4096
 SENDER_ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen"})
 PAIR_RATE_CODE = 131056  # WhatsApp (business, consumer) pair rate limit: back off 4^n seconds
 
@@ -121,8 +125,8 @@ class GraphError(GatewayError):
 class GraphClient:
     """Messenger and WhatsApp sends. One instance per process; the session is the caller's."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str = "https://graph.facebook.com",
-                 version: str = "v25.0", timeout: float = 10.0):
+    def __init__(self, session: aiohttp.ClientSession, base_url: str = Config.graph_api_url,
+                 version: str = Config.graph_api_version, timeout: float = 10.0):
         self._session = session
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -133,8 +137,8 @@ class GraphClient:
                                   human_agent_tag: bool = False) -> str:
         """Send a text; return Meta's `message_id`. Past 24 h a human agent may still answer
         for 7 days with the HUMAN_AGENT tag (META.md "Messaging windows")."""
-        if len(text) >= MESSENGER_TEXT_LIMIT:
-            raise ValueError(f"Messenger text must be under {MESSENGER_TEXT_LIMIT} characters, got {len(text)}")
+        if len(text) > MESSENGER_TEXT_MAX:
+            raise ValueError(f"Messenger text must be at most {MESSENGER_TEXT_MAX} characters, got {len(text)}")
         body: dict[str, Any] = {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": text}}
         if human_agent_tag:
             body["messaging_type"] = "MESSAGE_TAG"
@@ -162,8 +166,8 @@ class GraphClient:
 
     async def send_whatsapp_text(self, token: str, phone_number_id: str, to: str, text: str) -> str:
         """Send a text; return the `wamid`. Accepted is not delivered: status webhooks follow."""
-        if len(text) > WHATSAPP_TEXT_LIMIT:
-            raise ValueError(f"WhatsApp text must be at most {WHATSAPP_TEXT_LIMIT} characters, got {len(text)}")
+        if len(text) > WHATSAPP_TEXT_MAX:
+            raise ValueError(f"WhatsApp text must be at most {WHATSAPP_TEXT_MAX} characters, got {len(text)}")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
                 "text": {"preview_url": False, "body": text}}
         reply = await self._whatsapp("whatsapp_send", token, phone_number_id, body)

@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from gateway.core.delivery import WINDOW_CLOSED
 from gateway.domain.errors import DeliveryError
 from gateway.domain.model import Conversation
 
-from .graph import GraphClient, GraphError, GraphErrorKind
-
-MESSENGER_MAX = 1999  # Meta: text "< 2000" characters
-WHATSAPP_MAX = 4096
+from .graph import MESSENGER_TEXT_MAX, WHATSAPP_TEXT_MAX, GraphClient, GraphError, GraphErrorKind
 
 _REASONS = {
-    GraphErrorKind.WINDOW_CLOSED: "non délivré : la fenêtre de 24 h est fermée (le jeune doit réécrire en premier)",
+    GraphErrorKind.WINDOW_CLOSED: WINDOW_CLOSED,  # the core's own words for the same fact
     GraphErrorKind.UNREACHABLE: "non délivré : le destinataire est injoignable sur cette plateforme",
     GraphErrorKind.TOKEN: "non délivré : l'accès à la plateforme a expiré (un administrateur est prévenu)",
     GraphErrorKind.RATE_LIMIT: "non délivré : la plateforme limite les envois, réessayez dans un moment",
@@ -35,7 +33,8 @@ def delivery_error(exc: GraphError) -> DeliveryError:
 
 
 def chunks(text: str, size: int) -> list[str]:
-    """Split a long reply where the platform's limit falls (rare: our own limit is 2000)."""
+    """Split a reply where the platform's limit falls: only when `limits.max_message_chars`
+    (our own limit) is set above the platform's."""
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
 
@@ -75,7 +74,7 @@ class MessengerSender:
         try:
             return [await self._graph.send_messenger_text(self._token, conversation.reply_to, part,
                                                           human_agent_tag=human_agent)
-                    for part in chunks(text, MESSENGER_MAX)]
+                    for part in chunks(text, MESSENGER_TEXT_MAX)]
         except GraphError as exc:
             raise delivery_error(exc) from exc
 
@@ -106,7 +105,7 @@ class WhatsAppSender:
         number_id = conversation.business_id or self._phone_number_id
         try:
             return [await self._graph.send_whatsapp_text(self._token, number_id, conversation.reply_to, part)
-                    for part in chunks(text, WHATSAPP_MAX)]
+                    for part in chunks(text, WHATSAPP_TEXT_MAX)]
         except GraphError as exc:
             raise delivery_error(exc) from exc
 

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from gateway.core.helpline import Helpline
 from gateway.core.delivery import DeliveryWorker
-from gateway.domain.errors import ProtocolError, StoreError
-from gateway.domain.model import Attachment, Channel, Delivery, InboundMessage
+from gateway.domain.errors import StoreError
+from gateway.domain.model import Channel, Delivery
 
 from .meta_events import MetaIgnored, MetaMessage, MetaStatus, MetaWatermark, PayloadError
 from .meta_send import MetaSecrets
@@ -95,24 +95,9 @@ class MetaWebhooks:
             log.debug("%s event ignored: %s", channel.value, event.reason)
 
     async def _message(self, event: MetaMessage) -> None:
-        """One teen message; a text longer than ours (WhatsApp allows 4096) is kept in parts."""
-        limit = self.helpline.config.max_message_chars
-        parts = [event.text[i:i + limit] for i in range(0, len(event.text), limit)] or [""]
-        for index, part in enumerate(parts):
-            inbound = InboundMessage(
-                channel=event.channel,
-                sender_key=self.helpline.pseudonyms.sender_key(event.channel.value, event.platform_id),
-                provider_message_id=event.provider_message_id if index == 0 else f"{event.provider_message_id}#{index}",
-                text=part,
-                received_at=event.timestamp,
-                attachments=tuple(Attachment(kind) for kind in event.attachments) if index == 0 else (),
-                reply_to=event.platform_id,
-                business_id=event.business_id,
-            )
-            try:
-                await self.helpline.receive(inbound)
-            except ProtocolError as exc:  # e.g. an empty text: one event, not the whole POST
-                log.info("%s message refused: %s", event.channel.value, exc.code)
+        """One teen message: the core splits a long text and stores each part once."""
+        await self.helpline.receive_meta(event.channel, event.platform_id, event.provider_message_id, event.text,
+                                         event.timestamp, tuple(event.attachments), event.business_id)
 
 
 _STATUS = {"sent": Delivery.SENT, "delivered": Delivery.DELIVERED, "read": Delivery.READ, "failed": Delivery.FAILED}

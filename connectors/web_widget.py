@@ -1,7 +1,8 @@
 """The web widget's WebSocket: frames in, core calls; bus events out, frames to the teen.
 
 Protocol: docs/protocol.md ("Widget"). The session token lives only in the teen's tab
-(sessionStorage); the server keeps only its keyed hash, the sender key.
+(sessionStorage); the server keeps only its keyed hash, the sender key. What a teen may see,
+how fast they may write and when a closed tab means leaving the queue: core/teen.py.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ import asyncio
 import logging
 import re
 import secrets
+import uuid
 from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.core.helpline import Helpline
+from gateway.core.teen import TeenStatus, shown_to_teen
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
-from gateway.domain.events import ConversationChanged, Event, MessageAdded, Typing
-from gateway.domain.model import (
-    Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
-)
+from gateway.domain.events import Barrier, ConversationChanged, Event, HandedOver, MessageAdded, PriorityRaised, Typing
+from gateway.domain.model import Author, ConversationState, Message
 from gateway.http.security import client_address_key, request_origin_allowed, too_many_requests
 from gateway.http.metrics import METRICS
 from gateway.domain.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
@@ -32,59 +33,83 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 HELLO_TIMEOUT = 10.0
 MAX_FRAME_BYTES = 16 * 1024
+QUEUED, ASSIGNED, CLOSED = ConversationState.QUEUED, ConversationState.ASSIGNED, ConversationState.CLOSED
 
 
 @dataclass
 class WidgetLimits:
-    """Token buckets and caps of this process (see docs/security.md)."""
+    """Per-address limits of this process, checked before the upgrade (see docs/security.md).
+    The per-teen limits (messages, typing) are the core's: core/teen.py's TeenLimits."""
 
     connects: KeyedBuckets  # per address key
     sockets: ConcurrencyCap  # per address key
-    messages: KeyedBuckets  # per teen (sender key)
-    typing: KeyedBuckets  # per teen
     address_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @classmethod
     def from_config(cls, config) -> "WidgetLimits":
-        per_minute = config.widget_messages_per_minute
         return cls(
             connects=KeyedBuckets(config.widget_connects_per_minute / 60, max(5, config.widget_connects_per_minute // 4)),
             sockets=ConcurrencyCap(config.widget_sockets_per_address),
-            messages=KeyedBuckets(per_minute / 60, max(3, per_minute // 2)),
-            typing=KeyedBuckets(2.0, 10),
         )
 
 
 @dataclass(eq=False)
 class WidgetSession:
-    """One open widget socket and what it already shows."""
+    """One open widget socket and what it already shows; decides what it accepts of the bus."""
 
     sender: QueuedSender
     sender_key: str
     conversation_id: str | None = None
-    state: str | None = None
+    state: ConversationState | None = None
     counsellor: str | None = None
     position: int | None = None
     wait: str | None = None  # the estimated wait, as the teen reads it
     sent_seqs: set[int] = field(default_factory=set)
 
+    def accepts(self, event: Event) -> bool:
+        """Of the events about its conversation: our lines (never a note), the counsellor typing,
+        a new state it does not show yet."""
+        if isinstance(event, MessageAdded):
+            message = event.message
+            return message.author is not Author.TEEN and shown_to_teen(message) and message.seq not in self.sent_seqs
+        if isinstance(event, Typing):
+            return event.by is Author.COUNSELLOR
+        if isinstance(event, ConversationChanged):
+            name = event.conversation.counsellor_name if event.state is ASSIGNED else None
+            return not (self.state is event.state and (event.state is not ASSIGNED or self.counsellor == name))
+        return False  # a raise, a handover's previous counsellor, deliveries: the console's
+
+    def payload(self, event: Event) -> dict:
+        """This client's frame for an event it accepts (and what it now shows)."""
+        if isinstance(event, MessageAdded):
+            self.sent_seqs.add(event.message.seq)
+            return {"type": "message", "message": event.message.view()}
+        if isinstance(event, Typing):
+            return {"type": "typing", "active": event.active}
+        self.state = event.state
+        self.counsellor = event.conversation.counsellor_name if event.state is ASSIGNED else None
+        self.position = None  # positions come from the refresher
+        return self.state_frame()
+
     def send_message(self, message: Message) -> None:
-        if message.author is Author.NOTE:
-            return  # counsellors' internal notes never reach the teen
-        if message.seq not in self.sent_seqs:
+        if shown_to_teen(message) and message.seq not in self.sent_seqs:
             self.sent_seqs.add(message.seq)
             self.sender.send({"type": "message", "message": message.view()})
 
-    def send_state(self) -> None:
-        self.sender.send({"type": "state", "conversation": self.view()})
+    def show(self, status: TeenStatus) -> None:
+        self.state, self.counsellor = status.state, status.counsellor_name
+        self.position, self.wait = status.position, status.wait
+
+    def state_frame(self) -> dict:
+        return {"type": "state", "conversation": self.view()}
 
     def view(self) -> dict | None:
         if self.conversation_id is None:
             return None
         return {
-            "state": self.state,
-            "position": self.position if self.state == "queued" else None,
-            "wait": self.wait if self.state == "queued" else None,
+            "state": self.state.value if self.state else None,
+            "position": self.position if self.state is QUEUED else None,
+            "wait": self.wait if self.state is QUEUED else None,
             "counsellor": self.counsellor,
         }
 
@@ -96,46 +121,24 @@ class WidgetHub:
         self.helpline = helpline
         self.limits = WidgetLimits.from_config(helpline.config)
         self._by_conversation: dict[str, set[WidgetSession]] = {}
+        self._pongs: dict[str, tuple[WidgetSession, str | None]] = {}  # barrier token -> who pinged
         self._positions_stale = False
         self._refresher: asyncio.Task | None = None
-        self._leave_timers: set[asyncio.Task] = set()
         helpline.bus.subscribe(self._on_event)
 
-    def teen_gone(self, session: WidgetSession) -> None:
-        """The last socket of a waiting teen closed: unless they come back (a reload does, within
-        seconds), they left the queue. Counted as abandoned by the core."""
-        conversation_id = session.conversation_id
-        if conversation_id is None or session.state != "queued" or self._by_conversation.get(conversation_id):
-            return
-        task = asyncio.get_running_loop().create_task(self._leave_after_grace(conversation_id))
-        self._leave_timers.add(task)
-        task.add_done_callback(self._leave_timers.discard)
-
-    async def _leave_after_grace(self, conversation_id: str) -> None:
-        left_at = self.helpline.clock.now()
-        await asyncio.sleep(self.helpline.config.widget_leave_seconds)
-        if self._by_conversation.get(conversation_id):
-            return  # back (same process; see docs/architecture.md for several processes)
-        try:
-            await self.helpline.teen_left(conversation_id, left_at)
-        except GatewayError as exc:
-            log.warning("could not record a teen leaving the queue: %s", exc.code)
-
     async def close(self) -> None:
-        for task in list(self._leave_timers):
-            task.cancel()
-        await asyncio.gather(*self._leave_timers, return_exceptions=True)
+        if self._refresher is not None:
+            self._refresher.cancel()
+            await asyncio.gather(self._refresher, return_exceptions=True)
 
-    def bind(self, session: WidgetSession, conversation: Conversation | None, counsellor: str | None) -> None:
+    def listen(self, session: WidgetSession, conversation_id: str, state: ConversationState) -> None:
+        """From now on, this session gets the conversation's events (the core reads it after);
+        an event of the state it was read in is not news."""
         self.unbind(session)
-        if conversation is None:
-            return
-        session.conversation_id = conversation.id
-        session.state = conversation.state.value
-        session.counsellor = counsellor
+        session.conversation_id, session.state, session.counsellor = conversation_id, state, None
         session.sent_seqs.clear()
-        if conversation.is_open:
-            self._by_conversation.setdefault(conversation.id, set()).add(session)
+        self._by_conversation.setdefault(conversation_id, set()).add(session)
+        self.helpline.teen_socket_back(conversation_id)
 
     def unbind(self, session: WidgetSession) -> None:
         if session.conversation_id is None:
@@ -146,32 +149,39 @@ class WidgetHub:
             if not peers:
                 del self._by_conversation[session.conversation_id]
 
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, MessageAdded) and event.message.author is not Author.TEEN:
-            for session in self._by_conversation.get(event.conversation_id, ()):
-                session.send_message(event.message)
-        elif isinstance(event, Typing) and event.by is Author.COUNSELLOR:
-            for session in self._by_conversation.get(event.conversation_id, ()):
-                session.sender.send({"type": "typing", "active": event.active})
-        elif isinstance(event, ConversationChanged):
-            self._on_conversation_changed(event)
+    def socket_closed(self, session: WidgetSession) -> None:
+        """The socket ended: forget it; if it was the conversation's last here, the core's leave timer starts."""
+        self.unbind(session)
+        for token in [t for t, (s, _) in self._pongs.items() if s is session]:
+            del self._pongs[token]
+        if session.conversation_id and not self._by_conversation.get(session.conversation_id):
+            self.helpline.teen_socket_gone(session.conversation_id, session.state)
 
-    def _on_conversation_changed(self, event: ConversationChanged) -> None:
-        if event.state not in ("queued", "assigned", "closed"):
-            # "transferred" is for the old counsellor's console; a "raised" one moved ahead.
-            self.refresh_positions_soon()
+    async def ping(self, session: WidgetSession, ping_id: str | None) -> None:
+        """Answer `pong` once a Barrier published now comes back through the bus: every event
+        published before the ping reached us has then been queued to this socket."""
+        token = uuid.uuid4().hex
+        self._pongs[token] = (session, ping_id)  # before publishing: the local bus delivers at once
+        try:
+            await self.helpline.barrier(token)
+        except BaseException:  # e.g. a StoreError (Redis away): answered as an error, no pong
+            self._pongs.pop(token, None)
+            raise
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Barrier):
+            waiting = self._pongs.pop(event.token, None)
+            if waiting is not None:
+                waiting[0].sender.send({"type": "pong", "id": waiting[1]})
             return
-        for session in list(self._by_conversation.get(event.conversation_id, ())):
-            name = event.counsellor_name if event.state == "assigned" else None
-            if session.state == event.state and (event.state != "assigned" or session.counsellor == name):
-                continue  # already told (e.g. when it bound); positions come from the refresher
-            session.state = event.state
-            session.counsellor = name
-            session.position = None
-            session.send_state()
-            if event.state == "closed":
-                self.unbind(session)
-        self.refresh_positions_soon()
+        conversation_id = getattr(event, "conversation_id", None)
+        for session in list(self._by_conversation.get(conversation_id, ())):
+            if session.accepts(event):
+                session.sender.send(session.payload(event))
+                if session.state is CLOSED:
+                    self.unbind(session)
+        if isinstance(event, (ConversationChanged, PriorityRaised, HandedOver)):
+            self.refresh_positions_soon()  # the queue moved: one new, assigned, raised, requeued or closed
 
     def refresh_positions_soon(self) -> None:
         """Coalesce bursts of queue changes into one read of the queue."""
@@ -192,10 +202,10 @@ class WidgetHub:
                 position = positions.get(conversation_id)
                 wait = self.helpline.wait_estimate(position).text_fr() if position is not None else None
                 for session in sessions:
-                    if session.state == "queued" and position is not None and \
+                    if session.state is QUEUED and position is not None and \
                             (position, wait) != (session.position, session.wait):
                         session.position, session.wait = position, wait
-                        session.send_state()
+                        session.sender.send(session.state_frame())
 
 
 class WidgetConnection:
@@ -212,28 +222,31 @@ class WidgetConnection:
         try:
             hello = await self._read_hello()
             await self._welcome(sender, hello)
-            last_frame = MONOTONIC.now()
-            while True:
-                # Idle timeout: counted from the page's last frame (pongs keep a socket alive,
-                # not busy); a page left open for hours is let go and reconnects if used.
-                try:
-                    async with asyncio.timeout(max(0.0, self.helpline.config.widget_idle_seconds - (MONOTONIC.now() - last_frame))):
-                        frame = await self.ws.receive()
-                except TimeoutError:
-                    await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
-                    break
-                if frame.type is not WSMsgType.TEXT:
-                    break
-                last_frame = MONOTONIC.now()
-                await self._handle_frame(frame.data)
+            await self._frames()
         except ProtocolError as exc:
             sender.send({"type": "error", "code": exc.code, "message": str(exc)})
             await asyncio.sleep(0)  # let the error frame go out before closing
         finally:
             if self.session:
-                self.hub.unbind(self.session)
-                self.hub.teen_gone(self.session)
+                self.hub.socket_closed(self.session)
             await sender.aclose()
+
+    async def _frames(self) -> None:
+        """Idle timeout: counted from the page's last frame (pongs keep a socket alive, not busy);
+        a page left open for hours is let go and reconnects if used."""
+        last_frame = MONOTONIC.now()
+        while True:
+            idle_left = self.helpline.config.widget_idle_seconds - (MONOTONIC.now() - last_frame)
+            try:
+                async with asyncio.timeout(max(0.0, idle_left)):
+                    frame = await self.ws.receive()
+            except TimeoutError:
+                await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
+                return
+            if frame.type is not WSMsgType.TEXT:
+                return
+            last_frame = MONOTONIC.now()
+            await self._handle_frame(frame.data)
 
     async def _read_hello(self) -> dict:
         try:
@@ -251,50 +264,42 @@ class WidgetConnection:
             token = secrets.token_urlsafe(32)
         last_seq = hello.get("last_seq")
         last_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
-        sender_key = self.helpline.pseudonyms.sender_key(Channel.WEB.value, token)
-        self.session = WidgetSession(sender, sender_key)
-        conversation = await self.helpline.store.active_conversation_of(sender_key)
-        history: list[Message] = []
-        if conversation is not None:
-            await self._bind(conversation)
-            history = await self.helpline.store.messages(conversation.id, after_seq=last_seq)
-            self.session.sent_seqs.update(m.seq for m in history)
+        session = self.session = WidgetSession(sender, self.helpline.widget_sender_key(token))
+        resumed = await self.helpline.teen_resume(session.sender_key, last_seq, self._listen)
+        if resumed.status is not None:
+            self._show(resumed.status)
+            session.sent_seqs.update(m.seq for m in resumed.history)
         sender.send({
             "type": "welcome",
             "token": token,
             "line": self.helpline.line_status(),
-            "conversation": self.session.view(),
-            "messages": [m.view() for m in history if m.author is not Author.NOTE],
+            "limits": {"max_message_chars": self.helpline.config.max_message_chars},
+            "conversation": session.view(),
+            "messages": [m.view() for m in resumed.history],
         })
 
-    async def _bind(self, conversation: Conversation) -> None:
-        """Listen to the conversation first, then read it: no change can fall in between."""
-        session = self.session
-        self.hub.bind(session, conversation, None)
-        conversation = await self.helpline.store.get_conversation(conversation.id) or conversation
-        session.state = conversation.state.value
-        if conversation.counsellor_id:
-            profile = await self.helpline.store.get_counsellor(conversation.counsellor_id)
-            session.counsellor = profile.display_name if profile else None
-        if conversation.state is ConversationState.QUEUED:
-            session.position = (await self.helpline.queue_positions()).get(conversation.id)
-            if session.position is not None:
-                session.wait = self.helpline.wait_estimate(session.position).text_fr()
-        elif not conversation.is_open:
-            self.hub.unbind(session)
+    def _listen(self, conversation_id: str, state: ConversationState) -> None:
+        self.hub.listen(self.session, conversation_id, state)
+
+    def _show(self, status: TeenStatus) -> None:
+        self.session.show(status)
+        if status.state is CLOSED:
+            self.hub.unbind(self.session)
 
     async def _handle_frame(self, data: str) -> None:
         frame = _parse(data)
         kind = frame.get("type") if frame else None
+        session = self.session
         try:
             if kind == "message":
                 await self._on_message(frame)
             elif kind == "typing":
-                await self._on_typing(frame)
+                await self.helpline.teen_typing_in(session.sender_key, session.conversation_id,
+                                                   frame.get("active") is True)
             elif kind == "end":
-                await self._on_end()
+                await self.helpline.teen_end(session.sender_key, session.conversation_id)
             elif kind == "ping":
-                self.session.sender.send(pong(frame))
+                await self.hub.ping(session, ping_id(frame))
             else:
                 raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
         except ProtocolError as exc:
@@ -316,42 +321,24 @@ class WidgetConnection:
         if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
             raise ProtocolError("bad_client_id", "Ce message n'a pas été compris.")
         session = self.session
-        if not self.hub.limits.messages.take(session.sender_key, MONOTONIC.now()):
-            raise ProtocolError("slow_down", "Tu envoies beaucoup de messages d'un coup : attends quelques "
-                                             "secondes, ton message n'est pas perdu.")
-        inbound = InboundMessage(Channel.WEB, session.sender_key, client_id, frame.get("text"),
-                                 self.helpline.clock.now())
-        result = await self.helpline.receive(inbound)
-        if result.duplicate:
+        written = await self.helpline.teen_write(session.sender_key, client_id, frame.get("text"),
+                                                 session.conversation_id, self._listen)
+        if written.duplicate:
             session.sender.send({"type": "ack", "client_id": client_id, "message": None, "duplicate": True})
             return
-        if result.conversation.id != session.conversation_id:
-            await self._bind(result.conversation)
-            session.send_state()
-        session.sent_seqs.add(result.message.seq)
-        session.sender.send({"type": "ack", "client_id": client_id, "message": result.message.view()})
-        # Automatic replies stored during receive() may have been published before we bound.
-        for message in await self.helpline.store.messages(result.conversation.id, after_seq=result.message.seq):
-            if message.author is not Author.TEEN:
-                session.send_message(message)
-
-    async def _on_typing(self, frame: dict) -> None:
-        if not self.hub.limits.typing.take(self.session.sender_key, MONOTONIC.now()):
-            return  # a flood of typing frames is dropped silently
-        if self.session.conversation_id and self.session.state == "assigned":
-            conversation = await self.helpline.store.get_conversation(self.session.conversation_id)
-            if conversation is not None:
-                await self.helpline.teen_typing(conversation, frame.get("active") is True)
-
-    async def _on_end(self) -> None:
-        if self.session.conversation_id and self.session.state in ("queued", "assigned"):
-            await self.helpline.close(self.session.conversation_id, CloseReason.BY_TEEN)
+        if written.status is not None:
+            self._show(written.status)
+            session.sender.send(session.state_frame())
+        session.sent_seqs.add(written.message.seq)
+        session.sender.send({"type": "ack", "client_id": client_id, "message": written.message.view()})
+        for message in written.replies:
+            session.send_message(message)
 
 
-def pong(frame: dict) -> dict:
-    """The answer to a `ping`: sent after every frame queued before it (a barrier for clients)."""
-    ping_id = frame.get("id")
-    return {"type": "pong", "id": ping_id if isinstance(ping_id, str) and len(ping_id) <= 64 else None}
+def ping_id(frame: dict) -> str | None:
+    """The id a `pong` echoes: the ping's own, if it is a short string."""
+    value = frame.get("id")
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 def _parse(data: object) -> dict | None:

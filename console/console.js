@@ -24,6 +24,7 @@
       me: null,
       team: [],                 // colleagues (init, `team` frames), for transfers
       clockOffset: 0,           // server_time - Date.now(), measured at each init
+      maxMessageChars: null,    // init.limits.max_message_chars: the longest reply accepted
       conversations: new Map(), // id -> ConsoleConv
       unread: new Map(),        // id -> lines received while it was not open
       fresh: new Set(),         // ids assigned while the page was open, not opened yet
@@ -109,10 +110,7 @@
     if (!state.ws) onSocketClosed(); // the socket went meanwhile: resume reconnecting
   }
 
-  function setLoginError(text) {
-    el.loginError.textContent = text;
-    el.loginError.hidden = !text;
-  }
+  const setLoginError = (text) => app.setError(el.loginError, text);
 
   function showLogin(errorText) {
     el.boot.hidden = true;
@@ -211,6 +209,7 @@
     const before = state.conversations;
     const wasOpen = before.get(state.openId);
     state.clockOffset = frame.server_time - Date.now();
+    state.maxMessageChars = app.limitFrom(frame.limits, 'max_message_chars');
     state.me = frame.me;
     state.team = Array.isArray(frame.team) ? frame.team : [];
     state.conversations = new Map();
@@ -275,12 +274,11 @@
     renderList();
   };
 
-  // An error names the refused frame's ids when it had some: transfer.js and supervision.js
-  // take theirs; the rest is shown as a notice, and the close button is released.
+  // An error names the refused frame's ids when it had some: the request waiting for that
+  // answer takes it (requests.js); the rest is shown as a notice.
   function onError(frame) {
     if (app.emit('error', frame)) return;
     showNotice(frame.message || 'Action refusée.');
-    el.closeConversation.disabled = false;
   }
 
   Object.assign(app.handlers, {

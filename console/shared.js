@@ -2,8 +2,8 @@
  * Console 3018, shared part: the namespace the other scripts hang on (window.Console3018),
  * the state they share, and small helpers (DOM building, times, reply windows, hooks).
  *
- * Load order (index.html, all `defer`): shared.js, console.js, thread.js, transfer.js,
- * supervision.js. console.js boots on DOMContentLoaded, i.e. once every script has run.
+ * Load order (index.html, all `defer`): shared.js, requests.js, console.js, thread.js,
+ * transfer.js, supervision.js, abuse.js. console.js boots on DOMContentLoaded, i.e. once every script has run.
  * Every text that comes from the server is rendered with textContent, never as HTML.
  */
 (() => {
@@ -65,6 +65,12 @@
     if (node.textContent !== text) node.textContent = text;
   };
 
+  // The error line of a form: its text, hidden when there is none.
+  app.setError = (node, text) => {
+    node.textContent = text;
+    node.hidden = !text;
+  };
+
   app.byAttr = (name, value) => '[' + name + '="' + CSS.escape(String(value)) + '"]';
 
   // Lists rebuilt on every change lose keyboard focus: find the control again by its item's
@@ -84,6 +90,55 @@
     const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs https
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   };
+
+  /* ---------- forms under the open conversation ---------- */
+
+  const paneForms = [];
+
+  /**
+   * A form opened by a button above the open conversation (transfer, abuse mark). One at a
+   * time, and never beside the close question; it closes when the counsellor opens another
+   * conversation, or when its own closes or leaves. `spec`: element keys in app.el (form,
+   * opener, cancel), reset() for the fields, opened(conv) once shown.
+   */
+  app.paneForm = (spec) => {
+    const f = {
+      convId: null, // the conversation the form is open for
+      open() {
+        const conv = app.state.conversations.get(app.state.openId);
+        if (!conv || conv.state === 'closed') return;
+        if (f.convId !== conv.id) spec.reset();
+        f.convId = conv.id;
+        app.el.closeBox.hidden = true;
+        paneForms.forEach((other) => { if (other !== f) other.close(false); });
+        app.el[spec.form].hidden = false;
+        app.el[spec.opener].setAttribute('aria-expanded', 'true');
+        spec.opened(conv);
+      },
+      close(focusOpener) {
+        const form = app.el[spec.form];
+        const opener = app.el[spec.opener];
+        if (form.hidden) return;
+        form.hidden = true;
+        opener.setAttribute('aria-expanded', 'false');
+        f.convId = null;
+        if (focusOpener && !opener.hidden) opener.focus();
+      },
+    };
+    app.on('bind', () => {
+      app.el[spec.opener].addEventListener('click', () => (app.el[spec.form].hidden ? f.open() : f.close(true)));
+      app.el[spec.form].addEventListener('keydown', (e) => { if (e.key === 'Escape') f.close(true); });
+      app.el[spec.cancel].addEventListener('click', () => f.close(true));
+    });
+    paneForms.push(f);
+    return f;
+  };
+
+  app.on('reset', () => paneForms.forEach((f) => { f.convId = null; }));
+  app.on('opened', (id) => paneForms.forEach((f) => { if (f.convId && f.convId !== id) f.close(false); }));
+  app.on('removed', (id) => paneForms.forEach((f) => { if (f.convId === id) f.close(false); }));
+  app.on('asking-close', () => paneForms.forEach((f) => f.close(false)));
+  app.on('head', (conv) => { if (conv.state === 'closed') paneForms.forEach((f) => f.close(false)); });
 
   /* ---------- words and times ---------- */
 
@@ -119,6 +174,15 @@
   /* ---------- conversations and reply windows ---------- */
 
   app.serverNow = () => Date.now() + (app.state.clockOffset || 0);
+
+  // A limit the server announces (`init.limits`): a positive whole number, or null if absent.
+  app.limitFrom = (limits, name) => {
+    const value = limits && limits[name];
+    return Number.isInteger(value) && value > 0 ? value : null;
+  };
+
+  // The longest line the server accepts; none is known before the first init.
+  app.maxMessageChars = () => app.state.maxMessageChars ?? Infinity;
   app.HOUR_MS = HOUR_MS;
   app.DAY_MS = DAY_MS;
 

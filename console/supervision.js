@@ -25,12 +25,16 @@
       offset: 0,        // its server_time - Date.now()
       receivedAt: 0,
       target: null,     // {id, alias}: the conversation the reassign form is open for
-      pending: new Map(), // conversation id -> alias: reassign sent, no answer yet
       eraseTarget: null,  // {id, alias, where}: the conversation the erase form is open for
-      erasing: new Map(), // conversation id -> alias: erase sent, no answer yet
     });
   }
   resetSup();
+
+  // Sent, no answer yet: conversation id -> {alias}. A conversation is in one of them at most.
+  const erasing = app.requests({ answer: 'erased', answered: onErased, refused: onEraseRefused, lost: onEraseLost });
+  const reassigning = app.requests({
+    answer: 'reassigned', answered: onReassigned, refused: onReassignRefused, lost: onReassignLost,
+  });
 
   const supNow = () => Date.now() + sup.offset;
   const visible = () => sup.enabled && sup.tab === 'supervision';
@@ -166,21 +170,21 @@
     return td;
   }
 
-  function reassignButton(conv, where) {
-    const b = button('btn btn-quiet btn-small sup-reassign', 'Réattribuer', 'Réattribuer ' + conv.alias + ' (' + where + ')');
-    b.dataset.conv = conv.id;
-    b.dataset.role = 'reassign';
-    b.setAttribute('aria-controls', 'reassign-form');
-    return b;
-  }
+  // "Réattribuer" and "Effacer", on each conversation of the queue and of the team.
+  const ACTIONS = {
+    reassign: { className: 'btn btn-quiet btn-small sup-reassign', text: 'Réattribuer', form: 'reassign-form' },
+    erase: { className: 'btn btn-danger-quiet btn-small sup-erase', text: 'Effacer', form: 'erase-form' },
+  };
 
-  function eraseButton(conv, where) {
-    const b = button('btn btn-danger-quiet btn-small sup-erase', 'Effacer', 'Effacer ' + conv.alias + ' (' + where + ')');
-    b.dataset.conv = conv.id;
-    b.dataset.role = 'erase';
-    b.setAttribute('aria-controls', 'erase-form');
-    b.disabled = sup.erasing.has(conv.id);
-    return b;
+  function actionButtons(conv, where) {
+    return Object.entries(ACTIONS).map(([role, action]) => {
+      const b = button(action.className, action.text, action.text + ' ' + conv.alias + ' (' + where + ')');
+      b.dataset.conv = conv.id;
+      b.dataset.role = role;
+      b.setAttribute('aria-controls', action.form);
+      b.disabled = role === 'erase' && erasing.has(conv.id);
+      return b;
+    });
   }
 
   function renderQueue(queue) {
@@ -194,7 +198,7 @@
       wait.dataset.since = String(w.queued_at);
       const action = make('td', 'sup-action');
       const where = 'en file, n° ' + w.position;
-      action.append(reassignButton(w, where), eraseButton(w, where));
+      action.append(...actionButtons(w, where));
       tr.append(make('td', 'sup-position', w.position), make('th', 'sup-alias', w.alias), make('td', null, app.channelLabel(w.channel)),
         wait, priorityCell(w), action);
       tr.querySelector('th').scope = 'row';
@@ -231,7 +235,7 @@
         li.classList.toggle('is-raised', c.priority > 0);
         li.append(make('span', 'sup-conv-alias', c.alias), make('span', 'sup-conv-channel', app.channelLabel(c.channel)));
         if (c.priority > 0) li.append(make('span', 'priority-badge', 'Prioritaire'));
-        li.append(reassignButton(c, 'avec ' + m.display_name), eraseButton(c, 'avec ' + m.display_name));
+        li.append(...actionButtons(c, 'avec ' + m.display_name));
         ul.append(li);
       }
       convs.append(ul);
@@ -292,7 +296,7 @@
     const now = locate(sup.target.id);
     if (now) sup.target = now;
     app.setText(el.reassignTitle, 'Réattribuer ' + sup.target.alias + ' (' + sup.target.where + ')');
-    if (!now && !sup.pending.has(sup.target.id)) setReassignError('Cette conversation n’est plus en cours.');
+    if (!now && !reassigning.has(sup.target.id)) setReassignError('Cette conversation n’est plus en cours.');
     const chosen = el.reassignTo.value;
     const free = (sup.frame.team || [])
       .filter((m) => m.presence === 'available' && (m.load || 0) < (m.capacity || 0) && m.id !== sup.target.holder)
@@ -310,41 +314,33 @@
     }
     el.reassignTo.replaceChildren(...options);
     if (free.some((m) => m.id === chosen)) el.reassignTo.value = chosen;
-    el.reassignSend.disabled = !free.length || !now || sup.pending.has(sup.target.id);
+    el.reassignSend.disabled = !free.length || !now || reassigning.has(sup.target.id);
   }
 
-  function setReassignError(text) {
-    el.reassignError.textContent = text;
-    el.reassignError.hidden = !text;
-  }
+  const setReassignError = (text) => app.setError(el.reassignError, text);
 
   function onReassignSubmit(event) {
     event.preventDefault();
     const target = sup.target;
     const to = el.reassignTo.value;
     if (!target || !to) { setReassignError('Choisissez un·e conseiller·e disponible.'); return; }
-    if (sup.erasing.has(target.id)) { setReassignError('Un effacement de cette conversation est en cours.'); return; }
-    if (!app.send({ type: 'reassign', conversation_id: target.id, to_counsellor: to })) {
+    if (erasing.has(target.id)) { setReassignError('Un effacement de cette conversation est en cours.'); return; }
+    if (!reassigning.send(target.id, { type: 'reassign', conversation_id: target.id, to_counsellor: to }, { alias: target.alias })) {
       setReassignError('Hors connexion : rien n’a été réattribué.');
       return;
     }
-    sup.pending.set(target.id, target.alias);
     setReassignError('');
     el.reassignSend.disabled = true; // released by `reassigned` or `error`
   }
 
-  function onReassigned(frame) {
-    const alias = sup.pending.get(frame.conversation_id) || locate(frame.conversation_id)?.alias || 'La conversation';
-    sup.pending.delete(frame.conversation_id);
+  function onReassigned(frame, sent) {
+    const alias = sent?.alias || locate(frame.conversation_id)?.alias || 'La conversation';
     showSupNotice(alias + ' : réattribuée à ' + (frame.to || 'un·e conseiller·e') + '.');
     if (sup.target && sup.target.id === frame.conversation_id) closeReassign();
   }
 
-  function onError(frame) {
+  function onReassignRefused(frame) {
     const id = frame.conversation_id;
-    if (id && sup.erasing.has(id)) return onEraseError(frame);
-    if (!id || !sup.pending.has(id)) return false;
-    sup.pending.delete(id);
     const text = frame.message || 'Réattribution refusée.';
     if (sup.target && sup.target.id === id) {
       setReassignError(text);
@@ -352,7 +348,10 @@
     } else {
       showSupNotice(text);
     }
-    return true;
+  }
+
+  function onReassignLost() {
+    setReassignError('Connexion perdue : la réattribution n’a peut-être pas abouti. Vérifiez après la reconnexion.');
   }
 
   /* ---------- erasing at the teen's request ---------- */
@@ -388,42 +387,37 @@
     const now = locate(target.id);
     if (now) sup.eraseTarget = Object.assign(target, now);
     app.setText(el.eraseTitle, 'Effacer ' + target.alias + ' (' + (now ? now.where : 'plus en cours') + ')');
-    el.eraseSend.disabled = sup.erasing.has(el.eraseForm.dataset.conv);
+    el.eraseSend.disabled = erasing.has(el.eraseForm.dataset.conv);
   }
 
-  function setEraseError(text) {
-    el.eraseError.textContent = text;
-    el.eraseError.hidden = !text;
-  }
+  const setEraseError = (text) => app.setError(el.eraseError, text);
 
   function onEraseSubmit(event) {
     event.preventDefault();
     const id = el.eraseForm.dataset.conv;
-    if (!id || sup.erasing.has(id)) return;
-    if (sup.pending.has(id)) { setEraseError('Une réattribution de cette conversation est en cours : attendez sa réponse.'); return; }
-    if (!app.send({ type: 'erase', conversation_id: id })) {
+    if (!id || erasing.has(id)) return;
+    if (reassigning.has(id)) { setEraseError('Une réattribution de cette conversation est en cours : attendez sa réponse.'); return; }
+    const alias = (sup.eraseTarget && sup.eraseTarget.alias) || 'La conversation';
+    if (!erasing.send(id, { type: 'erase', conversation_id: id }, { alias })) {
       setEraseError('Hors connexion : rien n’a été effacé.');
       return;
     }
-    sup.erasing.set(id, (sup.eraseTarget && sup.eraseTarget.alias) || 'La conversation');
     setEraseError('');
     el.eraseSend.disabled = true; // released by `erased` or `error`
     if (visible()) render();      // its "Effacer" buttons wait too
   }
 
-  function onErased(frame) {
+  function onErased(frame, sent) {
     const id = frame.conversation_id;
-    const alias = sup.erasing.get(id) || locate(id)?.alias || 'La conversation';
-    sup.erasing.delete(id);
+    const alias = sent?.alias || locate(id)?.alias || 'La conversation';
     showSupNotice(alias + ' : conversation close et effacée. Les chiffres anonymes sont gardés.');
     app.removeConversation(id); // were it one of mine, its texts leave this page too
     if (el.eraseForm.dataset.conv === id) closeErase();
     if (visible()) render();
   }
 
-  function onEraseError(frame) {
+  function onEraseRefused(frame) {
     const id = frame.conversation_id;
-    sup.erasing.delete(id);
     const text = frame.message || 'Effacement refusé.';
     if (!el.eraseForm.hidden && el.eraseForm.dataset.conv === id) {
       setEraseError(text);
@@ -432,7 +426,12 @@
       showSupNotice(text);
     }
     if (visible()) render();
-    return true;
+  }
+
+  function onEraseLost() {
+    setEraseError('Connexion perdue : l’effacement n’a peut-être pas abouti. Vérifiez après la reconnexion.');
+    refreshErase();
+    if (visible()) render();
   }
 
   function showSupNotice(text) {
@@ -450,9 +449,6 @@
   /* ---------- wiring ---------- */
 
   app.handlers.supervision = onSupervision;
-  app.handlers.reassigned = onReassigned;
-  app.handlers.erased = onErased;
-  app.on('error', onError);
   app.on('tick', tick);
   app.on('reset', () => {
     resetSup();
@@ -464,18 +460,7 @@
   });
   app.on('start', (me) => { setEnabled(me); selectTab('conversations', false); });
   app.on('init', (frame) => setEnabled(frame.me));
-  app.on('disconnected', () => {
-    renderUpdated();
-    if (sup.erasing.size) {
-      sup.erasing.clear();
-      setEraseError('Connexion perdue : l’effacement n’a peut-être pas abouti. Vérifiez après la reconnexion.');
-      refreshErase();
-      if (visible()) render();
-    }
-    if (!sup.pending.size) return;
-    sup.pending.clear();
-    setReassignError('Connexion perdue : la réattribution n’a peut-être pas abouti. Vérifiez après la reconnexion.');
-  });
+  app.on('disconnected', renderUpdated);
 
   app.on('bind', () => {
     el.tabConversations.addEventListener('click', () => selectTab('conversations', false));

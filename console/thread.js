@@ -9,7 +9,6 @@
   const app = window.Console3018;
   const { state, el, make, button, byAttr } = app;
 
-  const MAX_REPLY = 2000;
   const TYPING_EVERY_MS = 2000;    // at most one typing:true frame per 2 s
   const TYPING_IDLE_MS = 3000;     // typing:false after 3 s without a keystroke
   const TEEN_TYPING_MAX_MS = 8000; // hide "écrit…" if the active:false frame never comes
@@ -32,7 +31,6 @@
     Object.assign(state, {
       thread: new Map(),        // seq -> MessageView of the open conversation
       early: new Map(),         // seq -> delivery frame that came before its line (open conv.)
-      pending: new Map(),       // client_id -> {conversationId, text, sentAt, failed}
       teenTyping: new Map(),    // conversation id -> timer hiding a stale indicator
       typingOut: { convId: null, active: false, lastSentAt: 0, idleTimer: null },
     });
@@ -44,6 +42,32 @@
     Array.from(state.teenTyping.keys()).forEach((id) => setTeenTyping(id, false));
   });
 
+  // Replies not acknowledged yet: client_id -> {conversationId, text, sentAt, failed}.
+  const replies = app.requests({
+    answer: 'ack',
+    key: (frame) => frame.client_id,
+    retried: true,
+    answered: onAck,
+    refused: onReplyRefused,
+  });
+
+  // A close asked: the button waits for the `conversation` frame saying "closed".
+  const closing = app.requests({
+    refused(frame) {
+      app.showNotice(frame.message || 'Action refusée.');
+      el.closeConversation.disabled = false;
+    },
+    lost() { el.closeConversation.disabled = false; },
+  });
+
+  // The reply box takes the server's limit, so a paste never goes over it.
+  app.on('init', () => {
+    const max = app.maxMessageChars();
+    if (Number.isFinite(max)) el.replyInput.maxLength = max;
+    else el.replyInput.removeAttribute('maxlength');
+    if (state.openId) updateCounter();
+  });
+
   app.on('tick', () => {
     renderWindow();
     expirePending();
@@ -53,7 +77,8 @@
   app.on('removed', (id) => {
     setTeenTyping(id, false);
     if (state.typingOut.convId === id) stopTyping();
-    state.pending.forEach((p, clientId) => { if (p.conversationId === id) state.pending.delete(clientId); });
+    closing.take(id);
+    replies.forEach((p, clientId) => { if (p.conversationId === id) replies.take(clientId); });
   });
 
   /* ---------- opening and closing the pane ---------- */
@@ -100,7 +125,8 @@
     state.fresh.delete(id);
     setTeenTyping(id, false);
     if (state.typingOut.convId === id) stopTyping();
-    state.pending.forEach((p) => { if (p.conversationId === id) p.failed = true; });
+    closing.take(id);
+    replies.forEach((p) => { if (p.conversationId === id) p.failed = true; });
     if (id === state.openId) renderMessages();
   }
 
@@ -123,7 +149,7 @@
     el.convAlias.textContent = conv.alias;
     el.convChannel.textContent = app.channelLabel(conv.channel);
     el.closeConversation.hidden = closed;
-    el.closeConversation.disabled = false;
+    el.closeConversation.disabled = closing.has(conv.id);
     el.transferOpen.hidden = closed;
     el.convClosedNote.hidden = !closed;
     if (closed) el.closeBox.hidden = true;
@@ -153,7 +179,7 @@
     app.setText(el.windowClosed, win === 'closed' ? WINDOW_CLOSED_TEXT[conv.channel] || WINDOW_CLOSED_TEXT.whatsapp : '');
     const locked = !app.canReply(conv.id);
     if (locked) stopTyping();
-    if (locked !== el.replyInput.disabled && state.pending.size) renderMessages(); // "Renvoyer" buttons
+    if (locked !== el.replyInput.disabled && replies.size) renderMessages(); // "Renvoyer" buttons
     el.replyInput.disabled = locked;
     el.replySend.disabled = locked;
   }
@@ -169,7 +195,7 @@
 
   function renderMessages() {
     const nodes = Array.from(state.thread.values()).sort((a, b) => a.seq - b.seq).map(renderMessage);
-    state.pending.forEach((p, clientId) => {
+    replies.forEach((p, clientId) => {
       if (p.conversationId === state.openId) nodes.push(renderPending(clientId, p));
     });
     el.messages.replaceChildren(...nodes);
@@ -282,7 +308,6 @@
 
   function onAck(frame) {
     const m = frame.message;
-    state.pending.delete(frame.client_id);
     const node = el.messages.querySelector('.msg.pending' + byAttr('data-client-id', frame.client_id));
     if (node) node.remove();
     const conv = state.conversations.get(frame.conversation_id);
@@ -338,16 +363,24 @@
 
   /* ---------- replying ---------- */
 
+  // The server named this reply in an error: offer "Renvoyer" now, not after ACK_TIMEOUT_MS.
+  function onReplyRefused(frame, p) {
+    app.showNotice(frame.message || 'Action refusée.');
+    p.failed = true;
+    if (p.conversationId === state.openId) renderMessages();
+  }
+
   function onReplySubmit(event) {
     event.preventDefault();
     const id = state.openId;
     const text = el.replyInput.value.trim();
     if (!id || !app.canReply(id) || !text) return;
-    if (text.length > MAX_REPLY) { app.showNotice('Le message dépasse ' + MAX_REPLY + ' caractères.'); return; }
+    const max = app.maxMessageChars();
+    if (text.length > max) { app.showNotice('Le message dépasse ' + max + ' caractères.'); return; }
     stopTyping();
     const clientId = app.randomId();
     const p = { conversationId: id, text, sentAt: 0, failed: false };
-    state.pending.set(clientId, p);
+    replies.add(clientId, p);
     sendReply(clientId, p);
     el.replyInput.value = '';
     state.drafts.delete(id);
@@ -365,7 +398,7 @@
   // Re-sent with the same client_id: it is the key that lets the server drop a copy it
   // already stored before the connection dropped (see the widget's `message` frame).
   function flushPending() {
-    state.pending.forEach((p, clientId) => {
+    replies.forEach((p, clientId) => {
       if (p.failed) return;
       if (app.isClosed(p.conversationId)) p.failed = true;
       else sendReply(clientId, p);
@@ -376,7 +409,7 @@
   function expirePending() {
     if (!state.connected) return;
     let changed = false;
-    state.pending.forEach((p) => {
+    replies.forEach((p) => {
       if (!p.failed && Date.now() - p.sentAt > ACK_TIMEOUT_MS) { p.failed = true; changed = true; }
     });
     if (changed && state.openId) renderMessages();
@@ -384,7 +417,7 @@
 
   function onMessagesClick(event) {
     const clientId = event.target.closest('.msg-retry') && event.target.closest('.msg').dataset.clientId;
-    const p = clientId && state.pending.get(clientId);
+    const p = clientId && replies.get(clientId);
     if (p && app.canReply(p.conversationId)) { p.failed = false; sendReply(clientId, p); renderMessages(); }
   }
 
@@ -414,10 +447,12 @@
     t.active = false;
   }
 
+  // The limit comes with `init` (limits.max_message_chars); before it, the count alone.
   function updateCounter() {
     const n = el.replyInput.value.length;
-    el.replyCount.textContent = n + ' / ' + MAX_REPLY;
-    el.replyCount.classList.toggle('near-limit', n > MAX_REPLY * 0.9);
+    const max = app.maxMessageChars();
+    el.replyCount.textContent = Number.isFinite(max) ? n + ' / ' + max : String(n);
+    el.replyCount.classList.toggle('near-limit', n > max * 0.9);
   }
 
   /* ---------- closing a conversation ---------- */
@@ -435,9 +470,9 @@
     const id = state.openId;
     el.closeBox.hidden = true;
     if (!id || app.isClosed(id)) return;
-    if (app.send({ type: 'close', conversation_id: id })) {
+    if (closing.send(id, { type: 'close', conversation_id: id })) {
       stopTyping();
-      el.closeConversation.disabled = true; // released by the `conversation` or `error` frame
+      el.closeConversation.disabled = true; // released by the `conversation` frame, an `error` or a drop
     } else {
       app.showNotice('Hors connexion : la conversation n’a pas été close. Réessayez après la reconnexion.');
     }
@@ -463,7 +498,6 @@
   Object.assign(app.handlers, {
     history: onHistory,
     message: onMessage,
-    ack: onAck,
     delivery: onDelivery,
     typing: (f) => setTeenTyping(f.conversation_id, !!f.active),
   });

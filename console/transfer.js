@@ -14,42 +14,22 @@
   const MAX_SKILL = 40;
   const PRESENCE_ORDER = { available: 0, paused: 1, offline: 2 };
 
-  const t = {
-    convId: null,       // the conversation the form is open for
-    pending: new Map(), // conversation id -> {alias, skill, gone}: sent, no answer yet
-  };
-
-  app.on('reset', () => {
-    t.convId = null;
-    t.pending.clear();
-  });
+  // Transfers sent, no answer yet: conversation id -> {alias, skill, gone}.
+  const transfers = app.requests({ answer: 'transferred', answered: onTransferred, refused: onRefused, lost: onLost });
 
   /* ---------- the form ---------- */
 
-  function openForm() {
-    const conv = state.conversations.get(state.openId);
-    if (!conv || conv.state === 'closed') return;
-    if (t.convId !== conv.id) resetFields();
-    t.convId = conv.id;
-    el.closeBox.hidden = true;
-    app.emit('transfer-opening');
+  const form = app.paneForm({ form: 'transferForm', opener: 'transferOpen', cancel: 'transferCancel', reset: resetFields, opened });
+  const closeForm = (focusButton) => form.close(focusButton);
+
+  function opened(conv) {
     el.transferTitle.textContent = 'Transférer la conversation avec ' + conv.alias;
-    el.transferForm.hidden = false;
-    el.transferOpen.setAttribute('aria-expanded', 'true');
     setError('');
     renderTeam();
     // The list in `init` may be old: ask for presences now. Offline, the old one is shown.
     if (!app.send({ type: 'team' })) el.transferTeamStatus.textContent = 'Hors connexion : la liste peut être ancienne.';
     showKind();
     (el.transferColleagues.querySelector('input:checked') || el.transferKindCounsellor).focus();
-  }
-
-  function closeForm(focusButton) {
-    if (el.transferForm.hidden) return;
-    el.transferForm.hidden = true;
-    el.transferOpen.setAttribute('aria-expanded', 'false');
-    t.convId = null;
-    if (focusButton && !el.transferOpen.hidden) el.transferOpen.focus();
   }
 
   function resetFields() {
@@ -67,10 +47,7 @@
     el.transferToSkill.hidden = kind() !== 'skill';
   }
 
-  function setError(text) {
-    el.transferError.textContent = text;
-    el.transferError.hidden = !text;
-  }
+  const setError = (text) => app.setError(el.transferError, text);
 
   function updateNoteCount() {
     el.transferNoteCount.textContent = el.transferNote.value.length + ' / ' + MAX_NOTE;
@@ -113,7 +90,7 @@
 
   function onSubmit(event) {
     event.preventDefault();
-    const conv = state.conversations.get(t.convId);
+    const conv = state.conversations.get(form.convId);
     if (!conv || conv.state === 'closed') { closeForm(false); return; }
     const frame = { type: 'transfer', conversation_id: conv.id };
     let skill = null;
@@ -130,8 +107,10 @@
     const note = el.transferNote.value.trim();
     if (note.length > MAX_NOTE) { setError('La note dépasse ' + MAX_NOTE + ' caractères.'); return; }
     if (note) frame.note = note;
-    if (!app.send(frame)) { setError('Hors connexion : rien n’a été transféré. Réessayez après la reconnexion.'); return; }
-    t.pending.set(conv.id, { alias: conv.alias, skill, gone: false });
+    if (!transfers.send(conv.id, frame, { alias: conv.alias, skill, gone: false })) {
+      setError('Hors connexion : rien n’a été transféré. Réessayez après la reconnexion.');
+      return;
+    }
     setError('');
     el.transferSend.disabled = true; // released by `transferred` or `error`
     el.transferTeamStatus.textContent = 'Transfert en cours…';
@@ -139,70 +118,52 @@
 
   /* ---------- answers ---------- */
 
-  function onTransferred(frame) {
+  function onTransferred(frame, sent) {
     const id = frame.conversation_id;
-    const sent = t.pending.get(id);
-    t.pending.delete(id);
     const alias = sent?.alias || state.conversations.get(id)?.alias || 'La conversation';
     const text = frame.outcome === 'assigned'
       ? alias + ' : transférée à ' + (frame.to || 'un·e collègue') + '.'
       : alias + ' : remise en tête de file' + (sent?.skill ? ' (compétence « ' + sent.skill + ' »)' : '') + '.';
     app.showNotice(text, 'info');
-    if (t.convId === id) { resetFields(); closeForm(false); }
+    if (form.convId === id) { resetFields(); closeForm(false); }
     // Usually the `conversation` frame with state "transferred" came first and removed it. If
     // it did and the conversation is listed again, the dispatcher gave it back to me: keep it.
     if (!sent || !sent.gone) app.removeConversation(id);
   }
 
   // A refused transfer names its conversation: the reason goes in the form, nothing moved.
-  function onError(frame) {
+  function onRefused(frame) {
     const id = frame.conversation_id;
-    if (!id || !t.pending.has(id)) return false;
-    t.pending.delete(id);
     const text = frame.message || 'Transfert refusé.';
-    if (t.convId === id) {
+    if (form.convId === id) {
       el.transferSend.disabled = false;
       el.transferTeamStatus.textContent = '';
       setError(text);
     } else {
       app.showNotice(text);
     }
-    return true;
   }
 
-  app.on('error', onError);
-  // My own transfer: the `transferred` frame says where it went; no second notice.
-  app.on('removing', (id) => {
-    const sent = t.pending.get(id);
-    if (sent) sent.gone = true;
-    return !!sent;
-  });
-  app.on('removed', (id) => { if (t.convId === id) closeForm(false); });
-  app.on('opened', (id) => { if (t.convId && t.convId !== id) closeForm(false); });
-  app.on('asking-close', () => closeForm(false));
-  app.on('abuse-opening', () => closeForm(false));
-  app.on('team', () => { if (!el.transferForm.hidden) renderTeam(); });
-  app.on('head', (conv) => { if (conv.state === 'closed') closeForm(false); });
-
   // The answer may never come: say so, and let the counsellor check and try again.
-  app.on('disconnected', () => {
-    if (!t.pending.size) return;
-    t.pending.clear();
+  function onLost() {
     el.transferSend.disabled = false;
     el.transferTeamStatus.textContent = '';
     if (!el.transferForm.hidden) {
       setError('Connexion perdue : le transfert n’a peut-être pas abouti. Vérifiez votre liste après la reconnexion.');
     }
-  });
+  }
 
-  app.handlers.transferred = onTransferred;
+  // My own transfer: the `transferred` frame says where it went; no second notice.
+  app.on('removing', (id) => {
+    const sent = transfers.get(id);
+    if (sent) sent.gone = true;
+    return !!sent;
+  });
+  app.on('team', () => { if (!el.transferForm.hidden) renderTeam(); });
 
   app.on('bind', () => {
-    el.transferOpen.addEventListener('click', () => (el.transferForm.hidden ? openForm() : closeForm(true)));
     el.transferForm.addEventListener('submit', onSubmit);
     el.transferForm.addEventListener('change', (e) => { if (e.target.name === 'transfer-kind') showKind(); });
-    el.transferForm.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeForm(true); });
     el.transferNote.addEventListener('input', updateNoteCount);
-    el.transferCancel.addEventListener('click', () => closeForm(true));
   });
 })();

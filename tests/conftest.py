@@ -89,3 +89,42 @@ async def standin(monkeypatch):
     await stand_in.start()
     yield stand_in
     await stand_in.stop()
+
+
+# --- clients and conversations: no socket outlives its test; a conversation already assigned ------
+
+
+@pytest.fixture(autouse=True)
+async def close_leftover_sockets() -> AsyncIterator[None]:
+    """A test that fails half-way leaves its widget and console sockets open: close them."""
+    from tests.clients import close_leftover_clients
+
+    yield
+    await close_leftover_clients()
+
+
+@pytest.fixture
+async def web_chat(config):
+    """A teen's widget conversation, assigned to Camille (uses the test module's `config`)."""
+    from tests.conversations import assigned_conversation
+
+    async with assigned_conversation(config, "web") as chat:
+        yield chat
+
+
+@pytest.fixture
+async def messenger_chat(config, standin):
+    """A teen's Messenger conversation, assigned to Camille (config must point at the stand-in)."""
+    from tests.conversations import assigned_conversation
+
+    async with assigned_conversation(config, "messenger", standin=standin) as chat:
+        yield chat
+
+
+@pytest.fixture
+async def whatsapp_chat(config, standin):
+    """A teen's WhatsApp conversation, assigned to Camille (config must point at the stand-in)."""
+    from tests.conversations import assigned_conversation
+
+    async with assigned_conversation(config, "whatsapp", standin=standin) as chat:
+        yield chat

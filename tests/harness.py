@@ -76,8 +76,8 @@ async def running_gateway(config: Config, at: datetime = TUESDAY_10H):
     parts = build_parts(config, clock=clock)
     app = build_app(parts)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
     try:
+        await server.start_server()  # a part that fails to start: close() closes those before it
         yield Running(server, app[HELPLINE], clock, app[HOUSEKEEPER])
     finally:
         await server.close()

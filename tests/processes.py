@@ -6,11 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import yaml
+
+from tests.process_output import OutputWatch
 
 ROOT = Path(__file__).resolve().parent.parent
 ALWAYS_OPEN = {day: ["00:00-24:00"] for day in
@@ -46,11 +47,12 @@ class GatewayProcess:
     def __init__(self, config: Path, log_path: Path):
         self.port = free_port()
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        log_path.write_bytes(b"")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", str(self.port)],
-            cwd=ROOT, env=gateway_env(), stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=gateway_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
+        self.output = OutputWatch(self.process, log_path)
         self._wait_healthy()
 
     @property
@@ -62,23 +64,20 @@ class GatewayProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def _wait_healthy(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("gateway did not become healthy in time")
+        """The gateway prints "Widget demo: …" once it listens (after the demo login, if any)."""
+        try:
+            self.output.wait_for(r"Widget demo: ", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        with urllib.request.urlopen(f"{self.http}/healthz", timeout=5) as response:
+            assert response.status == 200, response.status
 
     def kill(self) -> None:
         """A crash, not a clean exit."""
         self.process.kill()
         self.process.wait(10)
-        self._log.close()
+        self.output.join()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -87,4 +86,4 @@ class GatewayProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        self._log.close()
+        self.output.join()

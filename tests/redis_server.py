@@ -11,8 +11,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from tests.process_output import OutputWatch
 
 
 def _free_port() -> int:
@@ -45,7 +46,6 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         if self.running:
             return
-        log = self._dir / "redis.log"
         self._process = subprocess.Popen(
             [
                 self._binary,
@@ -54,20 +54,20 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self._dir),
-                "--logfile", str(log),
+                "--logfile", "",  # to stdout, which the watch copies to redis.log
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while not self._answers_ping():
-            if self._process.poll() is not None:
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                raise RuntimeError(f"redis-server exited with {self._process.returncode}:\n{tail}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
-            time.sleep(0.02)
+        output = OutputWatch(self._process, self._dir / "redis.log")
+        try:
+            output.wait_for("Ready to accept connections", timeout)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"redis-server on port {self.port} did not start: {exc}") from None
+        if not self._answers_ping():
+            self.stop()
+            raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
 
     def stop(self) -> None:
         process, self._process = self._process, None

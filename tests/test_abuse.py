@@ -38,7 +38,8 @@ async def test_an_abusive_pseudonym_is_answered_but_not_queued_until_a_superviso
         reply = await teen.message(lambda m: m["from"] == "system" and "ne peut pas te répondre" in m["text"])
         assert "119" in reply["text"]
         assert await gw.helpline.store.queue() == []
-        assert await counsellor.nothing("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
+        await counsellor.barrier()  # the teen has had the answer: nothing more will come of it
+        counsellor.assert_none("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
 
         # A counsellor cannot lift it; a supervisor sees it (pseudonym only) and can.
         supervisor = await Console.login(gw.http, "sam", PASSWORD)
@@ -55,19 +56,13 @@ async def test_an_abusive_pseudonym_is_answered_but_not_queued_until_a_superviso
             await client.close()
 
 
-async def test_a_mark_ends_by_itself(config):
-    async with running_gateway(config) as gw:
-        counsellor = await gw.on_duty("camille", "Camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await counsellor.assigned()
-        await counsellor.send({"type": "mark_abusive", "conversation_id": conversation["id"], "hours": 24})
-        await counsellor.next("marked_abusive")
-        gw.clock.advance(24 * 3600 + 1)
-        await teen.say("bonjour")
-        assert (await counsellor.assigned())["alias"] == conversation["alias"]
-        for client in (teen, counsellor):
-            await client.close()
+async def test_a_mark_ends_by_itself(web_chat):
+    counsellor = web_chat.console
+    await counsellor.send({"type": "mark_abusive", "conversation_id": web_chat.id, "hours": 24})
+    await counsellor.next("marked_abusive")
+    web_chat.gw.clock.advance(24 * 3600 + 1)
+    await web_chat.teen.say("bonjour")
+    assert (await counsellor.assigned())["alias"] == web_chat.conversation["alias"]
 
 
 async def test_a_supervisor_erases_a_conversation_on_request_and_a_counsellor_cannot(config):

@@ -80,7 +80,8 @@ async def test_a_counsellor_marks_a_teen_abusive_and_a_supervisor_lifts_it(brows
         reply = await teen.message(lambda m: m["from"] == "system" and "ne peut pas te répondre" in m["text"])
         assert "119" in reply["text"]
         assert await gw.helpline.store.queue() == []
-        assert await teen.nothing("state", where=lambda c: c["conversation"]["state"] in ("queued", "assigned"))
+        await teen.barrier()  # the answer came: had it been queued, its state would be here
+        teen.assert_none("state", where=lambda c: c["conversation"]["state"] in ("queued", "assigned"))
         await expect(page.locator("#conv-active .conv-item")).to_have_count(0)
 
         # The supervisor sees the mark (pseudonym and end only) and lifts it.
@@ -103,7 +104,11 @@ async def test_a_counsellor_marks_a_teen_abusive_and_a_supervisor_lifts_it(brows
         await expect(rows).to_have_count(0)
         await expect(sup.locator("#sup-abuse-empty")).to_be_visible()
         assert await gw.helpline.store.abuse_marks(gw.clock.now()) == []
-        await sup.wait_for_timeout(2500)  # a later snapshot does not bring it back
+        # A later snapshot does not bring it back: move the feed's clock on, wait for the page
+        # to show that snapshot's time, then look again.
+        gw.clock.advance(60)
+        later = await sup.evaluate("ms => new Date(ms).toLocaleTimeString('fr-FR')", int(gw.clock.now() * 1000))
+        await expect(sup.locator("#sup-updated")).to_contain_text(later)
         await expect(rows).to_have_count(0)
 
         # Lifted: the teen's next message enters the queue and is assigned again.

@@ -142,3 +142,26 @@ async def test_console_shows_a_whatsapp_conversation_with_its_delivery_states(br
             await console.context.close()
     finally:
         await standin.stop()
+
+
+async def test_both_pages_hold_the_message_limit_the_gateway_announces(browser):
+    async with running_gateway(make_config(limits={"max_message_chars": 60})) as gw:
+        await gw.add_counsellor("camille", "Camille")
+        teen = await open_widget(browser, gw.http)
+        box = teen.locator("#w3018-input")
+        await expect(box).to_have_attribute("maxlength", "60")  # from `welcome.limits`
+        await box.fill("a" * 53)
+        await expect(teen.locator("#w3018-count")).to_have_text("")  # shown from 90 % on
+        await box.fill("a" * 54)
+        await expect(teen.locator("#w3018-count")).to_have_text("54 / 60")
+        await box.fill("quelqu'un a volé mon compte insta")
+        await teen.click("#w3018-send")
+
+        console = await open_console(browser, gw.http, "camille")
+        await console.locator(".conv-item").first.click()
+        reply = console.locator("#reply-input")
+        await expect(reply).to_have_attribute("maxlength", "60")  # from `init.limits`
+        await reply.fill("b" * 12)
+        await expect(console.locator("#reply-count")).to_have_text("12 / 60")
+        await console.context.close()
+        await teen.context.close()

@@ -28,11 +28,15 @@ async def browser():
         yield b
 
 
-async def open_console(browser, base: str, username: str, presence: str | None = "available") -> Page:
-    """A logged-in console page; `page.csp_errors` collects what the browser's CSP refused."""
+async def open_console(browser, base: str, username: str, presence: str | None = "available",
+                       socket_route=None) -> Page:
+    """A logged-in console page; `page.csp_errors` collects what the browser's CSP refused.
+    `socket_route`, if given, handles the console's WebSocket (Playwright's route_web_socket)."""
     page = await (await browser.new_context()).new_page()
     page.csp_errors = []
     page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+    if socket_route:
+        await page.route_web_socket("**/ws/console", socket_route)
     await page.goto(f"{base}/console")
     csp = page.locator('meta[http-equiv="Content-Security-Policy"]')
     assert await csp.get_attribute("content") == CSP
@@ -208,7 +212,8 @@ async def test_counsellor_transfers_to_a_colleague_with_a_note_the_teen_never_ge
 
         await teen.message(lambda m: m["from"] == "system" and "relais" in m["text"])
         assert (await teen.state(lambda c: c["state"] == "assigned" and c["counsellor"] == "Léa"))
-        assert await teen.nothing("message", where=lambda f: f["message"]["from"] == "note")
+        await teen.barrier()
+        teen.assert_none("message", where=lambda f: f["message"]["from"] == "note")
         assert all(note not in str(frame) for frame in teen.buffer)
         assert page.csp_errors == []
         for client in (teen, lea):

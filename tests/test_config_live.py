@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.request
 from pathlib import Path
 
@@ -22,16 +21,6 @@ CLOSED_ALL_WEEK = {day: [] for day in ALWAYS_OPEN}
 def get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=2) as response:
         return json.loads(response.read())
-
-
-def wait_for(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def edit(path: Path, **changes) -> None:
@@ -51,13 +40,18 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
             await teen.send(json.dumps({"type": "hello", "token": None, "last_seq": 0}))
             assert json.loads(await teen.recv())["type"] == "welcome"
 
+            # The watcher logs its verdict once it is in force: waiting for that line is exact.
+            seen = gateway.output.mark()
             edit(config, opening_hours=CLOSED_ALL_WEEK)  # valid: the line closes
-            wait_for(lambda: get(f"{gateway.http}/api/line")["open"] is False)
+            gateway.output.wait_for("config reloaded", after=seen)
+            assert get(f"{gateway.http}/api/line")["open"] is False
             health = get(f"{gateway.http}/healthz")
             assert health["config"]["matches_disk"] is True and health["config"]["error"] is None
 
+            seen = gateway.output.mark()
             edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 0})
-            health = wait_for(lambda: (h := get(f"{gateway.http}/healthz"))["config"]["error"] and h)
+            gateway.output.wait_for("keeping the last good", after=seen)
+            health = get(f"{gateway.http}/healthz")
             assert health["config"]["matches_disk"] is False
             assert health["config"]["error"].startswith("routing.max_conversations_per_counsellor")
             assert get(f"{gateway.http}/api/line")["open"] is False  # the last good hours stay
@@ -66,8 +60,10 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
 
             # Fixed, and told with SIGHUP rather than waiting for the poll.
             edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 2})
+            seen = gateway.output.mark()
             gateway.process.send_signal(signal.SIGHUP)
-            wait_for(lambda: get(f"{gateway.http}/api/line")["open"] is True)
+            gateway.output.wait_for("config reloaded", after=seen)
+            assert get(f"{gateway.http}/api/line")["open"] is True
             assert get(f"{gateway.http}/healthz")["config"]["matches_disk"] is True
 
             # The teen's socket lived through all of it.

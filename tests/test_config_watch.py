@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.domain.clock import ManualClock
 from gateway.domain.config import Config, load_config
 from gateway.app.config_watch import ConfigWatcher
 from tests.processes import ALWAYS_OPEN
@@ -28,8 +29,17 @@ def write(path: Path, routing_cap: int = 3, **extra) -> None:
 class Applied(list):
     """The `apply` callback: records each config it is given."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.grew = asyncio.Event()
+
     def __call__(self, config: Config) -> None:
         self.append(config)
+        self.grew.set()
+
+    async def first(self) -> Config:
+        await asyncio.wait_for(self.grew.wait(), timeout=5)
+        return self[0]
 
 
 @pytest.fixture
@@ -205,15 +215,20 @@ async def test_an_exception_in_apply_refuses_the_config(config_file, caplog):
     assert "(apply): applying it failed with RuntimeError" in refusals(caplog)[0]
 
 
-async def test_the_polling_loop_picks_up_an_edit(watcher, config_file, applied):
+async def test_the_polling_loop_picks_up_an_edit_when_its_period_has_passed(config_file, applied):
+    clock = ManualClock(0)
+    watcher = ConfigWatcher(config_file, load_config(config_file), applied, interval=1.0, clock=clock)
     watcher.start()
-    write(config_file, routing_cap=9)
+    try:
+        await clock.wait_for_sleepers()  # the first poll is done
+        write(config_file, routing_cap=9)
+        assert applied == []  # no poll before the period is over
 
-    async with asyncio.timeout(5):
-        while not applied:
-            await asyncio.sleep(0.02)
+        clock.advance(1.0)
 
-    assert applied[0].max_conversations_per_counsellor == 9
+        assert (await applied.first()).max_conversations_per_counsellor == 9
+    finally:
+        await watcher.stop()
 
 
 async def test_sighup_triggers_a_check(watcher, config_file, applied):
@@ -225,7 +240,23 @@ async def test_sighup_triggers_a_check(watcher, config_file, applied):
 
     os.kill(os.getpid(), signal.SIGHUP)
 
-    async with asyncio.timeout(5):
-        while not applied:
-            await asyncio.sleep(0.01)
-    assert applied[0].max_conversations_per_counsellor == 8
+    assert (await applied.first()).max_conversations_per_counsellor == 8
+
+
+async def test_sighup_forces_a_check_at_once_while_polling(config_file, applied):
+    clock = ManualClock(0)
+    watcher = ConfigWatcher(config_file, load_config(config_file), applied, interval=1.0, clock=clock)
+    assert watcher.install_sighup(asyncio.get_running_loop())
+    os.utime(config_file, ns=(OLD, OLD))
+    watcher.start()
+    try:
+        await clock.wait_for_sleepers()  # the first poll remembered a trusted stat signature
+        config_file.write_text(config_file.read_text().replace("counsellor: 3", "counsellor: 8"), encoding="utf-8")
+        os.utime(config_file, ns=(OLD, OLD))  # invisible to stat: a plain poll would skip it
+
+        os.kill(os.getpid(), signal.SIGHUP)
+
+        assert (await applied.first()).max_conversations_per_counsellor == 8
+        assert clock.now() == 0  # the kick, not the period
+    finally:
+        await watcher.stop()

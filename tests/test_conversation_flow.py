@@ -29,6 +29,7 @@ async def test_teen_and_counsellor_converse_through_the_gateway(config):
         console = await gw.on_duty("camille", "Camille")
         teen = await Widget.connect(gw.ws)
         assert teen.welcome["line"]["open"] is True and teen.welcome["conversation"] is None
+        assert teen.welcome["limits"] == {"max_message_chars": config.max_message_chars}
 
         ack = await teen.say("on me menace de publier des photos de moi")
         assert ack["message"]["from"] == "teen" and ack["message"]["seq"] == 1
@@ -69,7 +70,8 @@ async def test_out_of_hours_message_gets_schedule_reply_and_is_not_queued(config
         assert "lundi à 9h" in reply["text"]
         assert "119" in reply["text"] and "17" in reply["text"] and "112" in reply["text"]
         assert await gw.helpline.store.queue() == []
-        assert await console.nothing("conversation", wait=0.5)
+        await console.barrier()  # the teen has had the answer: nothing more will come of it
+        console.assert_none("conversation")
         await teen.close()
         await console.close()
 
@@ -126,11 +128,13 @@ async def test_capacity_is_never_exceeded_with_many_teens_and_counsellors(config
         assigned = [[await c.assigned() for _ in range(3)] for c in consoles]
         ids = [conv["id"] for per in assigned for conv in per]
         assert len(ids) == len(set(ids)) == 9
-        for console in consoles:
-            assert await console.nothing("conversation", wait=0.5, where=lambda f: f["conversation"]["state"] == "assigned")
         loads = await gw.helpline.store.loads()
         assert sorted(loads.values()) == [3, 3, 3]
         assert len(await gw.helpline.store.queue()) == 5
+        assert await gw.helpline.dispatch_once() == 0  # a round now has nobody with room
+        for console in consoles:
+            await console.barrier()
+            console.assert_none("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
 
         # One conversation ends: exactly one waiting teen takes its place.
         await consoles[0].send({"type": "close", "conversation_id": assigned[0][0]["id"]})
@@ -173,51 +177,32 @@ async def test_a_resent_message_is_stored_once(config):
         await teen.close()
 
 
-async def test_teen_ends_the_chat_and_the_counsellor_sees_it_closed(config):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await console.assigned()
-        await teen.send({"type": "end"})
-        assert (await teen.state(lambda c: c["state"] == "closed"))["state"] == "closed"
-        closed = await console.next("conversation", where=lambda f: f["conversation"]["state"] == "closed")
-        assert closed["conversation"]["id"] == conversation["id"]
-        assert await gw.helpline.store.loads() == {next(iter(await gw.helpline.store.loads())): 0}
+async def test_teen_ends_the_chat_and_the_counsellor_sees_it_closed(web_chat):
+    gw, console, teen = web_chat.gw, web_chat.console, web_chat.teen
+    await teen.send({"type": "end"})
+    assert (await teen.state(lambda c: c["state"] == "closed"))["state"] == "closed"
+    closed = await console.next("conversation", where=lambda f: f["conversation"]["state"] == "closed")
+    assert closed["conversation"]["id"] == web_chat.id
+    assert await gw.helpline.store.loads() == {next(iter(await gw.helpline.store.loads())): 0}
 
-        await teen.say("en fait j'ai encore une question")  # a new conversation
-        assert (await console.assigned())["id"] != conversation["id"]
-        await teen.close()
-        await console.close()
+    await teen.say("en fait j'ai encore une question")  # a new conversation
+    assert (await console.assigned())["id"] != web_chat.id
 
 
-async def test_counsellor_closes_and_the_teen_is_told(config):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await console.assigned()
-        await console.send({"type": "close", "conversation_id": conversation["id"]})
-        notice = await teen.message(lambda m: m["from"] == "system" and "terminée" in m["text"])
-        assert "réécrire" in notice["text"]
-        await teen.state(lambda c: c["state"] == "closed")
-        await teen.close()
-        await console.close()
+async def test_counsellor_closes_and_the_teen_is_told(web_chat):
+    await web_chat.console.send({"type": "close", "conversation_id": web_chat.id})
+    notice = await web_chat.teen.message(lambda m: m["from"] == "system" and "terminée" in m["text"])
+    assert "réécrire" in notice["text"]
+    await web_chat.teen.state(lambda c: c["state"] == "closed")
 
 
-async def test_typing_indicators_cross_both_ways(config):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await console.assigned()
-        await teen.state(lambda c: c["state"] == "assigned")
-        await console.send({"type": "typing", "conversation_id": conversation["id"], "active": True})
-        assert (await teen.next("typing"))["active"] is True
-        await teen.send({"type": "typing", "active": True})
-        assert (await console.next("typing"))["conversation_id"] == conversation["id"]
-        await teen.close()
-        await console.close()
+async def test_typing_indicators_cross_both_ways(web_chat):
+    console, teen = web_chat.console, web_chat.teen
+    await teen.state(lambda c: c["state"] == "assigned")
+    await console.send({"type": "typing", "conversation_id": web_chat.id, "active": True})
+    assert (await teen.next("typing"))["active"] is True
+    await teen.send({"type": "typing", "active": True})
+    assert (await console.next("typing"))["conversation_id"] == web_chat.id
 
 
 async def test_paused_counsellor_gets_no_new_conversation(config):
@@ -225,8 +210,13 @@ async def test_paused_counsellor_gets_no_new_conversation(config):
         console = await gw.on_duty("camille", presence="paused")
         teen = await Widget.connect(gw.ws)
         await teen.say("bonjour")
-        assert await console.nothing("conversation", wait=0.5, where=lambda f: f["conversation"]["state"] == "assigned")
+        await teen.state(lambda c: c["state"] == "queued")
+        assert await gw.helpline.dispatch_once() == 0  # a round with only a paused counsellor
+        await console.barrier()
+        console.assert_none("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
         await console.presence("available")
+        # Taken only once available: no assignment arrived before the presence's answer.
+        assert not console.seen("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
         await console.assigned()
         await teen.close()
         await console.close()
@@ -307,24 +297,19 @@ async def test_healthz_reports_the_store(config, store_url):
         assert body["store"] == {"kind": "memory" if store_url == "memory://" else "redis", "reachable": True}
 
 
-async def test_a_reply_resent_after_a_reconnect_reaches_the_teen_once(config):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await console.assigned()
-        frame = {"type": "reply", "conversation_id": conversation["id"], "client_id": "r-1", "text": "Salut"}
-        await console.send(frame)
-        assert (await console.next("ack"))["message"]["text"] == "Salut"
-        await console.send(frame)
-        assert (await console.next("ack"))["duplicate"] is True
-        await teen.message(lambda m: m["from"] == "counsellor")
-        assert await teen.nothing("message", wait=0.5, where=lambda f: f["message"]["from"] == "counsellor")
-        await console.send({"type": "reply", "conversation_id": conversation["id"], "client_id": "r-2", "text": ""})
-        error = await console.next("error")
-        assert (error["code"], error["client_id"], error["conversation_id"]) == ("empty", "r-2", conversation["id"])
-        await teen.close()
-        await console.close()
+async def test_a_reply_resent_after_a_reconnect_reaches_the_teen_once(web_chat):
+    console, teen, conversation_id = web_chat.console, web_chat.teen, web_chat.id
+    frame = {"type": "reply", "conversation_id": conversation_id, "client_id": "r-1", "text": "Salut"}
+    await console.send(frame)
+    assert (await console.next("ack"))["message"]["text"] == "Salut"
+    await console.send(frame)
+    assert (await console.next("ack"))["duplicate"] is True
+    await teen.message(lambda m: m["from"] == "counsellor")
+    await teen.barrier()  # the duplicate was acked: had it been published, it would be here
+    teen.assert_none("message", where=lambda f: f["message"]["from"] == "counsellor")
+    await console.send({"type": "reply", "conversation_id": conversation_id, "client_id": "r-2", "text": ""})
+    error = await console.next("error")
+    assert (error["code"], error["client_id"], error["conversation_id"]) == ("empty", "r-2", conversation_id)
 
 
 async def test_healthz_says_when_redis_is_down_and_recovers(redis_server):

@@ -19,11 +19,14 @@ import pytest
 from aiohttp import web
 
 from connectors.graph import (
+    MESSENGER_TEXT_MAX,
     GraphClient,
     GraphError,
     GraphErrorKind,
     classify,
 )
+from connectors.meta_send import MessengerSender
+from gateway.domain.model import Channel, Conversation, ConversationState
 from meta_standin.server import StandIn, meta_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meta"
@@ -128,6 +131,16 @@ async def test_texts_over_the_platform_limits_are_refused_before_sending(graph, 
     with pytest.raises(ValueError):
         await graph.send_whatsapp_text(WA_TOKEN, NUMBER_ID, PHONE, "c" * 4097)
     assert len(standin.sent) == 2 and all(r.error_code is None for r in standin.sent)
+
+
+async def test_a_reply_longer_than_the_platform_allows_goes_out_in_parts_within_its_limit(graph, standin):
+    """Our own limit is config's `limits.max_message_chars`; set above Meta's, the sender splits."""
+    teen = Conversation(id="c-long", channel=Channel.MESSENGER, sender_key="k", alias="Jeune",
+                        state=ConversationState.ASSIGNED, opened_at=0.0, reply_to=PSID)
+    ids = await MessengerSender(graph, PAGE_TOKEN).send_text(teen, "a" * (MESSENGER_TEXT_MAX + 1), human_agent=False)
+    assert len(ids) == 2
+    assert [len(r.body["message"]["text"]) for r in standin.sent] == [MESSENGER_TEXT_MAX, 1]
+    assert MESSENGER_TEXT_MAX == 1999  # Meta's "< 2000 characters" (META.md "Sending")
 
 
 # --- Meta's errors are classified by their code -------------------------------------------------
@@ -257,8 +270,8 @@ async def test_an_injected_failure_can_be_aimed_at_one_message(graph, standin):
 
 async def test_wait_for_sent_returns_a_send_that_arrives_later_and_times_out_otherwise(graph, standin):
     waiting = asyncio.create_task(standin.wait_for_sent(lambda r: r.body["text"]["body"] == "plus tard"))
-    await asyncio.sleep(0.05)
     await graph.whatsapp_mark_read(WA_TOKEN, NUMBER_ID, "wamid.X")  # no text: does not match, does not crash
+    assert not waiting.done()  # the request without text did not match: still waiting
     await graph.send_whatsapp_text(WA_TOKEN, NUMBER_ID, PHONE, "plus tard")
     assert (await waiting).text == "plus tard"
     with pytest.raises(TimeoutError):

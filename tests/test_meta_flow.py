@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 
 import aiohttp
 import pytest
 
 from tests.clients import Widget
+from tests.conversations import PHONE, PSID, assigned_conversation
 from tests.harness import META_SECRETS, PARIS, make_config, running_gateway
 
 SECRETS = META_SECRETS
-PHONE = "33612345678"
-PSID = "6543210987654321"
-
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -33,13 +33,33 @@ def whatsapp_sends(standin, to: str) -> list[dict]:
     return [r for r in standin.sent if r.channel == "whatsapp" and r.body.get("to") == to and r.body.get("type") == "text"]
 
 
+@contextmanager
+def delivery_log_line(fragment: str):
+    """An event set when the delivery worker logs a line containing `fragment` (e.g. that a
+    failed send will be retried): a positive sign that it handled the platform's answer."""
+    seen = asyncio.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if fragment in record.getMessage():
+                seen.set()
+
+    logger, handler = logging.getLogger("gateway.core.delivery"), Signal()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "on me fait du chantage avec une vidéo 😢")
-        assert status == 200
-        conversation = await console.assigned()
-        assert conversation["channel"] == "whatsapp" and conversation["alias"].startswith("Jeune ")
+    async with assigned_conversation(config, "whatsapp", standin=standin,
+                                     text="on me fait du chantage avec une vidéo 😢") as chat:
+        gw, console, conversation = chat.gw, chat.console, chat.conversation
+        assert conversation["alias"].startswith("Jeune ")
         assert conversation["window"] == "open" and conversation["window_closes_at"]
         await console.send({"type": "open", "conversation_id": conversation["id"]})
         history = await console.next("history")
@@ -59,47 +79,38 @@ async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, st
         assert (await console.next("delivery", where=lambda f: f["seq"] == seq))["delivery"] == "delivered"
         await standin.send_whatsapp_status(gw.http, wamid, "read", PHONE)
         assert (await console.next("delivery", where=lambda f: f["seq"] == seq))["delivery"] == "read"
-        await standin.send_whatsapp_status(gw.http, wamid, "delivered", PHONE)  # late: never moves back
-        assert await console.nothing("delivery", wait=0.5, where=lambda f: f["seq"] == seq)
+        status, _ = await standin.send_whatsapp_status(gw.http, wamid, "delivered", PHONE)  # late: never moves back
+        assert status == 200  # the receipt is handled before the webhook answers
+        await console.barrier()
+        console.assert_none("delivery", where=lambda f: f["seq"] == seq)
 
         # The automatic messages reached the teen on WhatsApp too (queued notice, counsellor's arrival).
         bodies = [r.body["text"]["body"] for r in whatsapp_sends(standin, PHONE)]
         assert any("Camille est là" in b for b in bodies) and any("n° 1" in b for b in bodies)
         raw_frames = json.dumps(console.buffer + [history, conversation])
         assert PHONE not in raw_frames
-        await console.close()
 
 
 async def test_messenger_teen_is_answered_in_meta_shape(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        status, _ = await standin.send_messenger_text(gw.http, PSID, "quelqu'un a piraté mon compte")
-        assert status == 200
-        conversation = await console.assigned()
-        assert conversation["channel"] == "messenger"
-        await console.reply(conversation["id"], "On va t'aider à le récupérer.")
+    async with assigned_conversation(config, "messenger", standin=standin, text="quelqu'un a piraté mon compte") as chat:
+        await chat.console.reply(chat.id, "On va t'aider à le récupérer.")
         sent = await standin.wait_for_sent(lambda r: r.channel == "messenger"
                                            and r.body.get("message", {}).get("text") == "On va t'aider à le récupérer.")
         assert sent.body["recipient"] == {"id": PSID} and sent.body["messaging_type"] == "RESPONSE"
-        await console.close()
 
 
 async def test_the_three_channels_reach_the_same_console(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        teen = await Widget.connect(gw.ws)
+    async with running_gateway(config) as gw, await gw.on_duty("camille") as console, \
+            await Widget.connect(gw.ws) as teen:
         await teen.say("bonjour depuis le site")
         await standin.send_messenger_text(gw.http, PSID, "bonjour depuis messenger")
         await standin.send_whatsapp_text(gw.http, PHONE, "bonjour depuis whatsapp")
         channels = sorted([(await console.assigned())["channel"] for _ in range(3)])
         assert channels == ["messenger", "web", "whatsapp"]
-        await teen.close()
-        await console.close()
 
 
 async def test_a_duplicate_delivery_shows_once(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
+    async with running_gateway(config) as gw, await gw.on_duty("camille") as console:
         for _ in range(2):  # Meta retries the same message
             status, _ = await standin.send_whatsapp_text(gw.http, PHONE, "une seule fois", message_id="wamid.DUP1")
             assert status == 200
@@ -107,66 +118,53 @@ async def test_a_duplicate_delivery_shows_once(config, standin):
         await console.send({"type": "open", "conversation_id": conversation["id"]})
         history = await console.next("history")
         assert [m["text"] for m in history["messages"] if m["from"] == "teen"] == ["une seule fois"]
-        await console.close()
+        await console.barrier()  # the duplicate made no second conversation either
+        console.assert_none("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
 
 
-async def test_a_rate_limited_reply_is_retried_and_delivered(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
-        conversation = await console.assigned()
-        standin.fail_next("whatsapp", 130429, times=1, when=lambda b: b["text"]["body"] == "Je suis là, on reprend.")
-        ack = await console.reply(conversation["id"], "Je suis là, on reprend.")
+async def test_a_rate_limited_reply_is_retried_and_delivered(whatsapp_chat, standin):
+    gw, console = whatsapp_chat.gw, whatsapp_chat.console
+    standin.fail_next("whatsapp", 130429, times=1, when=lambda b: b["text"]["body"] == "Je suis là, on reprend.")
+    with delivery_log_line("will be retried") as retry_planned:
+        ack = await console.reply(whatsapp_chat.id, "Je suis là, on reprend.")
         await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.error_code == 130429)
-        assert await console.nothing("delivery", wait=0.3, where=lambda f: f["seq"] == ack["message"]["seq"])
-        gw.clock.advance(120)  # past the backoff: the outbox sends it again
-        await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.error_code is None
-                                    and r.body.get("text", {}).get("body") == "Je suis là, on reprend.")
-        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
-        assert frame["delivery"] == "sent"
-        await console.close()
+        await asyncio.wait_for(retry_planned.wait(), 5)
+    seq = ack["message"]["seq"]
+    await console.barrier()  # the refused attempt showed the counsellor nothing
+    console.assert_none("delivery", where=lambda f: f["seq"] == seq)
+    gw.clock.advance(120)  # past the backoff: the outbox sends it again
+    await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.error_code is None
+                                and r.body.get("text", {}).get("body") == "Je suis là, on reprend.")
+    frame = await console.next("delivery", where=lambda f: f["seq"] == seq)
+    assert frame["delivery"] == "sent"
 
 
-async def test_outside_the_window_the_console_shows_non_delivre(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
-        conversation = await console.assigned()
-        standin.fail_next("whatsapp", 131047, times=1, when=lambda b: b["text"]["body"] == "Tu es toujours là ?")
-        ack = await console.reply(conversation["id"], "Tu es toujours là ?")
-        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
-        assert frame["delivery"] == "failed" and "fenêtre" in frame["delivery_error"]
-        await console.send({"type": "open", "conversation_id": conversation["id"]})
-        history = await console.next("history")
-        mine = [m for m in history["messages"] if m["seq"] == ack["message"]["seq"]][0]
-        assert mine["delivery"] == "failed" and mine["delivery_error"].startswith("non délivré")
-        await console.close()
+async def test_outside_the_window_the_console_shows_non_delivre(whatsapp_chat, standin):
+    console = whatsapp_chat.console
+    standin.fail_next("whatsapp", 131047, times=1, when=lambda b: b["text"]["body"] == "Tu es toujours là ?")
+    ack = await console.reply(whatsapp_chat.id, "Tu es toujours là ?")
+    frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
+    assert frame["delivery"] == "failed" and "fenêtre" in frame["delivery_error"]
+    await console.send({"type": "open", "conversation_id": whatsapp_chat.id})
+    history = await console.next("history")
+    mine = [m for m in history["messages"] if m["seq"] == ack["message"]["seq"]][0]
+    assert mine["delivery"] == "failed" and mine["delivery_error"].startswith("non délivré")
 
 
-async def test_after_24_hours_whatsapp_refuses_free_text_before_sending(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
-        conversation = await console.assigned()
-        gw.clock.advance(25 * 3600)
-        await console.send({"type": "reply", "conversation_id": conversation["id"], "client_id": "late",
-                            "text": "pardon pour le retard"})
-        assert (await console.next("error"))["code"] == "window_closed"
-        assert not [r for r in whatsapp_sends(standin, PHONE) if "retard" in r.body["text"]["body"]]
-        await console.close()
+async def test_after_24_hours_whatsapp_refuses_free_text_before_sending(whatsapp_chat, standin):
+    whatsapp_chat.gw.clock.advance(25 * 3600)
+    await whatsapp_chat.console.send({"type": "reply", "conversation_id": whatsapp_chat.id, "client_id": "late",
+                                      "text": "pardon pour le retard"})
+    assert (await whatsapp_chat.console.next("error"))["code"] == "window_closed"
+    assert not [r for r in whatsapp_sends(standin, PHONE) if "retard" in r.body["text"]["body"]]
 
 
-async def test_messenger_after_24_hours_replies_with_the_human_agent_tag(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_messenger_text(gw.http, PSID, "allo")
-        conversation = await console.assigned()
-        gw.clock.advance(30 * 3600)
-        await console.reply(conversation["id"], "Désolée pour l'attente.")
-        sent = await standin.wait_for_sent(lambda r: r.channel == "messenger"
-                                           and r.body.get("message", {}).get("text") == "Désolée pour l'attente.")
-        assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
-        await console.close()
+async def test_messenger_after_24_hours_replies_with_the_human_agent_tag(messenger_chat, standin):
+    messenger_chat.gw.clock.advance(30 * 3600)
+    await messenger_chat.console.reply(messenger_chat.id, "Désolée pour l'attente.")
+    sent = await standin.wait_for_sent(lambda r: r.channel == "messenger"
+                                       and r.body.get("message", {}).get("text") == "Désolée pour l'attente.")
+    assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
 
 
 async def test_an_image_is_neither_fetched_nor_shown_and_the_teen_is_told_why(config, standin):
@@ -176,8 +174,7 @@ async def test_an_image_is_neither_fetched_nor_shown_and_the_teen_is_told_why(co
         "contacts": [{"profile": {"name": "Secret Name"}, "wa_id": PHONE}],
         "messages": [{"from": PHONE, "id": "wamid.IMG1", "timestamp": "1764000000", "type": "image",
                       "image": {"id": "media-1", "mime_type": "image/jpeg", "sha256": "x"}}]}}]}]}
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
+    async with running_gateway(config) as gw, await gw.on_duty("camille") as console:
         status, _ = await standin.send_raw(gw.http, "/webhooks/whatsapp", json.dumps(body).encode())
         assert status == 200
         conversation = await console.assigned()
@@ -189,7 +186,6 @@ async def test_an_image_is_neither_fetched_nor_shown_and_the_teen_is_told_why(co
                                               and "photo intime" in r.body["text"]["body"])
         assert refusal.body["to"] == PHONE
         assert not [r for r in standin.sent if "media" in r.path]  # nothing was fetched
-        await console.close()
 
 
 async def test_out_of_hours_on_whatsapp_the_teen_is_told_when_we_reopen(config, standin):
@@ -228,37 +224,27 @@ async def test_meta_handshake_echoes_the_challenge_only_with_the_right_token(con
         assert channels["messenger"]["on"] and channels["whatsapp"]["on"]
 
 
-async def test_the_counsellors_typing_shows_on_messenger(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_messenger_text(gw.http, PSID, "allo")
-        conversation = await console.assigned()
-        await console.send({"type": "typing", "conversation_id": conversation["id"], "active": True})
-        typing = await standin.wait_for_sent(lambda r: r.channel == "messenger" and r.action == "typing_on")
-        assert typing.body["recipient"] == {"id": PSID}
-        await console.close()
+async def test_the_counsellors_typing_shows_on_messenger(messenger_chat, standin):
+    await messenger_chat.console.send({"type": "typing", "conversation_id": messenger_chat.id, "active": True})
+    typing = await standin.wait_for_sent(lambda r: r.channel == "messenger" and r.action == "typing_on")
+    assert typing.body["recipient"] == {"id": PSID}
 
 
-async def test_an_expired_token_is_not_retried_and_alerts_the_admins(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille")
-        await standin.send_whatsapp_text(gw.http, PHONE, "allo")
-        conversation = await console.assigned()
-        standin.fail_next("whatsapp", 190, times=5, when=lambda b: b["text"]["body"] == "Je suis là.")
-        ack = await console.reply(conversation["id"], "Je suis là.")
-        frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
-        assert frame["delivery"] == "failed" and "administrateur" in frame["delivery_error"]
-        assert len([r for r in standin.sent if r.error_code == 190]) == 1  # not retried
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{gw.http}/healthz") as response:
-                health = await response.json()
-        assert health["status"] == "degraded" and health["channels"]["whatsapp"]["alert"] == "token"
-        await console.close()
+async def test_an_expired_token_is_not_retried_and_alerts_the_admins(whatsapp_chat, standin):
+    gw, console = whatsapp_chat.gw, whatsapp_chat.console
+    standin.fail_next("whatsapp", 190, times=5, when=lambda b: b["text"]["body"] == "Je suis là.")
+    ack = await console.reply(whatsapp_chat.id, "Je suis là.")
+    frame = await console.next("delivery", where=lambda f: f["seq"] == ack["message"]["seq"])
+    assert frame["delivery"] == "failed" and "administrateur" in frame["delivery_error"]
+    assert len([r for r in standin.sent if r.error_code == 190]) == 1  # not retried
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{gw.http}/healthz") as response:
+            health = await response.json()
+    assert health["status"] == "degraded" and health["channels"]["whatsapp"]["alert"] == "token"
 
 
 async def test_opening_a_conversation_marks_the_teens_messages_seen(config, standin):
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille", max_conversations=2)
+    async with running_gateway(config) as gw, await gw.on_duty("camille", max_conversations=2) as console:
         await standin.send_messenger_text(gw.http, PSID, "allo")
         await standin.send_whatsapp_text(gw.http, PHONE, "bonjour", message_id="wamid.TEEN-LAST")
         for _ in range(2):
@@ -269,7 +255,6 @@ async def test_opening_a_conversation_marks_the_teens_messages_seen(config, stan
         read = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("status") == "read")
         assert read.body == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.TEEN-LAST"}
         assert read.response == {"success": True}
-        await console.close()
 
 
 async def test_a_reply_left_in_the_outbox_is_sent_after_a_restart(redis_url, standin):
@@ -277,21 +262,19 @@ async def test_a_reply_left_in_the_outbox_is_sent_after_a_restart(redis_url, sta
     the reply still in the outbox; the next one, on the same Redis, delivers it."""
     prefix = f"r{uuid.uuid4().hex[:10]}"
     unreachable = make_config(redis_url, prefix=prefix, meta={"graph_api_url": "http://127.0.0.1:9"})
-    async with running_gateway(unreachable) as first:
-        console = await first.on_duty("camille")
-        await standin.send_whatsapp_text(first.http, PHONE, "tu es là ?")
-        conversation = await console.assigned()
-        ack = await console.reply(conversation["id"], "Oui, je suis là.")
-        assert ack["message"]["delivery"] == "pending"
-        # The first attempt fails on the network and is rescheduled (peeking re-leases the job
-        # for an hour of this clock, which the second gateway's clock skips).
-        for _ in range(50):
-            jobs = await first.helpline.store.claim_deliveries(first.clock.now() + 3600, 0.0, 10)
-            if jobs and jobs[0].attempts >= 1:
-                break
-            await asyncio.sleep(0.1)
-        assert jobs and jobs[0].attempts >= 1
-        await console.close()
+    async with assigned_conversation(unreachable, "whatsapp", standin=standin, text="tu es là ?") as chat:
+        first = chat.gw
+        with delivery_log_line("will be retried") as retry_planned:
+            ack = await chat.console.reply(chat.id, "Oui, je suis là.")
+            assert ack["message"]["delivery"] == "pending"
+            # The first attempt fails on the network and is rescheduled.
+            await asyncio.wait_for(retry_planned.wait(), 10)
+        # The retry is stored just after its log line (peeking re-leases the job for an hour
+        # of this clock, which the second gateway's clock skips).
+        async with asyncio.timeout(5):
+            while not ((jobs := await first.helpline.store.claim_deliveries(first.clock.now() + 3600, 0.0, 10))
+                       and jobs[0].attempts >= 1):
+                pass
     assert not any(r.body.get("text", {}).get("body") == "Oui, je suis là." for r in standin.sent)
 
     reachable = make_config(redis_url, prefix=prefix, meta={"graph_api_url": standin.url})

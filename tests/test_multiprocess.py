@@ -64,17 +64,14 @@ async def test_no_conversation_is_assigned_twice_across_processes(two_gateways):
     assigned = await asyncio.gather(*(two_assignments(c) for c in consoles))
     ids = [conv["id"] for pair in assigned for conv in pair]
     assert len(ids) == 8 and len(set(ids)) == 8
+    # Every assignment was published before its console got it: after a barrier on each
+    # socket, what each one holds is all there is.
+    for client in consoles + teens:
+        await client.barrier()
     for console in consoles:
-        assert await console.nothing("conversation", wait=1.0,
-                                     where=lambda f: f["conversation"]["state"] == "assigned")
-    assigned_teens = 0
-    for teen in teens:
-        try:
-            await teen.state(lambda c: c["state"] == "assigned", timeout=0.5)
-            assigned_teens += 1
-        except TimeoutError:
-            pass
-    assert assigned_teens == 8
+        console.assert_none("conversation", where=lambda f: f["conversation"]["state"] == "assigned")
+    assigned_teens = [teen for teen in teens if teen.seen("state", where=lambda f: f["conversation"]["state"] == "assigned")]
+    assert len(assigned_teens) == 8
     for client in consoles + teens:
         await client.close()
 
@@ -93,4 +90,22 @@ async def test_a_crashed_process_leaves_its_queue_to_the_other(two_gateways):
     reconnected = await Widget.connect(b.ws, token=teen.token)
     assert reconnected.welcome["conversation"]["state"] == "assigned"
     await reconnected.close()
+    await console.close()
+
+
+async def test_a_pong_follows_every_event_published_before_the_ping_even_from_the_other_process(two_gateways):
+    """The widget's ping is a barrier through Redis: a reply acknowledged on process B reaches
+    the teen on process A before A's pong (docs/protocol.md, "ping")."""
+    a, b = two_gateways
+    console = await Console.login(b.http, "alix", PASSWORD)
+    await console.presence("available")
+    teen = await Widget.connect(a.ws)
+    await teen.say("bonjour")
+    conversation = await console.assigned()
+    for i in range(5):
+        await console.reply(conversation["id"], f"réponse {i}")  # acknowledged: published on Redis
+        await teen.barrier()
+        assert [f["message"]["text"] for f in teen.seen("message", lambda f: f["message"]["from"] == "counsellor")
+                ][-1:] == [f"réponse {i}"]
+    await teen.close()
     await console.close()

@@ -23,12 +23,14 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.core.counsellor import line_gauges
 from gateway.http.metrics import Metrics
 from meta_standin.server import StandIn, meta_json, messenger_envelope, whatsapp_envelope
 from tests.clients import Console, Widget
@@ -284,12 +286,12 @@ async def test_no_teen_data_reaches_logs_or_metrics_on_any_channel(store_url, st
     prefix = f"p{uuid.uuid4().hex[:10]}"
     config = make_config(store_url, prefix=prefix, meta={"graph_api_url": standin.url})
     async with running_gateway(config) as gw:
-        local = Metrics(gw.helpline.bus, gw.helpline.store)  # checks the class today, route or not
+        local = Metrics(gw.helpline.bus, partial(line_gauges, gw.helpline))  # checks the class, route or not
         console = await gw.on_duty("camille", "Camille", skills=frozenset({"psychologue"}), max_conversations=3)
         teen = await web_flow(gw, console, c)
         await messenger_flow(gw, standin, console, c)
         await whatsapp_flow(gw, standin, console, c)
-        await local.sample_store()
+        await local.sample()
         local_text = local.render().decode()
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{gw.http}/metrics") as response:
@@ -310,7 +312,7 @@ async def test_no_teen_data_reaches_logs_or_metrics_on_any_channel(store_url, st
     assert value(samples(local_text), "gateway_counsellors_available") == 1
 
     if http_status == 404:
-        pytest.fail("wire /metrics: GET /metrics answered 404; add the route and Metrics(bus, store) in "
+        pytest.fail("wire /metrics: GET /metrics answered 404; add the route and Metrics(bus, line_gauges) in "
                     "gateway/server.py (see gateway/metrics.py)")
     assert http_status == 200 and content_type == "text/plain"
     assert leaks(c, http_text) == []
@@ -329,7 +331,7 @@ async def test_a_gateway_process_logs_no_teen_data(tmp_path):
     log_path = tmp_path / "gateway.log"
     gateway = await asyncio.to_thread(GatewayProcess, config, log_path)
     try:
-        password = await demo_password(log_path)
+        password = await demo_password(gateway)
         teen = await Widget.connect(gateway.ws, token=c.web_token)
         await teen.say(f"{c.web_text} {TRIAGE_PHRASE}", client_id=c.web_client_id)
         console = await Console.login(gateway.http, "demo", password)
@@ -348,12 +350,8 @@ async def test_a_gateway_process_logs_no_teen_data(tmp_path):
     assert [line for line in log.splitlines() if leaks(c, line)] == []
 
 
-async def demo_password(log_path, timeout: float = 10.0) -> str:
-    """The memory store's demo supervisor, printed at start (after /healthz may already answer)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = re.search(r"login: demo\s+password: (\S+)", log_path.read_text(errors="replace"))
-        if found:
-            return found.group(1)
-        await asyncio.sleep(0.1)
-    raise AssertionError("the gateway did not print the demo login")
+async def demo_password(gateway: GatewayProcess, timeout: float = 10.0) -> str:
+    """The memory store's demo supervisor, printed at start (before the line the process
+    waits for, so it is there already)."""
+    found = await asyncio.to_thread(gateway.output.wait_for, r"login: demo\s+password: (\S+)", timeout)
+    return found.group(1)

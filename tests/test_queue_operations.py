@@ -13,6 +13,7 @@ from gateway.domain.figures import NOBODY_AVAILABLE_FR
 from gateway.domain.model import Channel, CloseReason, ConversationState, InboundMessage, Role
 from gateway.core.supervision import snapshot
 from tests.clients import Console, Widget
+from tests.conversations import assigned_conversation
 from tests.harness import PARIS, PASSWORD, make_config, running_gateway
 
 TUESDAY_1950 = datetime(2026, 11, 24, 19, 50, tzinfo=PARIS)
@@ -47,7 +48,8 @@ async def test_a_teen_in_danger_is_served_before_those_who_came_earlier(store_ur
         assert any(m["from"] == "note" and "Priorité relevée" in m["text"] for m in history["messages"])
         # The teen never sees the internal note.
         await danger.state(lambda c: c["state"] == "assigned")
-        assert await danger.nothing("message", where=lambda f: f["message"]["from"] == "note")
+        await danger.barrier()
+        danger.assert_none("message", where=lambda f: f["message"]["from"] == "note")
         await early.state(lambda c: c["state"] == "queued" and c["position"] == 1)
         for client in (early, danger, console):
             await client.close()
@@ -115,7 +117,8 @@ async def test_transfer_to_a_colleague_carries_a_note_the_teen_never_sees(store_
         assert any(m["from"] == "note" and "Plainte à préparer <b>vite</b>" in m["text"] for m in history)
         await teen.message(lambda m: m["from"] == "system" and "relais" in m["text"])
         await teen.state(lambda c: c["state"] == "assigned" and c["counsellor"] == "Léa")
-        assert await teen.nothing("message", where=lambda f: f["message"]["from"] == "note")
+        await teen.barrier()
+        teen.assert_none("message", where=lambda f: f["message"]["from"] == "note")
         # The first counsellor can no longer write in it.
         await first.send({"type": "reply", "conversation_id": conversation["id"], "client_id": "x1", "text": "?"})
         assert (await first.next("error"))["code"] == "not_yours"
@@ -175,27 +178,24 @@ async def test_a_disconnected_counsellors_teens_go_back_to_the_head_of_the_queue
 
 async def test_a_silent_teen_gets_a_gentle_check_then_a_kind_close(store_url):
     config = config_for(store_url, inactivity={"check_after_minutes": 10, "close_after_minutes": 5})
-    async with running_gateway(config) as gw:
-        console = await gw.on_duty("camille", "Camille")
-        teen = await Widget.connect(gw.ws)
-        await teen.say("bonjour")
-        conversation = await console.assigned()
+    async with assigned_conversation(config, "web", text="bonjour") as chat:
+        gw, console, teen, conversation = chat.gw, chat.console, chat.teen, chat.conversation
         await console.reply(conversation["id"], "Bonjour, je t'écoute.")
         gw.clock.advance(9 * 60)
         await gw.housekeeper.sweep_once()
-        assert await teen.nothing("message", where=lambda f: "toujours là" in f["message"]["text"])
+        await teen.barrier()  # the sweep is over: whatever it said is on the socket
+        teen.assert_none("message", where=lambda f: "toujours là" in f["message"]["text"])
         gw.clock.advance(60)
         await gw.housekeeper.sweep_once()
         await gw.housekeeper.sweep_once()  # a second sweep (or process) does not ask twice
         await teen.message(lambda m: "toujours là" in m["text"])
-        assert await teen.nothing("message", where=lambda f: "toujours là" in f["message"]["text"])
+        await teen.barrier()
+        teen.assert_none("message", where=lambda f: "toujours là" in f["message"]["text"])
         gw.clock.advance(5 * 60)
         await gw.housekeeper.sweep_once()
         await teen.message(lambda m: "on termine la conversation" in m["text"])
         closed = await gw.helpline.store.get_conversation(conversation["id"])
         assert closed.close_reason is CloseReason.INACTIVE
-        await teen.close()
-        await console.close()
 
 
 async def test_a_teen_who_closes_the_widget_while_waiting_is_counted_as_abandoned(store_url):
@@ -206,10 +206,13 @@ async def test_a_teen_who_closes_the_widget_while_waiting_is_counted_as_abandone
         await teen.state(lambda c: c["state"] == "queued")
         gw.clock.advance(20)
         await teen.close()
-        for _ in range(50):
-            if not await gw.helpline.store.queue():
-                break
-            await asyncio.sleep(0.1)
+        async with asyncio.timeout(5):
+            while not gw.helpline.leave_timers.pending:  # until the gateway saw the socket go
+                await asyncio.sleep(0)
+        gw.clock.advance(1)  # the grace, counted from then, is over
+        async with asyncio.timeout(5):
+            while await gw.helpline.store.queue():
+                await asyncio.sleep(0)  # yield while the grace's end is handled
         figures = (await snapshot(gw.helpline))["figures"]
         assert figures["abandons"] == 1 and figures["waiting_now"] == 0
 

@@ -16,8 +16,10 @@ from gateway.domain.clock import ManualClock
 from gateway.domain.config import load_config, parse_config
 from gateway.domain.errors import ConfigError
 from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Delivery
-from gateway.core.retention import RetentionSweeper, erase_now
+from gateway.core.retention import (NOTICE_POLL_SECONDS, NOTICE_WAIT_SECONDS, RetentionSweeper,
+                                     _let_the_closing_notice_go, erase_now)
 from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, NewMessage, Store
+from gateway.domain.windows import send_window
 from gateway.store.redis import RedisStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +59,7 @@ async def a_teen(store: Store, channel: Channel, *, closed_days_ago: float | Non
     await store.touch_teen(conversation.id, opened, inbound_id=f"mid-{marker}" if meta else None)
     await store.raise_priority(conversation.id, 3, f"« mes photos {marker} »", "juriste")
     reply = await store.append_message(conversation.id, NewMessage(
-        Author.COUNSELLOR, f"On va t'aider à le signaler, {marker}.", opened + 60, "Ana", deliver=meta))
+        Author.COUNSELLOR, f"On va t'aider à le signaler, {marker}.", opened + 60, "Ana", window=send_window(channel, opened)))
     if meta:
         await store.link_provider_message(channel.value, f"wamid-{marker}", conversation.id, reply.seq, ttl=8 * DAY)
         await store.set_delivery(conversation.id, reply.seq, Delivery.FAILED, f"non délivré {marker}")
@@ -65,7 +67,7 @@ async def a_teen(store: Store, channel: Channel, *, closed_days_ago: float | Non
         closed = await store.close_conversation(conversation.id, CloseReason.BY_COUNSELLOR, NOW - closed_days_ago * DAY)
         assert closed is not None
         await store.append_message(conversation.id, NewMessage(  # the closing notice comes after the close
-            Author.SYSTEM, f"La conversation est terminée {marker}", closed.closed_at or 0, deliver=meta))
+            Author.SYSTEM, f"La conversation est terminée {marker}", closed.closed_at or 0, window=send_window(channel, opened)))
     stored = await store.get_conversation(conversation.id)
     assert stored is not None
     return Teen(stored, marker)
@@ -208,18 +210,58 @@ async def test_after_the_retention_the_memory_store_has_no_text_nor_id_either(ma
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 async def test_the_sweeper_loop_erases_without_being_asked(make_store, kind: str) -> None:
     store = await make_store(kind)
+    interval = 3600.0
     teen = await a_teen(store, Channel.MESSENGER, closed_days_ago=31)
-    sweeper = RetentionSweeper(store, ManualClock(NOW), RETENTION_DAYS, interval=0.01)
+    # due half an interval after the round at start: the next round, on the clock, erases it
+    later = await a_teen(store, Channel.WHATSAPP, closed_days_ago=RETENTION_DAYS - interval / 2 / DAY)
+    clock = ManualClock(NOW)
+    sweeper = RetentionSweeper(store, clock, RETENTION_DAYS, interval=interval)
     sweeper.start()
     try:
-        for _ in range(200):
-            erased = await store.get_conversation(teen.conversation.id)
-            if erased is not None and erased.erased_at is not None:
-                break
-            await asyncio.sleep(0.01)
+        await clock.wait_for_sleepers()  # the round at start is done
+        erased = await store.get_conversation(teen.conversation.id)
+        assert (await store.get_conversation(later.conversation.id)).erased_at is None
+        clock.advance(interval)
+        await clock.wait_for_sleepers()  # the next round is done
+        erased_later = await store.get_conversation(later.conversation.id)
     finally:
         await sweeper.stop()
     assert erased is not None and erased.erased_at == NOW and erased.reply_to is None
+    assert erased_later is not None and erased_later.erased_at == NOW + interval and erased_later.reply_to is None
+
+
+async def test_an_erase_on_request_waits_on_the_clock_for_the_closing_notice_to_leave(make_store) -> None:
+    store = await make_store("memory")
+    clock = ManualClock(NOW)
+    helpline = SimpleNamespace(store=store, clock=clock)
+    teen = await a_teen(store, Channel.MESSENGER, closed_days_ago=0.01)
+    notice = (await store.messages(teen.conversation.id))[-1]
+    assert notice.delivery is Delivery.PENDING
+
+    waiting = asyncio.create_task(_let_the_closing_notice_go(helpline, teen.conversation.id))
+    await clock.wait_for_sleepers()
+    assert not waiting.done()
+    await store.set_delivery(teen.conversation.id, notice.seq, Delivery.SENT)
+    clock.advance(NOTICE_POLL_SECONDS)
+
+    await asyncio.wait_for(waiting, timeout=5)
+    assert clock.now() < NOW + NOTICE_WAIT_SECONDS
+
+
+async def test_an_erase_on_request_does_not_wait_for_ever_for_a_notice_that_never_leaves(make_store) -> None:
+    store = await make_store("memory")
+    clock = ManualClock(NOW)
+    teen = await a_teen(store, Channel.WHATSAPP, closed_days_ago=0.01)
+    waiting = asyncio.create_task(_let_the_closing_notice_go(SimpleNamespace(store=store, clock=clock),
+                                                             teen.conversation.id))
+    await clock.wait_for_sleepers()
+    clock.advance(NOTICE_WAIT_SECONDS - 1)
+    await clock.wait_for_sleepers()
+    assert not waiting.done()  # still within the bound: it looks again
+
+    clock.advance(1)
+    await asyncio.wait_for(waiting, timeout=5)
+    assert (await store.messages(teen.conversation.id))[-1].delivery is Delivery.PENDING
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

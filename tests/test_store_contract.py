@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections import Counter
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import redis.asyncio as aioredis
@@ -28,9 +29,11 @@ from gateway.domain.model import (
     Role,
 )
 from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Store
+from gateway.domain.windows import SendWindow, send_window
 from gateway.store.redis import RedisStore
 
 T0 = 1_700_000_000.0
+A_WINDOW = send_window(Channel.MESSENGER, T0)  # a reply's send window, as core.lines.ours decides it
 
 
 def a_conversation(sender: str = "sender-a", *, priority: int = 0, queued_at: float = T0) -> Conversation:
@@ -642,7 +645,7 @@ async def a_meta_conversation_with_history(store: Store, sender: str = "sender-m
     await store.touch_teen(conversation.id, T0 + 1, inbound_id=f"mid-{sender}")
     await store.append_message(conversation.id, NewMessage(Author.TEEN, "il a mes photos", T0 + 1))
     await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0 + 2, "Ana",
-                                                           deliver=True))
+                                                           window=A_WINDOW))
     await store.link_provider_message("messenger", f"m_{sender}", conversation.id, 2, ttl=3600)
     return conversation
 
@@ -732,7 +735,7 @@ async def test_closed_before_lists_closed_unerased_conversations_oldest_first(st
 
 async def test_a_delivery_state_for_a_message_that_is_not_stored_is_ignored(store: Store) -> None:
     [conversation] = await queued(store, a_conversation())
-    await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "x", T0, deliver=True))
+    await store.append_message(conversation.id, NewMessage(Author.COUNSELLOR, "x", T0, window=A_WINDOW))
     await store.set_delivery(conversation.id, 2, Delivery.READ)
     await store.set_delivery("unknown", 1, Delivery.READ)
     assert [m.delivery for m in await store.messages(conversation.id)] == [Delivery.PENDING]
@@ -862,12 +865,33 @@ async def test_session_lives_until_deleted(store: Store) -> None:
     assert await store.session_counsellor("never-issued") is None
 
 
-async def test_sessions_and_dedupe_claims_expire_after_their_ttl(make_store) -> None:
-    stores = [await make_store("memory"), await make_store("redis")]
-    for store in stores:
-        await store.create_session("token-hash", "c-ana", ttl=1)
-        await store.claim_message_id("web", "client-1", ttl=1)
-    await asyncio.sleep(1.05)  # the suite's one sleep; Redis expires keys to the millisecond
+async def test_sessions_and_dedupe_claims_expire_after_their_ttl(make_store, redis_url, monkeypatch) -> None:
+    """No sleep: the memory store's monotonic time is moved past the TTL, and Redis says when
+    it expired each key (keyspace notifications)."""
+    import gateway.store.memory as memory_module
+
+    monotonic = [1_000.0]
+    monkeypatch.setattr(memory_module, "time", SimpleNamespace(monotonic=lambda: monotonic[0]))
+    prefix = f"ttl-{uuid.uuid4().hex[:10]}"
+    stores = [await make_store("memory"), await make_store("redis", prefix=prefix)]
+    watcher = aioredis.from_url(redis_url, decode_responses=True)
+    await watcher.config_set("notify-keyspace-events", "Ex")
+    expiries = watcher.pubsub()
+    await expiries.psubscribe("__keyevent@*__:expired")
+    try:
+        for store in stores:
+            await store.create_session("token-hash", "c-ana", ttl=1)
+            await store.claim_message_id("web", "client-1", ttl=1)
+        monotonic[0] += 1.001
+        expired: set[str] = set()
+        async with asyncio.timeout(10):
+            while len(expired) < 2:  # the session and the claim
+                message = await expiries.get_message(ignore_subscribe_messages=True, timeout=10)
+                if message and message["data"].startswith(f"{prefix}:"):
+                    expired.add(message["data"])
+    finally:
+        await expiries.aclose()
+        await watcher.aclose()
     for store in stores:
         assert await store.session_counsellor("token-hash") is None, store.kind
         assert await store.claim_message_id("web", "client-1", ttl=1) is True, store.kind
@@ -899,7 +923,7 @@ async def test_redis_content_keys_get_their_ttl_at_close_and_go_at_erase(redis_u
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         [talk] = await queued(store, replace(a_conversation(), channel=Channel.MESSENGER, reply_to="psid-1"))
-        await store.append_message(talk.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0, deliver=True))
+        await store.append_message(talk.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0, window=A_WINDOW))
         msgs, delivery = f"{prefix}:conv:{{{talk.id}}}:msgs", f"{prefix}:conv:{{{talk.id}}}:delivery"
         assert (await client.ttl(msgs), await client.ttl(delivery)) == (-1, -1)  # open: no TTL
 
@@ -956,6 +980,23 @@ async def test_two_processes_racing_for_one_sender_get_one_conversation(make_sto
     assert sum(created for _, created in results) == 1
     assert len({conversation.id for conversation, _ in results}) == 1
     assert len(await one.queue()) == 1
+
+
+async def test_redis_outbox_leaves_nothing_behind_a_finished_job(make_store, redis_url: str) -> None:
+    """The job's attempts and window live beside the outbox: finishing it removes both."""
+    prefix = f"outbox-{uuid.uuid4().hex[:8]}"
+    store = await make_store("redis", prefix=prefix)
+    await store.append_message("conv-fin", NewMessage(Author.COUNSELLOR, "x", T0, window=A_WINDOW))
+    [job] = await store.claim_deliveries(now=T0, lease=30, limit=10)
+    await store.retry_delivery(job, due_at=T0)
+    [again] = await store.claim_deliveries(now=T0, lease=30, limit=10)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        assert await client.hget(f"{prefix}:outbox:windows", "conv-fin|1") is not None
+        await store.finish_delivery(again)
+        assert await client.exists(f"{prefix}:outbox", f"{prefix}:outbox:attempts", f"{prefix}:outbox:windows") == 0
+    finally:
+        await client.aclose()
 
 
 async def test_two_processes_never_assign_a_conversation_twice_nor_above_capacity(make_store) -> None:
@@ -1031,15 +1072,25 @@ async def test_a_released_claim_lets_the_retry_through(store: Store) -> None:
 
 async def test_a_message_to_deliver_is_stored_pending_and_queued_at_once(store: Store) -> None:
     stored = await store.append_message("conv-out", NewMessage(Author.COUNSELLOR, "Je suis là.", 100.0, "Camille",
-                                                               deliver=True))
+                                                               window=A_WINDOW))
     assert stored.delivery is Delivery.PENDING
     assert (await store.messages("conv-out"))[0].delivery is Delivery.PENDING
     jobs = await store.claim_deliveries(now=100.0, lease=30, limit=10)
     assert [(j.conversation_id, j.seq, j.attempts) for j in jobs] == [("conv-out", stored.seq, 0)]
 
 
+async def test_a_job_keeps_the_send_window_decided_when_it_was_queued(store: Store) -> None:
+    tagged = SendWindow(free_until=T0 + 0.25, tagged_until=T0 + 7 * 86400.5)  # floats round-trip exactly
+    await store.append_message("conv-win", NewMessage(Author.COUNSELLOR, "Je suis là.", T0, window=tagged))
+    [job] = await store.claim_deliveries(now=T0, lease=30, limit=10)
+    assert job.window == tagged
+    await store.retry_delivery(job, due_at=T0 + 60)
+    [again] = await store.claim_deliveries(now=T0 + 60, lease=30, limit=10)
+    assert (again.attempts, again.window) == (1, tagged)
+
+
 async def test_a_leased_job_is_not_claimed_twice_until_its_lease_ends(store: Store) -> None:
-    await store.append_message("conv-lease", NewMessage(Author.SYSTEM, "x", 10.0, deliver=True))
+    await store.append_message("conv-lease", NewMessage(Author.SYSTEM, "x", 10.0, window=A_WINDOW))
     assert len(await store.claim_deliveries(now=10.0, lease=30, limit=10)) == 1
     assert await store.claim_deliveries(now=20.0, lease=30, limit=10) == []
     # The claiming process died: after the lease, another one gets it.
@@ -1047,7 +1098,7 @@ async def test_a_leased_job_is_not_claimed_twice_until_its_lease_ends(store: Sto
 
 
 async def test_retry_counts_attempts_and_finish_empties_the_outbox(store: Store) -> None:
-    await store.append_message("conv-retry", NewMessage(Author.SYSTEM, "x", 10.0, deliver=True))
+    await store.append_message("conv-retry", NewMessage(Author.SYSTEM, "x", 10.0, window=A_WINDOW))
     [job] = await store.claim_deliveries(now=10.0, lease=30, limit=10)
     await store.retry_delivery(job, due_at=15.0)
     assert await store.claim_deliveries(now=14.0, lease=30, limit=10) == []
@@ -1065,7 +1116,7 @@ async def test_messages_not_to_deliver_stay_out_of_the_outbox(store: Store) -> N
 
 async def test_delivery_state_and_error_are_kept_per_message(store: Store) -> None:
     await store.append_message("conv-st", NewMessage(Author.TEEN, "salut", 1.0))
-    await store.append_message("conv-st", NewMessage(Author.COUNSELLOR, "hello", 2.0, deliver=True))
+    await store.append_message("conv-st", NewMessage(Author.COUNSELLOR, "hello", 2.0, window=A_WINDOW))
     await store.set_delivery("conv-st", 2, Delivery.FAILED, "fenêtre de 24 h fermée")
     teen, ours = await store.messages("conv-st")
     assert teen.delivery is None

@@ -23,6 +23,7 @@ from gateway.domain.triage import (
 
 DEFAULT = parse_triage(None)
 EXAMPLE_YAML = Path(__file__).resolve().parent.parent / "docs" / "triage.example.yaml"
+RULES_YAML = Path(__file__).resolve().parent.parent / "gateway" / "domain" / "triage_rules.yaml"
 
 
 def rule(name: str = "r", phrases: list[str] | None = None, priority: int = 2, **extra: object) -> dict:
@@ -160,11 +161,56 @@ def test_suicide_and_self_harm_require_a_psychologist() -> None:
     assert DEFAULT.assess("il me fait du chantage").skill is None
 
 
-def test_example_yaml_holds_the_built_in_rules() -> None:
-    section = yaml.safe_load(EXAMPLE_YAML.read_text(encoding="utf-8"))["triage"]
+def test_the_shipped_rules_file_holds_the_built_in_rules() -> None:
+    section = yaml.safe_load(RULES_YAML.read_text(encoding="utf-8"))
     assert parse_triage(section).rules == DEFAULT.rules
     assert [r.name for r in DEFAULT.rules] == [r["name"] for r in DEFAULT_RULES]
     assert len(DEFAULT.rules) >= 4
+
+
+def test_the_built_in_rules_are_pinned_so_a_careless_edit_of_the_yaml_fails() -> None:
+    assert [(r.name, r.priority, r.skill, len(r.phrases), len(r.excepts)) for r in DEFAULT.rules] == [
+        ("suicide", 3, "psychologue", 33, 15),
+        ("automutilation", 3, "psychologue", 13, 7),
+        ("sextorsion", 2, None, 60, 0),
+        ("rencontre_adulte", 2, None, 22, 2),
+        ("menaces", 2, None, 17, 0),
+    ]
+    for text, rule_name, priority, skill in [
+        ("j'ai envie de mourir", "suicide", 3, "psychologue"),
+        ("jme scarifie le soir", "automutilation", 3, "psychologue"),
+        ("il menace de diffuser mes nudes", "sextorsion", 2, None),
+        ("il veut payer en paysafecard", "sextorsion", 2, None),
+        ("c'est un adulte, il veut me rencontrer", "rencontre_adulte", 2, None),
+        ("il sait où j'habite", "menaces", 2, None),
+        ("je vais mourir de rire", None, None, None),
+    ]:
+        match = DEFAULT.assess(text)
+        found = (match.rule, match.priority, match.skill) if match else (None, None, None)
+        assert found == (rule_name, priority, skill), text
+
+
+def test_the_docs_example_extends_the_built_in_rules_without_copying_them() -> None:
+    section = yaml.safe_load(EXAMPLE_YAML.read_text(encoding="utf-8"))["triage"]
+    assert "rules" not in section
+    example = parse_triage(section)
+    assert example.rules[:len(DEFAULT.rules)] == DEFAULT.rules
+    assert [r.name for r in example.rules[len(DEFAULT.rules):]] == ["harcelement"]
+    assert rule_of("on me harcèle au collège", example) == "harcelement"
+    assert rule_of("envie de kms", example) == "suicide"  # its spellings reach the built-in rules
+
+
+def test_extra_rules_come_after_the_rules_in_force_and_never_repeat_a_name() -> None:
+    extended = parse_triage({"extra_rules": [rule("danger_x", ["danger"], priority=1)]})
+    assert [r.name for r in extended.rules] == [*(r.name for r in DEFAULT.rules), "danger_x"]
+    replaced = parse_triage({"rules": [rule("a")], "extra_rules": [rule("b", ["peur"])]})
+    assert [r.name for r in replaced.rules] == ["a", "b"]
+    with pytest.raises(ConfigError, match=r"duplicate rule name 'suicide' \(also a rule it extends\)") as raised:
+        parse_triage({"extra_rules": [rule("suicide")]})
+    assert raised.value.key == "triage.extra_rules[0].name"
+    with pytest.raises(ConfigError) as raised:
+        parse_triage({"extra_rules": []})
+    assert raised.value.key == "triage.extra_rules"
 
 
 # --- matching --------------------------------------------------------------------------------

@@ -35,18 +35,18 @@ async def _serve(args: argparse.Namespace) -> None:
     parts = build_parts(config)
     app = build_app(parts, config_path=args.config)
     runner = web.AppRunner(app, access_log=None)  # access logs would carry tokens in URLs
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
-    if parts.store.kind == "memory":
-        password = new_password()
-        await create_counsellor(parts.store, "demo", "Camille", password, Role.SUPERVISOR)
-        print("In-memory store: nothing is kept after exit.")
-        print(f"Console: http://{args.host}:{args.port}/console  login: demo  password: {password}")
-    print(f"Widget demo: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/healthz",
-          flush=True)
-    log.info("gateway listening on %s:%s (store %s)", args.host, args.port, parts.store.kind)
     try:
+        await runner.setup()  # if a resource fails to start, cleanup() closes those opened before it
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        if parts.store.kind == "memory":
+            password = new_password()
+            await create_counsellor(parts.store, "demo", "Camille", password, Role.SUPERVISOR)
+            print("In-memory store: nothing is kept after exit.")
+            print(f"Console: http://{args.host}:{args.port}/console  login: demo  password: {password}")
+        print(f"Widget demo: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/healthz",
+              flush=True)
+        log.info("gateway listening on %s:%s (store %s)", args.host, args.port, parts.store.kind)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -3,7 +3,8 @@
 Owns the watch state (which file bytes are in force, what is on disk, the last refusal) that
 /healthz reports. Polls with `stat` (mtime_ns, size, inode) and confirms with a sha256 of the
 bytes, so a touch is a no-op and an editor's write-then-rename is caught by the inode change.
-SIGHUP asks for an immediate, forced check. A refused edit leaves the last good config in force.
+Polls on a `Periodic` (the wall clock unless told otherwise); SIGHUP asks for an immediate,
+forced check. A refused edit leaves the last good config in force.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gateway.core.periodic import Periodic
+from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.config import Config, load_config
 from gateway.domain.errors import ConfigError
 
@@ -86,7 +89,7 @@ class ConfigWatcher:
 
     def __init__(self, path: str | Path, config: Config, apply: Callable[[Config], None], *,
                  interval: float = 1.0, loader: Callable[[str | Path], Config] = load_config,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), clock: Clock | None = None):
         self.path = Path(path)
         self.config = config
         self.interval = interval
@@ -101,8 +104,10 @@ class ConfigWatcher:
         self._refused: tuple[str | None, str] | None = None  # (digest, "key: problem") last logged
         self._last_reload: datetime | None = None
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._force_next = False  # SIGHUP: the next poll re-reads whatever the stat says
+        # The wall clock by default, even when the helpline runs on a test's ManualClock: files
+        # are edited in real time, and their mtimes are real.
+        self._polling = Periodic("config-watch", self._poll_once, interval, clock or SystemClock())
         self._side_tasks: set[asyncio.Task[bool]] = set()
         self._sighup_loop: asyncio.AbstractEventLoop | None = None
 
@@ -204,33 +209,22 @@ class ConfigWatcher:
     # --- polling and SIGHUP ---------------------------------------------------------------
     def start(self) -> None:
         """Start polling every `interval` seconds (call from the running loop)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._poll(), name="config-watch")
+        self._polling.start()
 
     async def stop(self) -> None:
         if self._sighup_loop is not None:
             self._sighup_loop.remove_signal_handler(signal.SIGHUP)
             self._sighup_loop = None
-        tasks = [t for t in (self._task, *self._side_tasks) if t is not None]
-        self._task = None
+        await self._polling.stop()
+        tasks = list(self._side_tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _poll(self) -> None:
-        force = False
-        while True:
-            try:
-                await self.check_now(force=force)
-            except Exception:  # a bug here must not end live reload for the life of the process
-                log.exception("config watch of %s failed; will try again", self.path)
-            try:
-                async with asyncio.timeout(self.interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            force = self._wake.is_set()
-            self._wake.clear()
+    async def _poll_once(self) -> None:
+        """One round of polling (a failure is logged by Periodic; live reload goes on)."""
+        force, self._force_next = self._force_next, False
+        await self.check_now(force=force)
 
     def install_sighup(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Make SIGHUP force an immediate check. False where signals are unsupported (Windows,
@@ -247,8 +241,9 @@ class ConfigWatcher:
 
     def _on_sighup(self) -> None:
         log.info("SIGHUP: checking config %s now", self.path)
-        if self._task is not None:
-            self._wake.set()
+        if self._polling.running:
+            self._force_next = True
+            self._polling.kick()
             return
         task = asyncio.get_running_loop().create_task(self.check_now(force=True))
         self._side_tasks.add(task)

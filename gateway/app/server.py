@@ -1,6 +1,10 @@
-"""The aiohttp application: wires config, store, bus and core to the HTTP routes.
+"""The composition root: builds config, store, bus, core and adapters into one aiohttp app.
 
-`build_app` takes every part explicitly (tests inject a manual clock and their store).
+`build_app` takes every part explicitly (tests inject a manual clock and their store). Each
+resource is opened in its own `cleanup_ctx` (aiohttp's examples/background_tasks.py), in the
+order store → bus → helpline → hubs → workers → Graph session → delivery → config watcher:
+if one fails to start, those already open are closed again, in reverse order, by
+`AppRunner.cleanup()` (the caller must call it even when `setup()` raised).
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -19,21 +25,24 @@ from connectors.meta_send import MessengerSender, MetaSecrets, WhatsAppSender
 from connectors.meta_webhooks import MetaWebhooks
 from connectors.web_widget import WIDGET_HUB, WidgetHub, widget_socket
 
-from gateway.bus import LocalBus, RedisBus
-from gateway.domain.clock import Clock, SystemClock
-from gateway.domain.config import Config
-from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from gateway.app.config_watch import ConfigWatcher
+from gateway.bus import LocalBus, RedisBus
+from gateway.core.counsellor import line_gauges
+from gateway.core.delivery import DeliveryWorker, Sender
+from gateway.core.helpline import Helpline
 from gateway.core.housekeeping import Housekeeper
 from gateway.core.retention import RetentionSweeper
-from gateway.http.security import security_headers
+from gateway.core.status import ProcessStatus
+from gateway.domain.clock import Clock, SystemClock
+from gateway.domain.config import Config
 from gateway.domain.login_guard import LoginGuard
-from gateway.http.metrics import METRICS, Metrics, metrics_handler
-from gateway.domain.rate_limit import MONOTONIC
-from gateway.core.helpline import Helpline
-from gateway.core.delivery import DeliveryWorker
 from gateway.domain.model import Channel
 from gateway.domain.pseudonym import Pseudonyms
+from gateway.domain.rate_limit import MONOTONIC
+from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
+from gateway.http.health import WIDGET_DIR, add_health_routes
+from gateway.http.metrics import METRICS, Metrics, metrics_handler
+from gateway.http.security import security_headers
 from gateway.http.sockets import SOCKETS
 from gateway.store import Store, open_store
 
@@ -43,7 +52,9 @@ SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
 RETENTION = web.AppKey("retention", RetentionSweeper)
 CONFIG_WATCHER = web.AppKey("config_watcher", ConfigWatcher)
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "web_widget"
+
+Step = Callable[[], Awaitable[None] | None]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 @dataclass
@@ -65,30 +76,66 @@ def build_parts(config: Config, clock: Clock | None = None) -> Parts:
     return Parts(config, store, bus, clock or SystemClock(), pseudonyms, ephemeral)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    helpline = request.app[HELPLINE]
-    reachable = await helpline.store.ping()
-    secrets, alerts = request.app[SECRETS], request.app[DELIVERY].alerts
-    channels = {
-        "web": {"on": True},
-        "messenger": {"on": secrets.messenger_on, **({"alert": alerts["messenger"]} if "messenger" in alerts else {})},
-        "whatsapp": {"on": secrets.whatsapp_on, **({"alert": alerts["whatsapp"]} if "whatsapp" in alerts else {})},
-    }
-    return web.json_response({
-        "status": "ok" if reachable and not alerts else "degraded",
-        "store": {"kind": helpline.store.kind, "reachable": reachable},
-        "channels": channels,
-        "line": helpline.line_status(),
-        **({"config": request.app[CONFIG_WATCHER].status()} if CONFIG_WATCHER in request.app else {}),
-    })
+async def _run(step: Step) -> None:
+    result = step()
+    if result is not None:
+        await result
 
 
-async def line(request: web.Request) -> web.Response:
-    return web.json_response(request.app[HELPLINE].line_status(), headers={"Cache-Control": "no-store"})
+def resource(name: str, start: Step, close: Step) -> CleanupContext:
+    """One resource as a cleanup context: started, then closed at cleanup. A start that fails
+    closes it too (a half-open pool or listener task), then lets the failure through, so the
+    contexts entered before are closed in reverse order."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await _run(start)
+        except BaseException:
+            log.error("%s failed to start; closing what was opened", name)
+            await _run(close)
+            raise
+        yield
+        await _run(close)
+
+    context.__qualname__ = context.__name__ = f"{name}_context"
+    return context
 
 
-async def home(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(WIDGET_DIR / "index.html")
+def meta_senders(graph: GraphClient, secrets: MetaSecrets) -> dict[Channel, Sender]:
+    """A sender for each Meta channel whose secrets are set."""
+    senders: dict[Channel, Sender] = {}
+    if secrets.messenger_on:
+        senders[Channel.MESSENGER] = MessengerSender(graph, secrets.messenger_page_token)
+    if secrets.whatsapp_on:
+        senders[Channel.WHATSAPP] = WhatsAppSender(graph, secrets.whatsapp_token, secrets.whatsapp_phone_number_id)
+    return senders
+
+
+def graph_session(config: Config) -> CleanupContext:
+    """One HTTP pool for every Graph API call; the Meta senders of the delivery worker use it."""
+
+    async def graph_session_context(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            graph = GraphClient(session, config.graph_api_url, config.graph_api_version)
+            app[DELIVERY].senders.update(meta_senders(graph, app[SECRETS]))
+            yield
+            app[DELIVERY].senders.clear()  # no sender outlives its pool
+
+    return graph_session_context
+
+
+def config_watching(watcher: ConfigWatcher) -> CleanupContext:
+    def start() -> None:
+        watcher.install_sighup(asyncio.get_running_loop())
+        watcher.start()
+
+    return resource("config-watch", start, watcher.stop)
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, tell every client to go elsewhere now (they reconnect to another process)."""
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                           for ws in list(app[SOCKETS])), return_exceptions=True)
 
 
 def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Application:
@@ -96,67 +143,40 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     config = parts.config
     app = web.Application(client_max_size=64 * 1024, middlewares=[
         security_headers(tls=config.tls, widget_frame_ancestors=["'self'", *config.widget_origins])])
-    helpline = Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
-    app[HELPLINE] = helpline
-    app[WIDGET_HUB] = WidgetHub(helpline)
-    app[CONSOLE_HUB] = ConsoleHub(helpline)
-    app[METRICS] = Metrics(parts.bus, parts.store)
+    helpline = app[HELPLINE] = Helpline(config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
+    widget_hub = app[WIDGET_HUB] = WidgetHub(helpline)
+    console_hub = app[CONSOLE_HUB] = ConsoleHub(helpline)
+    app[METRICS] = Metrics(parts.bus, partial(line_gauges, helpline))
     app[LOGIN_GUARD] = LoginGuard(MONOTONIC)
-    housekeeper = Housekeeper(helpline)
-    app[HOUSEKEEPER] = housekeeper
-    retention = RetentionSweeper(parts.store, parts.clock, config.retention_days,
-                                 interval=config.retention_sweep_seconds)
-    app[RETENTION] = retention
-    secrets = MetaSecrets.from_env()
-    delivery = DeliveryWorker(helpline, senders={})
-    app[SECRETS], app[DELIVERY] = secrets, delivery
-
-    async def lifecycle(app: web.Application):
-        await parts.store.start()
-        await parts.bus.start()
-        await helpline.start()
-        housekeeper.start()
-        retention.start()
-        async with aiohttp.ClientSession() as session:  # one pool for every Graph API call
-            graph = GraphClient(session, parts.config.graph_api_url, parts.config.graph_api_version)
-            if secrets.messenger_on:
-                delivery.senders[Channel.MESSENGER] = MessengerSender(graph, secrets.messenger_page_token)
-            if secrets.whatsapp_on:
-                delivery.senders[Channel.WHATSAPP] = WhatsAppSender(
-                    graph, secrets.whatsapp_token, secrets.whatsapp_phone_number_id)
-            await delivery.start()
-            yield
-            await delivery.stop()
-        await retention.stop()
-        await housekeeper.stop()
-        await app[CONSOLE_HUB].close()
-        await app[WIDGET_HUB].close()
-        await helpline.stop()
-        await parts.bus.close()
-        await parts.store.close()
-
-    async def close_sockets(app: web.Application) -> None:
-        """On shutdown, tell every client to go elsewhere now (they reconnect to another process)."""
-        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-                               for ws in list(app[SOCKETS])), return_exceptions=True)
-
+    housekeeper = app[HOUSEKEEPER] = Housekeeper(helpline)
+    retention = app[RETENTION] = RetentionSweeper(parts.store, parts.clock, config.retention_days,
+                                                  interval=config.retention_sweep_seconds)
+    secrets = app[SECRETS] = MetaSecrets.from_env()
+    delivery = app[DELIVERY] = DeliveryWorker(helpline, senders={})
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
-    app.cleanup_ctx.append(lifecycle)
 
-    async def config_watch(app: web.Application):
-        watcher = app[CONFIG_WATCHER]
-        watcher.install_sighup(asyncio.get_running_loop())
-        watcher.start()
-        yield
-        await watcher.stop()
+    async def close_hubs() -> None:
+        await console_hub.close()
+        await widget_hub.close()
 
+    app.cleanup_ctx.extend([
+        resource("store", parts.store.start, parts.store.close),
+        resource("bus", parts.bus.start, parts.bus.close),
+        resource("helpline", helpline.start, helpline.stop),
+        resource("hubs", lambda: None, close_hubs),
+        resource("housekeeping", housekeeper.start, housekeeper.stop),
+        resource("retention", retention.start, retention.stop),
+        graph_session(config),
+        resource("delivery", delivery.start, delivery.stop),
+    ])
+    watcher = None
     if config_path is not None:
-        app[CONFIG_WATCHER] = ConfigWatcher(config_path, parts.config, helpline.reload)
-        app.cleanup_ctx.append(config_watch)  # after `lifecycle`: starts after the helpline, stops before it
-    app.router.add_get("/", home)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/api/line", line)
+        watcher = app[CONFIG_WATCHER] = ConfigWatcher(config_path, config, helpline.reload)
+        app.cleanup_ctx.append(config_watching(watcher))  # last: starts after the helpline, stops before it
+
+    add_health_routes(app, ProcessStatus(helpline, delivery, secrets.messenger_on, secrets.whatsapp_on,
+                                         watcher.status if watcher is not None else None))
     app.router.add_get("/metrics", metrics_handler)  # keep it behind the proxy: monitoring only
     app.router.add_get("/ws/widget", widget_socket)
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)

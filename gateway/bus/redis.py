@@ -14,6 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from gateway.bus.local import LocalBus
+from gateway.domain.errors import StoreError
 from gateway.domain.events import Event, from_wire, to_wire
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,12 @@ class RedisBus(LocalBus):
         await super().close()
 
     async def publish(self, event: Event) -> None:
+        """One event, in its wire form (domain/events.py's `to_wire`), to every process."""
         assert self._client is not None, "bus not started"
-        await self._client.publish(self._channel, orjson.dumps(to_wire(event)))
+        try:
+            await self._client.publish(self._channel, orjson.dumps(to_wire(event)))
+        except (aioredis.RedisError, OSError) as exc:
+            raise StoreError(f"event bus: {type(exc).__name__}") from exc
 
     async def _listen(self) -> None:
         """Subscribe, deliver, and resubscribe with capped jittered backoff if Redis drops."""

@@ -10,7 +10,7 @@ import hashlib
 from gateway.core import audit
 from gateway.core.helpline import Helpline, ms
 from gateway.domain.errors import ProtocolError
-from gateway.domain.model import CloseReason, Role
+from gateway.domain.model import CloseReason
 
 
 ABUSE_HOURS = (24, 24 * 7)  # the durations a counsellor can choose
@@ -34,9 +34,7 @@ async def mark_abusive(helpline: Helpline, counsellor_id: str, conversation_id: 
 
 
 async def lift_abuse(helpline: Helpline, supervisor_id: str, mark: object) -> None:
-    supervisor = await helpline.store.get_counsellor(supervisor_id)
-    if supervisor is None or supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise ProtocolError("forbidden", "Réservé aux superviseur·es.")
+    await helpline.supervisor(supervisor_id)
     now = helpline.clock.now()
     for sender_key, _, _ in await helpline.store.abuse_marks(now):
         if mark_id(sender_key) == mark:

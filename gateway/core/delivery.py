@@ -1,8 +1,9 @@
 """Sending our messages to teens on Messenger and WhatsApp, durably.
 
-A message is stored PENDING and queued in the store's outbox in one step (see
-`core.ours`). This worker, in every process, leases due jobs, sends them through the
-channel's sender, and records the outcome: SENT (then DELIVERED/READ from receipts), a
+A message is stored PENDING and queued in the store's outbox in one step, with the send
+window decided then (`core.lines.ours`). This worker, in every process, leases due jobs,
+sends them through the channel's sender (with the HUMAN_AGENT tag when the job's window says
+so), and records the outcome: SENT (then DELIVERED/READ from receipts), a
 retry later for a retryable failure (also after a restart: the job stays in the store),
 or FAILED with a French reason the counsellor sees. Delivery states only move forward.
 """
@@ -14,19 +15,20 @@ import logging
 import random
 from typing import Protocol
 
+from gateway.core.periodic import Periodic
 from gateway.domain.errors import DeliveryError, StoreError
 from gateway.domain.events import DeliveryChanged, Event, MessageAdded, Seen, Typing
 from gateway.domain.model import Author, Channel, Conversation, Delivery
 from gateway.core.ports import Store
 from gateway.core.ports import DeliveryJob
-from gateway.domain.windows import Window, window
+from gateway.domain.windows import Window, send_window
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0  # a job claimed by a process that died is sent by another after this
 BATCH = 50
 MAX_ATTEMPTS = 8
-TICK_SECONDS = 1.0
+TICK_SECONDS = 1.0  # safety net on the clock: a round even if a kick was lost
 LINK_TTL = 8 * 24 * 3600  # receipts keep coming for a week (WhatsApp retries up to 7 days)
 WINDOW_CLOSED = "non délivré : la fenêtre de 24 h est fermée (le jeune doit réécrire en premier)"
 NO_CHANNEL = "non délivré : ce canal n'est pas configuré sur la passerelle"
@@ -61,14 +63,12 @@ class DeliveryWorker:
         self.store: Store = helpline.store
         self.senders = senders
         self.alerts: dict[str, str] = {}  # channel -> what an admin must fix (shown by /healthz)
-        self._kick = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._stopping = False
+        self._rounds = Periodic("delivery-worker", self._round, TICK_SECONDS, helpline.clock)
         helpline.bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, MessageAdded) and event.message.delivery is Delivery.PENDING:
-            self._kick.set()
+            self._rounds.kick()
         elif isinstance(event, Typing) and event.by is Author.COUNSELLOR and self._typing_senders():
             asyncio.get_running_loop().create_task(self._forward_typing(event))
         elif isinstance(event, Seen) and self.senders:
@@ -98,31 +98,21 @@ class DeliveryWorker:
             await sender.seen(conversation)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._rounds.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
-            # as the kick fires, and shutdown then waited forever.
-            try:
-                async with asyncio.timeout(TICK_SECONDS):
-                    await self._kick.wait()
-            except TimeoutError:
-                pass
-            self._kick.clear()
-            try:
-                while await self.run_once() == BATCH:
-                    pass
-            except StoreError as exc:
-                log.warning("delivery round skipped: %s", exc)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad round
-                log.exception("delivery round failed")
+    async def _round(self) -> None:
+        """Every due job, a batch at a time (Periodic logs and survives a failed round)."""
+        started = self.helpline.clock.now()
+        while await self.run_once() == BATCH and not self._rounds.stopping:
+            pass
+        if self.helpline.clock.now() - started >= TICK_SECONDS:
+            # The clock passed a tick while this round ran (slow sends, or a test moving time
+            # during a store call): jobs may have come due since the claim, so go again now
+            # rather than a whole tick after this late end.
+            self._rounds.kick()
 
     async def run_once(self) -> int:
         jobs = await self.store.claim_deliveries(self.helpline.clock.now(), LEASE_SECONDS, BATCH)
@@ -136,7 +126,10 @@ class DeliveryWorker:
         if conversation is None or not found or sender is None or not conversation.reply_to:
             await self._give_up(job, conversation, NO_CHANNEL)
             return
-        state = window(conversation.channel, conversation.last_teen_message_at, self.helpline.clock.now())
+        # The window was decided as the job was queued; only a job queued before windows were
+        # stored with jobs (an upgrade mid-send) has none, and takes the conversation's.
+        reach = job.window or send_window(conversation.channel, conversation.last_teen_message_at)
+        state = reach.at(self.helpline.clock.now()) if reach else Window.OPEN
         if state is Window.CLOSED:
             await self._give_up(job, conversation, WINDOW_CLOSED)
             return
@@ -179,7 +172,7 @@ class DeliveryWorker:
         if new is current:
             return
         await self.store.set_delivery(conversation.id, seq, new, error if new is Delivery.FAILED else None)
-        await self.helpline.bus.publish(DeliveryChanged(conversation.id, conversation.counsellor_id, seq, new.value,
+        await self.helpline.bus.publish(DeliveryChanged(conversation.id, conversation.counsellor_id, seq, new,
                                                         error if new is Delivery.FAILED else None))
 
     # --- receipts from the platforms ------------------------------------------------

@@ -8,14 +8,14 @@ to the head of the queue (with the skill required); the teen is told someone els
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from gateway.core.helpline import Helpline, console_view
+from gateway.core.helpline import Helpline
 from gateway.core.lines import ours
 from gateway.domain.texts import clean_text
 from gateway.domain.errors import ProtocolError
-from gateway.domain.events import ConversationChanged, MessageAdded
-from gateway.domain.model import Author, Conversation, ConversationState, Presence, Role
+from gateway.domain.events import ConversationChanged, ConversationFacts, HandedOver, MessageAdded
+from gateway.domain.model import Author, Conversation, ConversationState, Presence
 from gateway.core.ports import AssignOutcome, NewMessage
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,14 @@ async def requeue_at_head(helpline: Helpline, conversation: Conversation, expect
     moved = await helpline.store.requeue(conversation.id, expected_counsellor_id, queued_at, required_skill)
     if moved is None:
         return None
-    await helpline.bus.publish(_gone_from(conversation.counsellor_id, moved, now))
-    await helpline.bus.publish(ConversationChanged(moved.id, "queued", None, None, console_view(moved, now)))
-    notice = await helpline.store.append_message(moved.id, ours(moved, Author.SYSTEM, helpline.config.messages[tell_key], now))
-    await helpline.bus.publish(MessageAdded(moved.id, None, notice))
+    facts = ConversationFacts.of(moved)
+    if conversation.counsellor_id:
+        await helpline.bus.publish(HandedOver(facts, conversation.counsellor_id))
+    await helpline.bus.publish(ConversationChanged(facts))
+    await helpline.say(moved, ours(moved, Author.SYSTEM, helpline.config.messages[tell_key], now))
     helpline.kick()
     log.info("conversation %s back at the head of the queue", moved.id)
     return moved
-
-
-def _gone_from(counsellor_id: str | None, moved: Conversation, now: float) -> ConversationChanged:
-    """For the previous counsellor's console: this conversation is no longer theirs."""
-    view = {**console_view(moved, now), "state": "transferred"}
-    return ConversationChanged(moved.id, "transferred", counsellor_id, None, view)
 
 
 async def _note(helpline: Helpline, conversation_id: str, owner_id: str | None, text: str) -> None:
@@ -115,9 +110,7 @@ async def transfer(helpline: Helpline, counsellor_id: str, conversation_id: obje
 
 async def reassign(helpline: Helpline, supervisor_id: str, conversation_id: object, to_counsellor: object) -> Handover:
     """A supervisor gives a waiting or assigned conversation to a named counsellor."""
-    supervisor = await helpline.store.get_counsellor(supervisor_id)
-    if supervisor is None or supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise ProtocolError("forbidden", "Réservé aux superviseur·es.")
+    supervisor = await helpline.supervisor(supervisor_id)
     conversation = await helpline.store.get_conversation(conversation_id) if isinstance(conversation_id, str) else None
     target = await helpline.store.get_counsellor(to_counsellor) if isinstance(to_counsellor, str) else None
     if conversation is None or not conversation.is_open:
@@ -140,15 +133,15 @@ async def _give(helpline: Helpline, conversation: Conversation, expected: str | 
     outcome = await helpline.store.reassign(conversation.id, expected, to_id, capacity, now)
     if outcome is not AssignOutcome.ASSIGNED:
         return None
-    moved = await helpline.store.get_conversation(conversation.id) or conversation
+    moved = await helpline.store.get_conversation(conversation.id) or replace(
+        conversation, state=ConversationState.ASSIGNED, counsellor_id=to_id, assigned_at=now)
+    facts = ConversationFacts.of(moved, target.display_name)
     if conversation.counsellor_id:
-        await helpline.bus.publish(_gone_from(conversation.counsellor_id, moved, now))
-    await helpline.bus.publish(ConversationChanged(moved.id, "assigned", to_id, target.display_name,
-                                                   console_view(moved, now)))
+        await helpline.bus.publish(HandedOver(facts, conversation.counsellor_id))
+    await helpline.bus.publish(ConversationChanged(facts))
     key = "transferred" if conversation.counsellor_id else "assigned"
     text = helpline.config.messages[key].format(counsellor=target.display_name)
-    notice = await helpline.store.append_message(moved.id, ours(moved, Author.SYSTEM, text, now))
-    await helpline.bus.publish(MessageAdded(moved.id, to_id, notice))
+    await helpline.say(moved, ours(moved, Author.SYSTEM, text, now))
     log.info("conversation %s handed over", moved.id)
     return Handover(moved.id, "assigned", target.display_name)
 

@@ -2,26 +2,21 @@
 paced queue positions on Messenger/WhatsApp, and the inputs of the wait estimate.
 
 `sweep_once()` reads the injected clock once and applies every rule, so tests move a
-ManualClock and call it, no sleeping. Every process sweeps; each action is either atomic in
-the store (close, requeue) or claimed once through the store (a check, a position message),
-so two processes never tell a teen the same thing twice.
+ManualClock and call it, no sleeping; in a process it is the round of a `Periodic` every
+`SWEEP_SECONDS` on the same clock. Every process sweeps; each action is either atomic in the
+store (close, requeue) or claimed once through the store (a check, a position message), so two
+processes never tell a teen the same thing twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from gateway.domain.clock import as_datetime
 from gateway.core.helpline import Helpline
 from gateway.core.lines import ours
-from gateway.domain.errors import StoreError
-from gateway.domain.events import MessageAdded
+from gateway.core.periodic import Periodic
 from gateway.domain.figures import position_update_due
 from gateway.core.handover import requeue_at_head
 from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Presence
-
-log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5.0
 HANDLING_WINDOW_SECONDS = 3 * 3600  # the wait estimate learns from the last 3 hours
@@ -29,35 +24,17 @@ HANDLING_SAMPLES = 50
 
 
 class Housekeeper:
+    """Sweeps every `SWEEP_SECONDS` on the helpline's clock (a test calls `sweep_once` itself)."""
+
     def __init__(self, helpline: Helpline):
         self.helpline = helpline
-        self._task: asyncio.Task | None = None
-        self._stop = asyncio.Event()
+        self._loop = Periodic("housekeeping", self.sweep_once, SWEEP_SECONDS, helpline.clock)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="housekeeping")
+        self._loop.start()
 
     async def stop(self) -> None:
-        # A flag as well as cancel(): a cancellation that lands inside a Redis call can come
-        # back as a connection error (StoreError), which the loop survives by design.
-        self._stop.set()
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.sweep_once()
-            except StoreError as exc:
-                log.warning("housekeeping skipped: %s", exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
-                log.exception("housekeeping round failed")
-            try:
-                async with asyncio.timeout(SWEEP_SECONDS):
-                    await self._stop.wait()
-            except TimeoutError:
-                pass
+        await self._loop.stop()
 
     async def sweep_once(self) -> None:
         now = self.helpline.clock.now()
@@ -96,7 +73,7 @@ class Housekeeper:
 
     async def drop_silent_waiters(self, now: float, waiting: list[Conversation]) -> None:
         """Messenger/WhatsApp: no message for N minutes while waiting = gone (counted as abandoned).
-        The widget knows better (its socket): see WidgetHub's leave timer."""
+        The widget knows better (its socket): see core/teen.py's LeaveTimers."""
         limit = self.helpline.config.abandon_after_minutes * 60
         for conversation in waiting:  # close() is a no-op for one closed above
             if conversation.channel is Channel.WEB:
@@ -147,6 +124,4 @@ class Housekeeper:
                 await self.helpline.store.set_marks(c.id, {"told_position": position, "told_at": now})
 
     async def _say(self, conversation: Conversation, text: str, now: float) -> None:
-        message = await self.helpline.store.append_message(
-            conversation.id, ours(conversation, Author.SYSTEM, text, now))
-        await self.helpline.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
+        await self.helpline.say(conversation, ours(conversation, Author.SYSTEM, text, now))

@@ -4,7 +4,8 @@ A `Periodic` runs `round()` now and then every `every` seconds on the injected c
 once when `kick()`ed. A failed round is logged (a `StoreError` as one line: Redis is away; any
 other error with its traceback) and the loop goes on: no single bad round stops a worker.
 `stop()` ends the loop: a flag as well as a cancel, because a cancellation that lands inside a
-Redis call can come back as a connection error, which the loop would otherwise survive.
+Redis call can come back as a connection error, which the loop would otherwise survive
+(seen with redis-py 8.1.0, cf. redis/redis-py#2028).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class Periodic:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def stopping(self) -> bool:
+        """True once stop() was called: a long round (a batch loop) checks it between steps."""
+        return self._stopping
+
     async def stop(self) -> None:
         self._stopping = True
         self._kicked.set()
@@ -54,26 +60,33 @@ class Periodic:
     async def _run(self) -> None:
         while not self._stopping:
             self._kicked.clear()
+            started = self._clock.now()
             try:
                 await self._round()
-            except StoreError as exc:
-                log.warning("%s round skipped: %s", self.name, exc)
-            except Exception:  # noqa: BLE001 - a worker must outlive any one bad round
+            except Exception as exc:  # noqa: BLE001 - a worker must outlive any one bad round
                 if self._stopping:
-                    return
-                log.exception("%s round failed", self.name)
+                    return  # most likely the cancel of stop(), come back as a connection error
+                if isinstance(exc, StoreError):
+                    log.warning("%s round skipped: %s", self.name, exc)
+                else:
+                    log.exception("%s round failed", self.name)
             self.rounds += 1
             if not self._stopping:
-                await self._pause()
+                await self._pause(started + self.every - self._clock.now())
 
-    async def _pause(self) -> None:
-        """Until the period has passed on the clock, or a kick, whichever comes first."""
-        if self._kicked.is_set():
+    async def _pause(self, seconds: float) -> None:
+        """Until the period (counted from the round's start) has passed on the clock, or a kick.
+
+        Counted from the start, not the end: time that passed during a round (a test moving a
+        ManualClock while the round awaited Redis) is not lost, so the next round is not late."""
+        if self._kicked.is_set() or seconds <= 0:
             return
-        sleeper = asyncio.ensure_future(self._clock.sleep(self.every))
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
         kicked = asyncio.ensure_future(self._kicked.wait())
         try:
             await asyncio.wait((sleeper, kicked), return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
             kicked.cancel()
+            # Let both finish cancelling, so no task of ours outlives the loop (stop() awaits this).
+            await asyncio.gather(sleeper, kicked, return_exceptions=True)

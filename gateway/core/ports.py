@@ -25,6 +25,7 @@ from gateway.domain.model import (
     Role,
 )
 from gateway.domain.events import Event
+from gateway.domain.windows import SendWindow
 
 # Bookkeeping fields `set_marks` may write (None erases).
 MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at"})
@@ -33,7 +34,6 @@ MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_
 ERASED_SENDER_KEY = "erased"
 ERASED_ALIAS = "Jeune effacé·e"
 DAY_SECONDS = 24 * 3600
-DEFAULT_RETENTION_DAYS = 30  # as config.py's default for `retention.days`
 
 
 def content_ttl_seconds(retention_days: int) -> int:
@@ -55,16 +55,26 @@ class NewMessage:
     text: str
     at: float
     author_name: str | None = None
-    deliver: bool = False  # Messenger/WhatsApp: queue it for sending in the same atomic step
+    # Messenger/WhatsApp: queue it for sending in the same atomic step, with the window it may
+    # go out in (decided once, by `core.lines.ours`); None: kept in the record only.
+    window: SendWindow | None = None
+
+    @property
+    def deliver(self) -> bool:
+        return self.window is not None
 
 
 @dataclass(frozen=True)
 class DeliveryJob:
-    """One of our messages still to send to a teen on Messenger/WhatsApp."""
+    """One of our messages still to send to a teen on Messenger/WhatsApp, with its window.
+
+    `window` is None only for a job queued before windows were stored with jobs (an upgrade
+    with messages in flight); the worker then reads it from the conversation."""
 
     conversation_id: str
     seq: int
     attempts: int = 0
+    window: SendWindow | None = None
 
 
 class Store(ABC):
@@ -188,7 +198,8 @@ class Store(ABC):
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
         """Append and return it with its sequence number (1, 2, 3 … per conversation).
 
-        With `message.deliver`, it is stored as PENDING and queued for sending, at once."""
+        With `message.window`, it is stored as PENDING and queued for sending with that
+        window, at once (the job's `window` when claimed)."""
 
     @abstractmethod
     async def messages(self, conversation_id: str, after_seq: int = 0) -> list[Message]:

@@ -15,9 +15,11 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from gateway.core import audit
+from gateway.core.periodic import Periodic
 from gateway.domain.clock import Clock
-from gateway.domain.errors import ProtocolError, StoreError
-from gateway.domain.model import CloseReason, Delivery, Role
+from gateway.domain.config import Config
+from gateway.domain.errors import ProtocolError
+from gateway.domain.model import CloseReason, Delivery
 from gateway.core.ports import DAY_SECONDS, Store
 
 if TYPE_CHECKING:
@@ -40,39 +42,20 @@ class RetentionSweeper:
     before the change keeps the value the process started with.
     """
 
-    def __init__(self, store: Store, clock: Clock, retention_days: int, interval: float = 3600.0,
+    def __init__(self, store: Store, clock: Clock, retention_days: int, interval: float = Config.retention_sweep_seconds,
                  batch: int = BATCH) -> None:
         self.store = store
         self.clock = clock
         self.retention_days = retention_days
         self.interval = interval
         self.batch = batch
-        self._task: asyncio.Task | None = None
-        self._stopping = False
+        self._loop = Periodic("retention", self.sweep_once, interval, clock)
 
     def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="retention")
+        self._loop.start()
 
     async def stop(self) -> None:
-        # Not the cancel alone: redis-py (seen with 8.1.0, cf. redis/redis-py#2028) can swallow
-        # a cancellation that lands during a command, and the loop would go on forever.
-        self._stopping = True
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self.sweep_once()
-            except StoreError as exc:
-                log.warning("retention sweep skipped: %s", exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
-                log.exception("retention sweep failed")
-            if not self._stopping:
-                await asyncio.sleep(self.interval)
+        await self._loop.stop()
 
     async def sweep_once(self) -> int:
         """Erase every conversation due, batch after batch; returns how many were erased."""
@@ -87,7 +70,7 @@ class RetentionSweeper:
             erased += done
             # A short batch is the last one; a batch where nothing could be erased would come
             # back identical, so it ends the sweep too rather than spin.
-            if len(due) < self.batch or done == 0 or self._stopping:
+            if len(due) < self.batch or done == 0 or self._loop.stopping:
                 break
             await asyncio.sleep(0)  # the memory store never suspends: let the loop breathe
         if erased:
@@ -104,23 +87,33 @@ async def erase_now(helpline: _HasStoreAndClock, conversation_id: object) -> boo
     log.info("retention: erase on request %s", "done" if erased else "refused (open or unknown)")
     return erased
 
-async def _let_the_closing_notice_go(helpline: "Helpline", conversation_id: str, wait: float = 10.0) -> None:
+NOTICE_WAIT_SECONDS = 10.0  # how long an erase on request waits for the closing notice to leave
+NOTICE_POLL_SECONDS = 0.2
+
+
+async def _let_the_closing_notice_go(helpline: _HasStoreAndClock, conversation_id: str,
+                                     wait: float = NOTICE_WAIT_SECONDS) -> None:
     """On Messenger/WhatsApp the closing notice waits in the outbox; erasing at once would drop
-    it and the teen would never know. Wait (bounded) until no message of ours is still pending."""
-    deadline = asyncio.get_running_loop().time() + wait
-    while asyncio.get_running_loop().time() < deadline:
+    it and the teen would never know. Wait (bounded) until no message of ours is still pending.
+
+    Polls the store (the notice may leave from another process's delivery worker), sleeping on
+    the helpline's clock: a test moves that clock rather than waiting for it.
+    """
+    deadline = helpline.clock.now() + wait
+    while True:
         messages = await helpline.store.messages(conversation_id)
         if not any(m.delivery is Delivery.PENDING for m in messages):
             return
-        await asyncio.sleep(0.2)
+        if helpline.clock.now() >= deadline:
+            log.info("retention: erase on request goes ahead with a notice still pending")
+            return
+        await helpline.clock.sleep(NOTICE_POLL_SECONDS)
 
 
 async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversation_id: object) -> None:
     """A supervisor erases one conversation at once (a teen's request): closed first if open
     (the teen is told, the counsellor's console closes it), then its texts and ids erased."""
-    supervisor = await helpline.store.get_counsellor(supervisor_id)
-    if supervisor is None or supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise ProtocolError("forbidden", "Réservé aux superviseur·es.")
+    await helpline.supervisor(supervisor_id)
     conversation = await helpline.store.get_conversation(conversation_id) if isinstance(conversation_id, str) else None
     if conversation is None:
         raise ProtocolError("unknown_conversation", "Conversation inconnue.")

@@ -49,6 +49,12 @@ def start_of_day(helpline: Helpline, now: float) -> float:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+async def snapshot_for(helpline: Helpline, counsellor_id: str) -> dict:
+    """The supervision picture, for a supervisor or an admin only (else `forbidden`)."""
+    await helpline.supervisor(counsellor_id)
+    return await snapshot(helpline)
+
+
 async def snapshot(helpline: Helpline) -> dict:
     """One consistent-enough picture for the supervisor view (read, never cached across days)."""
     store, now = helpline.store, helpline.clock.now()

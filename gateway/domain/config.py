@@ -15,7 +15,7 @@ import yaml
 
 from gateway.domain.errors import ConfigError
 from gateway.domain.origins import normalise_origin
-from gateway.domain.schedule import Schedule
+from gateway.domain.schedule import DEFAULT_TIMEZONE, Schedule
 from gateway.domain.triage import Triage, parse_triage
 
 DEFAULT_MESSAGES: dict[str, str] = {
@@ -94,10 +94,6 @@ MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "attachment_refused": frozenset(),
 }
 
-DEFAULT_HOURS = {day: ["09:00-20:00"] for day in
-                 ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday")}
-DEFAULT_HOURS["sunday"] = []
-
 TOP_LEVEL_KEYS = frozenset(
     {"timezone", "opening_hours", "closures", "public_holidays", "last_admission_minutes", "store", "routing",
      "queue", "inactivity", "triage", "messages", "limits", "console", "pseudonym", "meta", "attachments",
@@ -107,9 +103,13 @@ TOP_LEVEL_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class Config:
+    """The validated configuration. Each default is written here and only here: parse_config
+    and the modules that need one when no config is given (the stores, the Graph client)
+    read it from this class, e.g. `Config.retention_days`."""
+
     schedule: Schedule
     triage: Triage = field(default_factory=lambda: parse_triage(None))
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE  # schedule.py owns it (the weekly schedule falls back to it)
     store_url: str = "memory://"
     store_prefix: str = "3018"
     max_conversations_per_counsellor: int = 3
@@ -150,8 +150,41 @@ def _mapping(value: Any, key: str) -> Mapping[str, Any]:
     return value
 
 
-def _int(section: Mapping[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
-    value = section.get(key, default)
+# The whole-number settings: Config field -> (config.yaml section, key, lowest, highest).
+# Their defaults are Config's.
+WHOLE_NUMBERS: Mapping[str, tuple[str, str, int, int]] = {
+    "max_conversations_per_counsellor": ("routing", "max_conversations_per_counsellor", 1, 50),
+    "skill_wait_seconds": ("routing", "skill_wait_seconds", 0, 3600),
+    "abandon_after_minutes": ("queue", "abandon_after_minutes", 1, 24 * 60),
+    "widget_leave_seconds": ("queue", "widget_leave_seconds", 1, 3600),
+    "position_update_seconds": ("queue", "position_update_seconds", 6, 3600),
+    "disconnect_grace_seconds": ("console", "disconnect_grace_seconds", 0, 3600),
+    "inactivity_check_minutes": ("inactivity", "check_after_minutes", 1, 24 * 60),
+    "inactivity_close_minutes": ("inactivity", "close_after_minutes", 1, 24 * 60),
+    "widget_messages_per_minute": ("limits", "widget_messages_per_minute", 1, 600),
+    "widget_sockets_per_address": ("limits", "widget_sockets_per_address", 1, 1_000_000),
+    "widget_connects_per_minute": ("limits", "widget_connects_per_minute", 1, 1_000_000),
+    "widget_idle_seconds": ("limits", "widget_idle_seconds", 1, 7 * 24 * 3600),
+    "max_message_chars": ("limits", "max_message_chars", 1, 10_000),
+    "dedupe_ttl_seconds": ("limits", "dedupe_ttl_seconds", 60, 30 * 24 * 3600),
+    "session_hours": ("console", "session_hours", 1, 24 * 7),
+    "retention_days": ("retention", "days", 1, 3650),
+    "retention_sweep_seconds": ("retention", "sweep_seconds", 60, 24 * 3600),
+}
+
+
+def _whole_numbers(doc: Mapping[str, Any]) -> dict[str, int]:
+    """Every setting of WHOLE_NUMBERS, checked; an absent one keeps Config's default."""
+    values: dict[str, int] = {}
+    for name, (section_name, key, low, high) in WHOLE_NUMBERS.items():
+        section = _mapping(doc.get(section_name), section_name)
+        if key in section:
+            values[name] = _int(section, key, section_name, low, high)
+    return values
+
+
+def _int(section: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int:
+    value = section[key]
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{path}.{key}", f"must be a whole number, got {value!r}")
     if not low <= value <= high:
@@ -187,7 +220,7 @@ def _http(section: Mapping[str, Any]) -> dict[str, Any]:
     """The `http` section: TLS, proxy, and the origin allowlists (exact scheme://host[:port])."""
     out: dict[str, Any] = {}
     for flag in ("tls", "trust_proxy"):
-        value = section.get(flag, False)
+        value = section.get(flag, getattr(Config, flag))
         if not isinstance(value, bool):
             raise ConfigError(f"http.{flag}", f"must be true or false, got {value!r}")
         out[flag] = value
@@ -213,70 +246,56 @@ def parse_config(raw: Any) -> Config:
     unknown = set(doc) - TOP_LEVEL_KEYS
     if unknown:
         raise ConfigError(sorted(map(str, unknown))[0], f"unknown key; known: {', '.join(sorted(TOP_LEVEL_KEYS))}")
-    timezone = doc.get("timezone", "Europe/Paris")
+    timezone = doc.get("timezone", Config.timezone)
     if not isinstance(timezone, str):
         raise ConfigError("timezone", "must be a time zone name such as Europe/Paris")
     schedule = Schedule.from_config(doc)
-    store = _mapping(doc.get("store"), "store")
-    store_url = os.environ.get("GATEWAY_STORE_URL") or store.get("url", "memory://")
-    if not isinstance(store_url, str) or not store_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
-        raise ConfigError("store.url", f"must start with memory:// or redis://, got {store_url!r}")
-    prefix = store.get("prefix", "3018")
-    if not isinstance(prefix, str) or not prefix or any(ch in prefix for ch in "{}: "):
-        raise ConfigError("store.prefix", "must be a short name without spaces, braces or colons")
-    routing = _mapping(doc.get("routing"), "routing")
-    queue = _mapping(doc.get("queue"), "queue")
-    inactivity = _mapping(doc.get("inactivity"), "inactivity")
-    console = _mapping(doc.get("console"), "console")
-    limits = _mapping(doc.get("limits"), "limits")
+    store = _store(_mapping(doc.get("store"), "store"))
+    for section_name in ("routing", "queue", "inactivity", "console", "limits"):
+        _mapping(doc.get(section_name), section_name)  # a section's type before its values
     pseudonym = _mapping(doc.get("pseudonym"), "pseudonym")
-    key_env = pseudonym.get("key_env", "GATEWAY_PSEUDONYM_KEY")
+    key_env = pseudonym.get("key_env", Config.pseudonym_key_env)
     if not isinstance(key_env, str) or not key_env:
         raise ConfigError("pseudonym.key_env", "must name an environment variable")
     http = _http(_mapping(doc.get("http"), "http"))
-    meta = _mapping(doc.get("meta"), "meta")
-    graph_url = meta.get("graph_api_url", "https://graph.facebook.com")
-    if not isinstance(graph_url, str) or not graph_url.startswith(("https://", "http://")):
-        raise ConfigError("meta.graph_api_url", "must be an http(s) URL")
-    graph_version = meta.get("graph_api_version", "v25.0")
-    if not isinstance(graph_version, str) or not graph_version.startswith("v"):
-        raise ConfigError("meta.graph_api_version", "must look like v25.0")
+    meta = _meta(_mapping(doc.get("meta"), "meta"))
     attachments = _mapping(doc.get("attachments"), "attachments")
-    retention = _mapping(doc.get("retention"), "retention")
     allowed = attachments.get("allowed_types", [])
     if not isinstance(allowed, list) or not all(isinstance(t, str) for t in allowed):
         raise ConfigError("attachments.allowed_types", "must be a list of types such as [document]")
     return Config(
-        graph_api_url=graph_url.rstrip("/"),
-        graph_api_version=graph_version,
+        **store,
+        **meta,
         allowed_attachment_types=frozenset(allowed),
         schedule=schedule,
         timezone=timezone,
-        store_url=store_url,
-        store_prefix=prefix,
-        max_conversations_per_counsellor=_int(routing, "max_conversations_per_counsellor", "routing", 3, 1, 50),
-        skill_wait_seconds=_int(routing, "skill_wait_seconds", "routing", 60, 0, 3600),
-        abandon_after_minutes=_int(queue, "abandon_after_minutes", "queue", 45, 1, 24 * 60),
-        widget_leave_seconds=_int(queue, "widget_leave_seconds", "queue", 60, 1, 3600),
-        position_update_seconds=_int(queue, "position_update_seconds", "queue", 60, 6, 3600),
-        disconnect_grace_seconds=_int(console, "disconnect_grace_seconds", "console", 120, 0, 3600),
-        inactivity_check_minutes=_int(inactivity, "check_after_minutes", "inactivity", 10, 1, 24 * 60),
-        inactivity_close_minutes=_int(inactivity, "close_after_minutes", "inactivity", 10, 1, 24 * 60),
         triage=parse_triage(doc.get("triage")),
-        widget_messages_per_minute=_int(limits, "widget_messages_per_minute", "limits", 20, 1, 600),
-        widget_sockets_per_address=_int(limits, "widget_sockets_per_address", "limits", 50, 1, 1_000_000),
-        widget_connects_per_minute=_int(limits, "widget_connects_per_minute", "limits", 60, 1, 1_000_000),
-        widget_idle_seconds=_int(limits, "widget_idle_seconds", "limits", 2 * 3600, 1, 7 * 24 * 3600),
+        **_whole_numbers(doc),
         **http,
-        max_message_chars=_int(limits, "max_message_chars", "limits", 2000, 1, 10_000),
-        dedupe_ttl_seconds=_int(limits, "dedupe_ttl_seconds", "limits", 7 * 24 * 3600, 60, 30 * 24 * 3600),
-        session_hours=_int(console, "session_hours", "console", 12, 1, 24 * 7),
         pseudonym_key_env=key_env,
-        retention_days=_int(retention, "days", "retention", 30, 1, 3650),
-        retention_sweep_seconds=_int(retention, "sweep_seconds", "retention", 3600, 60, 24 * 3600),
         messages=_messages(_mapping(doc.get("messages"), "messages")),
         raw=doc,
     )
+
+
+def _store(store: Mapping[str, Any]) -> dict[str, str]:
+    url = os.environ.get("GATEWAY_STORE_URL") or store.get("url", Config.store_url)
+    if not isinstance(url, str) or not url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+        raise ConfigError("store.url", f"must start with memory:// or redis://, got {url!r}")
+    prefix = store.get("prefix", Config.store_prefix)
+    if not isinstance(prefix, str) or not prefix or any(ch in prefix for ch in "{}: "):
+        raise ConfigError("store.prefix", "must be a short name without spaces, braces or colons")
+    return {"store_url": url, "store_prefix": prefix}
+
+
+def _meta(meta: Mapping[str, Any]) -> dict[str, str]:
+    url = meta.get("graph_api_url", Config.graph_api_url)
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ConfigError("meta.graph_api_url", "must be an http(s) URL")
+    version = meta.get("graph_api_version", Config.graph_api_version)
+    if not isinstance(version, str) or not version.startswith("v"):
+        raise ConfigError("meta.graph_api_version", "must look like v25.0")
+    return {"graph_api_url": url.rstrip("/"), "graph_api_version": version}
 
 
 def load_config(path: str | Path) -> Config:

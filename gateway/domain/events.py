@@ -1,19 +1,75 @@
 """Events on the bus: what the core announces, for whichever process holds the sockets.
 
+Typed facts, never views: each hub decides per client what it accepts and renders that
+client's payload at fan-out. No event carries a platform id (`Conversation.reply_to`,
+`sender_key`): `ConversationFacts` is the part of a conversation a hub may know.
 Frozen dataclasses with a wire form, so the Redis bus can carry them between processes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Union
 
-from gateway.domain.model import Author, Delivery, Message
+from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Delivery, Message, Presence
+
+
+@dataclass(frozen=True)
+class ConversationFacts:
+    """A conversation as the hubs may know it: pseudonym, channel, state, times, triage."""
+
+    id: str
+    channel: Channel
+    alias: str
+    state: ConversationState
+    opened_at: float
+    counsellor_id: str | None = None
+    counsellor_name: str | None = None  # the counsellor's display name, when assigned
+    queued_at: float | None = None
+    assigned_at: float | None = None
+    closed_at: float | None = None
+    close_reason: CloseReason | None = None
+    last_teen_message_at: float | None = None
+    waiting_since: float | None = None
+    priority: int = 0
+    priority_reason: str | None = None
+    required_skill: str | None = None
+
+    @classmethod
+    def of(cls, c: Conversation, counsellor_name: str | None = None) -> "ConversationFacts":
+        return cls(id=c.id, channel=c.channel, alias=c.alias, state=c.state, opened_at=c.opened_at,
+                   counsellor_id=c.counsellor_id, counsellor_name=counsellor_name, queued_at=c.queued_at,
+                   assigned_at=c.assigned_at, closed_at=c.closed_at, close_reason=c.close_reason,
+                   last_teen_message_at=c.last_teen_message_at, waiting_since=c.waiting_since,
+                   priority=c.priority, priority_reason=c.priority_reason, required_skill=c.required_skill)
+
+
+class _AboutConversation:
+    """Shortcuts for events that carry `conversation: ConversationFacts`."""
+
+    conversation: ConversationFacts
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
+
+    @property
+    def state(self) -> ConversationState:
+        return self.conversation.state
+
+    @property
+    def counsellor_id(self) -> str | None:
+        return self.conversation.counsellor_id
 
 
 @dataclass(frozen=True)
 class MessageAdded:
-    """A line was stored in a conversation (teen, counsellor or system)."""
+    """A line was stored in a conversation (teen, counsellor, system or internal note).
+    `counsellor_id` is who has the conversation now (None while queued)."""
 
     conversation_id: str
     counsellor_id: str | None
@@ -22,15 +78,30 @@ class MessageAdded:
 
 
 @dataclass(frozen=True)
-class ConversationChanged:
-    """A conversation was queued, assigned or closed. `view` is the console's ConsoleConv."""
+class ConversationChanged(_AboutConversation):
+    """A conversation entered a state: queued (new, or back in the queue), assigned, closed."""
 
-    conversation_id: str
-    state: str
-    counsellor_id: str | None
-    counsellor_name: str | None
-    view: dict[str, Any]
+    conversation: ConversationFacts
     name = "conversation.changed"
+
+
+@dataclass(frozen=True)
+class PriorityRaised(_AboutConversation):
+    """Triage raised a conversation (its state unchanged): priority, reason and skill are in
+    `conversation`. Served first by the dispatcher; counsellors see why."""
+
+    conversation: ConversationFacts
+    name = "conversation.raised"
+
+
+@dataclass(frozen=True)
+class HandedOver(_AboutConversation):
+    """The conversation left `previous_counsellor_id` (a transfer, a reassignment, a counsellor
+    disconnected for good). Followed by the ConversationChanged of where it is now."""
+
+    conversation: ConversationFacts
+    previous_counsellor_id: str
+    name = "conversation.handed_over"
 
 
 @dataclass(frozen=True)
@@ -45,7 +116,7 @@ class Typing:
 @dataclass(frozen=True)
 class PresenceChanged:
     counsellor_id: str
-    presence: str
+    presence: Presence
     name = "counsellor.presence"
 
 
@@ -64,7 +135,7 @@ class DeliveryChanged:
     conversation_id: str
     counsellor_id: str | None
     seq: int
-    delivery: str
+    delivery: Delivery
     delivery_error: str | None
     name = "message.delivery"
 
@@ -77,31 +148,55 @@ class Seen:
     name = "conversation.seen"
 
 
-Event = Union[MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded, DeliveryChanged, Seen]
-_BY_NAME = {cls.name: cls for cls in (MessageAdded, ConversationChanged, Typing, PresenceChanged, SessionEnded,
-                                      DeliveryChanged, Seen)}
+@dataclass(frozen=True)
+class Barrier:
+    """A marker through the bus: when a process gets its own token back, every event it
+    published before has been delivered to its hubs (the bus keeps one publisher's order)."""
+
+    token: str
+    name = "barrier"
+
+
+Event = Union[MessageAdded, ConversationChanged, PriorityRaised, HandedOver, Typing, PresenceChanged, SessionEnded,
+              DeliveryChanged, Seen, Barrier]
+EVENT_TYPES = typing.get_args(Event)
+_BY_NAME = {cls.name: cls for cls in EVENT_TYPES}
 
 
 def to_wire(event: Event) -> dict[str, Any]:
-    body = asdict(event)
-    if isinstance(event, MessageAdded):
-        m = event.message
-        body["message"] = {**asdict(m), "author": m.author.value,
-                           "delivery": m.delivery.value if m.delivery else None}
-    if isinstance(event, Typing):
-        body["by"] = event.by.value
-    return {"name": event.name, "body": body}
+    """JSON-ready: enums as their values, nested dataclasses as objects."""
+    return {"name": event.name, "body": _plain(dataclasses.asdict(event))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def from_wire(wire: dict[str, Any]) -> Event:
     """Raises KeyError/TypeError/ValueError on a malformed event."""
-    cls = _BY_NAME[wire["name"]]
-    body = dict(wire["body"])
-    if cls is MessageAdded:
-        raw = dict(body["message"])
-        raw["author"] = Author(raw["author"])
-        raw["delivery"] = Delivery(raw["delivery"]) if raw.get("delivery") else None
-        body["message"] = Message(**raw)
-    if cls is Typing:
-        body["by"] = Author(body["by"])
-    return cls(**body)
+    return _build(_BY_NAME[wire["name"]], wire["body"])
+
+
+def _build(cls: type, body: dict[str, Any]) -> Any:
+    if not isinstance(body, dict):
+        raise TypeError(f"{cls.__name__}: an object expected")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: _decode(hints[k], v) for k, v in body.items() if k in known})
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """A wire value back into the field's type (enums, nested dataclasses, optionals)."""
+    if value is None:
+        return None
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    return value

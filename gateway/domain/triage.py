@@ -1,8 +1,9 @@
 """Triage: which waiting conversations show danger, and why. Pure logic, no I/O.
 
-Owns the `triage` section of config.yaml: a French word and phrase list per rule (suicidal
-thoughts, self-harm, sextortion, an adult who wants to meet…), matched on normalised text so
-"J'VEUX MOURIRRR", "jveux mourir" and "je veux mourir" read the same. A match raises the
+Owns the `triage` section of config.yaml and the built-in rules (triage_rules.yaml): a French
+word and phrase list per rule (suicidal thoughts, self-harm, sextortion, an adult who wants to
+meet…), matched on normalised text so "J'VEUX MOURIRRR", "jveux mourir" and "je veux mourir"
+read the same. A match raises the
 conversation's priority (higher goes first; ordinary conversations are 0), may require a
 counsellor skill, and carries a short French reason for the console.
 
@@ -22,8 +23,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
+
+import yaml
 
 from gateway.domain.errors import ConfigError
 
@@ -82,7 +86,7 @@ _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe2
 
 PRIORITY_RANGE = range(1, 10)
 _RULE_KEYS = frozenset({"name", "label", "priority", "skill", "phrases", "except"})
-_SECTION_KEYS = frozenset({"enabled", "spellings", "rules"})
+_SECTION_KEYS = frozenset({"enabled", "spellings", "rules", "extra_rules"})
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _MAX_LABEL = 80
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
@@ -396,22 +400,26 @@ def _rule(raw: Any, key: str, spellings: Mapping[str, str]) -> TriageRule:
     return TriageRule(name, label, phrases, _priority(raw, f"{key}.priority"), skill, excepts)
 
 
-def _rules(raw: Any, spellings: Mapping[str, str]) -> tuple[TriageRule, ...]:
+def _rules(raw: Any, spellings: Mapping[str, str], key: str = "rules",
+           before: tuple[TriageRule, ...] = ()) -> tuple[TriageRule, ...]:
+    """`before`: rules already in force (the list `extra_rules` extends); names stay unique."""
     if not isinstance(raw, (list, tuple)) or not raw:
-        raise ConfigError("triage.rules", "must be a non-empty list of rules (to turn triage off, write "
-                                          "enabled: false; to keep the built-in rules, leave rules out)")
-    rules: list[TriageRule] = []
+        raise ConfigError(f"triage.{key}", "must be a non-empty list of rules (to turn triage off, write "
+                                           "enabled: false; to keep the built-in rules, leave rules out)")
+    rules: list[TriageRule] = list(before)
     for i, item in enumerate(raw):
-        rule = _rule(item, f"triage.rules[{i}]", spellings)
+        rule = _rule(item, f"triage.{key}[{i}]", spellings)
         for j, earlier in enumerate(rules):
             if earlier.name == rule.name:
-                raise ConfigError(f"triage.rules[{i}].name", f"duplicate rule name {rule.name!r} (also rules[{j}])")
+                also = f"{key}[{j - len(before)}]" if j >= len(before) else "a rule it extends"
+                raise ConfigError(f"triage.{key}[{i}].name", f"duplicate rule name {rule.name!r} (also {also})")
         rules.append(rule)
     return tuple(rules)
 
 
 def parse_triage(section: Any) -> Triage:
-    """Validate config.yaml's `triage` section (None: absent); without `rules`, DEFAULT_RULES."""
+    """Validate config.yaml's `triage` section (None: absent). Without `rules`, the built-in
+    DEFAULT_RULES; `extra_rules` come after whichever list is in force."""
     if section is None:
         section = {}
     if not isinstance(section, Mapping):
@@ -425,100 +433,29 @@ def parse_triage(section: Any) -> Triage:
     spellings = _spellings(section.get("spellings"))
     # Rules are validated even when disabled, so turning triage on never meets a broken list.
     rules = _rules(section["rules"] if "rules" in section else DEFAULT_RULES, spellings)
+    if "extra_rules" in section:
+        rules = _rules(section["extra_rules"], spellings, "extra_rules", before=rules)
     return Triage(rules, spellings=spellings, enabled=enabled)
 
 
 # --- built-in rules --------------------------------------------------------------------------
-# Written as an admin would in config.yaml (docs/triage.example.yaml is the same list) and
-# parsed by the same code, so they follow any extra `spellings`. Chosen for recall: a wrongly
-# raised conversation costs a few minutes of someone else's wait, a missed one can cost a life.
-# Ambivalence ("j'ai pas envie de mourir mais…") is matched on purpose: clinicians take it
-# seriously. Exceptions only remove the common jokes ("mourir de rire") and other people's
-# threats ("il va me tuer"), which the `menaces` rule then reports under their true label.
-# Shame is a known risk in sextortion, so "je vais mourir de honte" stays matched.
+# One copy, in triage_rules.yaml beside this module (package data): written as an admin would
+# in config.yaml and parsed by the same code, so they follow any extra `spellings`. Read once,
+# at import: the only file this pure module opens, and it ships with the code.
 
-DEFAULT_RULES: tuple[Mapping[str, Any], ...] = tuple(MappingProxyType(rule) for rule in (
-    {
-        "name": "suicide",
-        "label": "Idées suicidaires",
-        "priority": 3,
-        "skill": "psychologue",
-        "phrases": (
-            "envie de mourir", "veux mourir", "veut mourir", "je vais mourir", "être mort",
-            "être morte", "me tuer", "me suicider", "suicid*", "en finir", "plus envie de vivre",
-            "pas envie de vivre", "veux plus vivre", "marre de vivre", "marre de la vie",
-            "disparaître", "mettre fin à mes jours", "mettre fin à ma vie", "envie de crever",
-            "veux crever", "me pendre", "me jeter par la fenêtre", "sauter par la fenêtre",
-            "me jeter sous un train", "me foutre en l'air", "m'ouvrir les veines",
-            "couper les veines", "avaler des médicaments", "avaler des cachets", "overdose",
-            "lettre d'adieu", "mieux sans moi", "personne ne me regrett*",
-        ),
-        "except": (
-            "mour* de rire", "mort* de rire", "mour* de faim", "mour* de chaud", "mour* de froid",
-            "mour* d'ennui", "crev* de faim", "crev* de chaud", "crev* de froid", "fai* disparaître",
-            "va me tuer", "vont me tuer", "veut me tuer", "veulent me tuer", "menac* de me tuer",
-        ),
-    },
-    {
-        "name": "automutilation",
-        "label": "Automutilation",
-        "priority": 3,
-        "skill": "psychologue",
-        "phrases": (
-            "me scarifier", "scarif*", "automutil*", "me mutil*", "je me mutile", "me couper",
-            "je me coupe", "me faire du mal", "me fais du mal", "me faire mal", "lame* de rasoir",
-            "jusqu'au sang", "me brûler exprès",
-        ),
-        "except": (
-            "veut me faire", "va me faire", "vont me faire", "veulent me faire",
-            "me coup* les cheveux", "me coup* la parole", "me coup* les ongles",
-        ),
-    },
-    {
-        "name": "sextorsion",
-        "label": "Chantage ou menace de diffuser des images intimes",
-        "priority": 2,
-        "phrases": (
-            "chantage", "sextorsion", "sextortion", "il me menace", "elle me menace",
-            "ils me menacent", "menac* de publier", "menac* de diffuser", "menac* de les envoyer",
-            "menac* de montrer", "mes nude*", "des nude*", "nude* de moi", "photos intimes",
-            "de moi nu", "de moi nue", "publi* mes photo*", "publi* mes nude*",
-            "publi* mes vid*", "diffus* mes photo*", "diffus* mes nude*", "diffus* mes vid*",
-            "envoy* mes photo*", "envoy* mes nude*", "envoi* mes nude*", "balanc* mes photo*",
-            "balanc* mes nude*", "montr* mes photo*", "partag* mes photo*", "les publi*",
-            "les diffus*", "les balanc*", "sinon il publi*", "sinon il diffus*", "sinon il envoi*",
-            "sinon il montr*", "sinon il balanc*", "sinon il les", "sinon elle publi*",
-            "sinon elle envoi*", "sinon elle les", "il veut de l'argent", "elle veut de l'argent",
-            "demande de l'argent", "si je pay* pas", "si je pai* pas", "montr* à tout le monde",
-            "envoy* à tout le monde", "envoi* à tout le monde", "envoy* à mes parents",
-            "envoi* à mes parents", "montr* à mes parents", "envoy* à tous mes", "envoi* à tous mes",
-            "tout le monde va voir", "coupon* pcs", "recharge* pcs", "transcash", "paysafecard",
-            "neosurf",
-        ),
-    },
-    {
-        "name": "rencontre_adulte",
-        "label": "Rencontre avec un adulte",
-        "priority": 2,
-        "phrases": (
-            "rendez-vous avec", "donn* rendez-vous", "il veut me voir", "veut me rencontrer",
-            "un adulte veut me rencontrer", "majeur veut me voir", "me rejoindre",
-            "rencontr* en vrai", "se voir en vrai", "se voit en vrai", "aller chez lui",
-            "venir chez lui", "dormir chez lui", "monter dans sa voiture", "il est majeur",
-            "c'est un adulte", "il est plus vieux", "beaucoup plus vieux", "plus âgé que moi",
-            "dit de rien dire", "dit de pas le dire", "notre secret",
-        ),
-        "except": ("rendez-vous avec le médecin", "rendez-vous avec le psy*"),
-    },
-    {
-        "name": "menaces",
-        "label": "Menaces de violence",
-        "priority": 2,
-        "phrases": (
-            "menace de mort", "menaces de mort", "va me tuer", "vont me tuer", "veut me tuer",
-            "veulent me tuer", "menac* de me tuer", "va me frapper", "veut me frapper",
-            "vont me frapper", "veut me faire du mal", "va me faire du mal", "vont me faire du mal",
-            "veulent me faire du mal", "sait où j'habite", "connaît mon adresse", "devant chez moi",
-        ),
-    },
-))
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _built_in_rules() -> tuple[Mapping[str, Any], ...]:
+    text = resources.files(__package__).joinpath(RULES_FILE).read_text(encoding="utf-8")
+    return _frozen(yaml.safe_load(text)["rules"])
+
+
+RULES_FILE = "triage_rules.yaml"
+DEFAULT_RULES: tuple[Mapping[str, Any], ...] = _built_in_rules()

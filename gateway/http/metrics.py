@@ -11,21 +11,21 @@ value: an unbounded label (an id) grows without end. Values outside the enum cou
 What is counted: messages by author, conversation transitions by state and channel, priority
 raises by channel, our Messenger/WhatsApp messages by delivery state, presence changes,
 typing and "seen" events. Gauges: open sockets by kind (per process, from the hubs), and the
-queue length and counsellors available (helpline-wide, refreshed by the caller or sampled
-from the store at each scrape).
+queue length and counsellors available (helpline-wide, refreshed by the caller or read through
+the core's `line_gauges` use case at each scrape).
 
 Several processes: the Redis bus delivers every event to every process, so each process's
 counters describe the whole helpline. Aggregate them with `max` across instances, not `sum`;
 socket gauges are per process and do sum.
 
-A triage raise is a ConversationChanged with state "raised" (the core's own event), so
-nothing needs remembering here.
+Counted from the core's typed events, one counter per event type (COUNTERS): a triage raise
+is its own event (PriorityRaised), a handover too (HandedOver, counted as "transferred").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -33,18 +33,30 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from gateway.core.counsellor import LineGauges
 from gateway.core.ports import Bus
-from gateway.domain.errors import StoreError
-from gateway.domain.events import ConversationChanged, DeliveryChanged, Event, MessageAdded, PresenceChanged, Seen, Typing
-from gateway.domain.model import Author, Channel, Delivery, Presence
-from gateway.core.ports import Store
+from gateway.domain.errors import GatewayError
+from gateway.domain.events import (
+    ConversationChanged,
+    DeliveryChanged,
+    Event,
+    HandedOver,
+    MessageAdded,
+    PresenceChanged,
+    PriorityRaised,
+    Seen,
+    Typing,
+)
+from gateway.domain.model import Author, Channel, ConversationState, Delivery, Presence
 
 log = logging.getLogger(__name__)
 
 OTHER = "other"  # any value outside an enum: counted, never echoed
 AUTHORS = tuple(a.value for a in Author)
 CHANNELS = tuple(c.value for c in Channel)
-STATES = ("queued", "assigned", "closed", "transferred")  # ConversationChanged.state
+TRANSFERRED = "transferred"  # a HandedOver event, counted as a transition
+STATES = (ConversationState.QUEUED.value, ConversationState.ASSIGNED.value, ConversationState.CLOSED.value,
+          TRANSFERRED)
 DELIVERIES = tuple(d.value for d in Delivery)
 PRESENCES = tuple(p.value for p in Presence)
 SOCKET_KINDS = ("widget", "console")
@@ -73,9 +85,10 @@ class _LineGauges(Collector):
 class Metrics:
     """One process's metrics, in a registry of its own (tests build several apps side by side)."""
 
-    def __init__(self, bus: Bus, store: Store | None = None):
+    def __init__(self, bus: Bus, line_gauges: Callable[[], Awaitable[LineGauges]] | None = None):
+        """`line_gauges`: read at each scrape (the core's use case); None: set by the caller."""
         self.registry = CollectorRegistry()
-        self.store = store
+        self._read_line_gauges = line_gauges
         r = self.registry
         self.messages = Counter("gateway_messages", "Messages stored, by author.", ["author"], registry=r)
         self.transitions = Counter("gateway_conversation_transitions",
@@ -123,27 +136,28 @@ class Metrics:
             log.warning("metrics: %s not counted (%s)", getattr(event, "name", "event"), type(exc).__name__)
 
     def _count(self, event: Event) -> None:
-        if isinstance(event, MessageAdded):
-            self.messages.labels(bounded(event.message.author.value, AUTHORS)).inc()
-            if event.message.delivery is Delivery.PENDING:
-                self.deliveries.labels(Delivery.PENDING.value).inc()
-        elif isinstance(event, ConversationChanged):
-            self._conversation(event)
-        elif isinstance(event, DeliveryChanged):
-            self.deliveries.labels(bounded(event.delivery, DELIVERIES)).inc()
-        elif isinstance(event, PresenceChanged):
-            self.presence_changes.labels(bounded(event.presence, PRESENCES)).inc()
-        elif isinstance(event, Typing) and event.active:
-            self.typing.labels(bounded(event.by.value, AUTHORS)).inc()
-        elif isinstance(event, Seen):
-            self.seen.inc()
+        count = COUNTERS.get(type(event))
+        if count is not None:
+            count(self, event)
 
-    def _conversation(self, event: ConversationChanged) -> None:
-        channel = bounded(event.view.get("channel"), CHANNELS)
-        if event.state == "raised":
-            self.raises.labels(channel).inc()
-        else:
-            self.transitions.labels(bounded(event.state, STATES), channel).inc()
+    def _message(self, event: MessageAdded) -> None:
+        self.messages.labels(bounded(event.message.author.value, AUTHORS)).inc()
+        if event.message.delivery is Delivery.PENDING:
+            self.deliveries.labels(Delivery.PENDING.value).inc()
+
+    def _transition(self, event: ConversationChanged) -> None:
+        channel = bounded(event.conversation.channel.value, CHANNELS)
+        self.transitions.labels(bounded(event.state.value, STATES), channel).inc()
+
+    def _handed_over(self, event: HandedOver) -> None:
+        self.transitions.labels(TRANSFERRED, bounded(event.conversation.channel.value, CHANNELS)).inc()
+
+    def _raised(self, event: PriorityRaised) -> None:
+        self.raises.labels(bounded(event.conversation.channel.value, CHANNELS)).inc()
+
+    def _typing(self, event: Typing) -> None:
+        if event.active:
+            self.typing.labels(bounded(event.by.value, AUTHORS)).inc()
 
     # --- set by the hubs and the caller -------------------------------------------------------------
     def socket_opened(self, kind: str) -> None:
@@ -164,23 +178,34 @@ class Metrics:
     def set_counsellors_available(self, available: int) -> None:
         self._line.counsellors_available = available
 
-    async def sample_store(self) -> None:
-        """Refresh the queue and counsellor gauges from the store, if given; on a store failure
-        the last values stay (the scrape still answers)."""
-        if self.store is None:
+    async def sample(self) -> None:
+        """Refresh the queue and counsellor gauges through the core, if given; on a failure the
+        last values stay (the scrape still answers)."""
+        if self._read_line_gauges is None:
             return
         try:
-            queue = await self.store.queue()
-            counsellors = await self.store.counsellors()
-        except StoreError as exc:
-            log.warning("metrics: store not sampled (%s)", exc.code)
+            gauges = await self._read_line_gauges()
+        except GatewayError as exc:
+            log.warning("metrics: line gauges not read (%s)", exc.code)
             return
-        self.set_queue(len(queue))
-        self.set_counsellors_available(sum(1 for c in counsellors if c.presence is Presence.AVAILABLE))
+        self.set_queue(gauges.queue_length)
+        self.set_counsellors_available(gauges.counsellors_available)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+
+# One counter per event type; events not listed (SessionEnded, Barrier…) are not counted.
+COUNTERS: dict[type, Callable[[Metrics, Event], None]] = {
+    MessageAdded: Metrics._message,
+    ConversationChanged: Metrics._transition,
+    HandedOver: Metrics._handed_over,
+    PriorityRaised: Metrics._raised,
+    DeliveryChanged: lambda m, e: m.deliveries.labels(bounded(e.delivery.value, DELIVERIES)).inc(),
+    PresenceChanged: lambda m, e: m.presence_changes.labels(bounded(e.presence.value, PRESENCES)).inc(),
+    Typing: Metrics._typing,
+    Seen: lambda m, e: m.seen.inc(),
+}
 
 METRICS = web.AppKey("metrics", Metrics)
 
@@ -188,6 +213,6 @@ METRICS = web.AppKey("metrics", Metrics)
 async def metrics_handler(request: web.Request) -> web.Response:
     """`GET /metrics` in Prometheus' text format (0.0.4, what `generate_latest` writes)."""
     metrics = request.app[METRICS]
-    await metrics.sample_store()
+    await metrics.sample()
     return web.Response(body=metrics.render(),
                         headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, "Cache-Control": "no-store"})

@@ -18,7 +18,6 @@ import hmac
 import ipaddress
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.core.ports import DEFAULT_RETENTION_DAYS, AssignOutcome, NewMessage, Store, content_ttl_seconds
+from gateway.core.ports import AssignOutcome, NewMessage, Store, content_ttl_seconds
+from gateway.domain.config import Config
 
 
-def open_store(url: str, prefix: str = "3018", retention_days: int = DEFAULT_RETENTION_DAYS) -> Store:
+def open_store(url: str, prefix: str = Config.store_prefix, retention_days: int = Config.retention_days) -> Store:
     """The store a URL names. Raises ValueError on an unknown scheme.
 
     `retention_days` sets the Redis store's safety-net TTL on closed conversations' content

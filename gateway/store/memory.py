@@ -43,7 +43,7 @@ class MemoryStore(Store):
         self._counsellors: dict[str, Counsellor] = {}
         self._usernames: dict[str, str] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
-        self._outbox: dict[tuple[str, int], tuple[float, int]] = {}  # (conv, seq) -> (due, attempts)
+        self._outbox: dict[tuple[str, int], tuple[float, DeliveryJob]] = {}  # (conv, seq) -> (due, job)
         self._abuse: dict[str, tuple[str, float]] = {}  # sender key -> (alias, until)
         self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
 
@@ -207,21 +207,24 @@ class MemoryStore(Store):
             delivery=Delivery.PENDING if message.deliver else None,
         )
         history.append(stored)
-        if message.deliver:
-            self._outbox[(conversation_id, stored.seq)] = (message.at, 0)
+        if message.window is not None:
+            job = DeliveryJob(conversation_id, stored.seq, 0, message.window)
+            self._outbox[(conversation_id, stored.seq)] = (message.at, job)
         return stored
 
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
-        due = sorted((when, key, attempts) for key, (when, attempts) in self._outbox.items() if when <= now)
+        due = sorted((when, key) for key, (when, _) in self._outbox.items() if when <= now)
         jobs = []
-        for _, (conversation_id, seq), attempts in due[:limit]:
-            self._outbox[(conversation_id, seq)] = (now + lease, attempts)
-            jobs.append(DeliveryJob(conversation_id, seq, attempts))
+        for _, key in due[:limit]:
+            job = self._outbox[key][1]
+            self._outbox[key] = (now + lease, job)
+            jobs.append(job)
         return jobs
 
     async def retry_delivery(self, job: DeliveryJob, due_at: float) -> None:
-        if (job.conversation_id, job.seq) in self._outbox:
-            self._outbox[(job.conversation_id, job.seq)] = (due_at, job.attempts + 1)
+        key = (job.conversation_id, job.seq)
+        if key in self._outbox:
+            self._outbox[key] = (due_at, replace(self._outbox[key][1], attempts=job.attempts + 1))
 
     async def finish_delivery(self, job: DeliveryJob) -> None:
         self._outbox.pop((job.conversation_id, job.seq), None)

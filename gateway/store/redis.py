@@ -17,6 +17,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     conv:{id}:delivery         hash seq → state|error  delivery of our Messenger/WhatsApp messages
     outbox                     sorted set "id|seq"     messages to send, scored by when they are due
     outbox:attempts            hash "id|seq" → n       attempts made so far
+    outbox:windows             hash "id|seq" → "free_until|tagged_until"  the job's send window
     provider:{sha256}          string "id|seq", TTL    which message a platform message id is
     conv:{id}:links            set of provider keys    its provider keys, for the erase (same TTL)
 
@@ -64,12 +65,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from gateway.domain.config import Config
 from gateway.domain.errors import StoreError
 from gateway.domain.model import CloseReason, Conversation, ConversationState, Counsellor, Delivery, Message, Presence
 from gateway.domain.model import QueueEntry, Role
 from . import redis_scripts as lua
 from gateway.core.ports import (
-    DEFAULT_RETENTION_DAYS,
     ERASED_ALIAS,
     ERASED_SENDER_KEY,
     AssignOutcome,
@@ -83,12 +84,14 @@ from gateway.store.redis_codec import (
     conversation_fields,
     counsellor_fields,
     encode_message,
+    encode_window,
     flat,
     mark_values,
     pairs,
     parse_conversation,
     parse_counsellor,
     parse_message,
+    parse_window,
     queue_score,
     skills_value,
     whole_ms,
@@ -112,6 +115,7 @@ class _Keys:
         self.counsellor_ids = f"{prefix}:counsellors"
         self.outbox = f"{prefix}:outbox"
         self.outbox_attempts = f"{prefix}:outbox:attempts"
+        self.outbox_windows = f"{prefix}:outbox:windows"
 
     def dedupe(self, channel: str, provider_message_id: str) -> str:
         # Hashed: a provider id can be long and is nobody's business in a key listing.
@@ -194,8 +198,8 @@ class _Scripts:
 class RedisStore(Store):
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = "3018",
-                 content_ttl: int = content_ttl_seconds(DEFAULT_RETENTION_DAYS)) -> None:
+    def __init__(self, url: str, prefix: str = Config.store_prefix,
+                 content_ttl: int = content_ttl_seconds(Config.retention_days)) -> None:
         """`content_ttl`: seconds a closed conversation's messages and delivery states live at
         most (the retention's safety net; 0 = no TTL)."""
         self._url = url
@@ -378,7 +382,7 @@ class RedisStore(Store):
         k = self._keys
         erased = await self._s.erase(
             keys=[k.conversation(conversation_id), k.messages(conversation_id), k.delivery(conversation_id),
-                  k.outbox, k.outbox_attempts, k.closed, k.links(conversation_id)],
+                  k.outbox, k.outbox_attempts, k.closed, k.links(conversation_id), k.outbox_windows],
             args=[k.prefix, conversation_id, repr(at), ERASED_SENDER_KEY, ERASED_ALIAS],
         )
         return bool(erased)
@@ -394,9 +398,10 @@ class RedisStore(Store):
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
         k = self._keys
         seq = int(await self._s.append(
-            keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox, k.conversation(conversation_id)],
-            args=[encode_message(message), "1" if message.deliver else "0", repr(message.at), conversation_id,
-                  self._content_ttl],
+            keys=[k.messages(conversation_id), k.delivery(conversation_id), k.outbox, k.conversation(conversation_id),
+                  k.outbox_windows],
+            args=[encode_message(message), encode_window(message.window) if message.window else "",
+                  repr(message.at), conversation_id, self._content_ttl],
         ))
         return Message(conversation_id, seq, message.author, message.text, message.at, message.author_name,
                        delivery=Delivery.PENDING if message.deliver else None)
@@ -414,12 +419,13 @@ class RedisStore(Store):
     # --- outbound delivery --------------------------------------------------------
     @_redis_errors
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[DeliveryJob]:
-        flat_jobs = await self._s.claim_deliveries(keys=[self._keys.outbox, self._keys.outbox_attempts],
+        k = self._keys
+        flat_jobs = await self._s.claim_deliveries(keys=[k.outbox, k.outbox_attempts, k.outbox_windows],
                                                    args=[repr(now), repr(now + lease), limit])
         jobs = []
-        for member, attempts in zip(flat_jobs[::2], flat_jobs[1::2]):
+        for member, attempts, window in zip(flat_jobs[::3], flat_jobs[1::3], flat_jobs[2::3]):
             conversation_id, seq = member.rsplit("|", 1)
-            jobs.append(DeliveryJob(conversation_id, int(seq), int(attempts)))
+            jobs.append(DeliveryJob(conversation_id, int(seq), int(attempts), parse_window(window)))
         return jobs
 
     @_redis_errors
@@ -433,6 +439,7 @@ class RedisStore(Store):
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zrem(self._keys.outbox, member)
             pipe.hdel(self._keys.outbox_attempts, member)
+            pipe.hdel(self._keys.outbox_windows, member)
             await pipe.execute()
 
     @_redis_errors

@@ -13,6 +13,7 @@ import orjson
 from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Delivery
 from gateway.domain.model import Message, Presence, Role
 from gateway.core.ports import MARK_FIELDS, NewMessage
+from gateway.domain.windows import SendWindow
 
 MAX_PRIORITY = 899  # see queue_score
 
@@ -197,3 +198,19 @@ def with_delivery(m: Message, raw: str | None) -> Message:
         return m
     state, _, error = raw.partition("|")
     return replace(m, delivery=Delivery(state), delivery_error=error or None)
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+
+def encode_window(window: SendWindow) -> str:
+    """A job's send window as "free_until|tagged_until" (the outbox windows hash)."""
+    return f"{window.free_until!r}|{window.tagged_until!r}"
+
+
+def parse_window(raw: str | None) -> SendWindow | None:
+    """None for a job queued before windows were stored (no field)."""
+    if not raw:
+        return None
+    free_until, _, tagged_until = raw.partition("|")
+    return SendWindow(float(free_until), float(tagged_until))

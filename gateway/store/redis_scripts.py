@@ -135,7 +135,7 @@ return redis.call('HGETALL', KEYS[1])
 """
 
 # KEYS: conversation hash, messages list, delivery hash, outbox, outbox attempts, closed index,
-# provider links set. ARGV: prefix, conversation id, at, erased sender key, erased alias.
+# provider links set, outbox windows. ARGV: prefix, conversation id, at, erased sender key, erased alias.
 # Only a closed conversation. Every outbox job has its entry in the delivery hash (APPEND
 # writes both), so the hash's fields name the jobs to drop; the links set names its provider
 # keys. The first `erased_at` is kept; a record that no longer exists leaves the closed index.
@@ -150,6 +150,7 @@ for _, seq in ipairs(redis.call('HKEYS', KEYS[3])) do
   local job = ARGV[2] .. '|' .. seq
   redis.call('ZREM', KEYS[4], job)
   redis.call('HDEL', KEYS[5], job)
+  redis.call('HDEL', KEYS[8], job)
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[7])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
@@ -213,15 +214,17 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
 
-# KEYS: messages list, delivery hash, outbox, conversation hash. ARGV: encoded message, "1" to
-# deliver, due, id, content TTL ("0" = none). Storing a message and queueing its sending is one
-# step: a reply is never stored unsent. A message added to a closed conversation (the closing
+# KEYS: messages list, delivery hash, outbox, conversation hash, outbox windows. ARGV: encoded
+# message, its send window ("" = not to send), due, id, content TTL ("0" = none). Storing a
+# message and queueing its sending (with its window) is one step: a reply is never stored unsent. A message added to a closed conversation (the closing
 # notice, an out-of-hours exchange) gives the content keys their TTL if they have none yet.
 APPEND = """
 local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
-if ARGV[2] == '1' then
+if ARGV[2] ~= '' then
+  local job = ARGV[4] .. '|' .. seq
   redis.call('HSET', KEYS[2], seq, 'pending|')
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. '|' .. seq)
+  redis.call('ZADD', KEYS[3], ARGV[3], job)
+  redis.call('HSET', KEYS[5], job, ARGV[2])
 end
 if tonumber(ARGV[5]) > 0 and redis.call('HGET', KEYS[4], 'state') == 'closed' then
   if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
@@ -242,8 +245,8 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 return 1
 """
 
-# KEYS: outbox, attempts hash. ARGV: now, lease end, limit. Leases due jobs, returns
-# member, attempts pairs.
+# KEYS: outbox, attempts hash, windows hash. ARGV: now, lease end, limit. Leases due jobs,
+# returns member, attempts, window triples ("" for a job queued without its window).
 CLAIM_DELIVERIES = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
@@ -251,6 +254,7 @@ for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], ARGV[2], member)
   table.insert(out, member)
   table.insert(out, redis.call('HGET', KEYS[2], member) or '0')
+  table.insert(out, redis.call('HGET', KEYS[3], member) or '')
 end
 return out
 """

@@ -1,0 +1,167 @@
+"""What a counsellor does through the console, as use cases the console adapter calls.
+
+Log in and out, the console's opening snapshot, the team, opening a conversation, replying
+once per client id, and whether a session still lives. The adapter parses a frame, calls one
+of these and renders what comes back; the store is reached only from here (and the rest of
+the core). Presence across sockets (the offline grace) is in core/console_presence.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from gateway.core import audit
+from gateway.core.accounts import authenticate, hash_token, open_session, session_counsellor
+from gateway.core.handover import Handover, reassign, transfer
+from gateway.core.helpline import Helpline
+from gateway.domain.errors import AuthError, ProtocolError
+from gateway.domain.events import SessionEnded
+from gateway.domain.login_guard import LoginGuard, account_key
+from gateway.domain.model import Conversation, Counsellor, Message, Presence
+
+MAX_CLIENT_ID = 64
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Login:
+    """A login's outcome: a counsellor and their new token, or a wait (throttled)."""
+
+    counsellor: Counsellor | None = None
+    token: str | None = None
+    retry_after: float | None = None
+
+
+async def log_in(helpline: Helpline, guard: LoginGuard, username: str, password: str, address_key: str) -> Login:
+    """Check the throttle, then the password; AuthError with one answer whether the account exists or not."""
+    account = account_key(username)
+    wait = guard.check(account, address_key)
+    if wait is not None:  # same answer whether the account exists or not
+        return Login(retry_after=wait)
+    try:
+        counsellor = await authenticate(helpline.store, username, password)
+    except AuthError:
+        guard.failed(account, address_key)
+        audit.record("login_refused", None, at=helpline.clock.now())
+        raise
+    guard.succeeded(account, address_key)
+    token = await open_session(helpline.store, counsellor, helpline.config.session_hours)
+    audit.record("login", counsellor.id, at=helpline.clock.now())
+    return Login(counsellor, token)
+
+
+async def counsellor_of_session(helpline: Helpline, token: str | None) -> Counsellor | None:
+    """The counsellor whose live session this cookie token opens, else None."""
+    return await session_counsellor(helpline.store, token)
+
+
+async def session_alive(helpline: Helpline, token_hash: str) -> bool:
+    return bool(await helpline.store.session_counsellor(token_hash))
+
+
+async def log_out(helpline: Helpline, token: str) -> None:
+    """End the session everywhere: deleted, and every process closes its sockets (SessionEnded)."""
+    who = await counsellor_of_session(helpline, token)
+    audit.record("logout", who.id if who else None, at=helpline.clock.now())
+    await helpline.store.delete_session(hash_token(token))
+    await helpline.bus.publish(SessionEnded(hash_token(token)))
+
+
+# --- the console's reads -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConsoleStart:
+    """What a console shows when it opens: my conversations and my colleagues."""
+
+    conversations: list[Conversation]
+    team: list[Counsellor]
+
+
+async def console_start(helpline: Helpline, counsellor_id: str) -> ConsoleStart:
+    conversations = await helpline.store.conversations_of(counsellor_id)
+    return ConsoleStart(conversations, await team_of(helpline, counsellor_id))
+
+
+async def team_of(helpline: Helpline, counsellor_id: str) -> list[Counsellor]:
+    """Colleagues, for transfers (everyone but me)."""
+    return [c for c in await helpline.store.counsellors() if c.id != counsellor_id]
+
+
+async def open_conversation(helpline: Helpline, counsellor_id: str,
+                            conversation_id: object) -> tuple[Conversation, list[Message]]:
+    """My conversation's history; audited, and "seen" on the platforms that show it."""
+    conversation = await helpline.conversation_of(counsellor_id, conversation_id)
+    messages = await helpline.store.messages(conversation.id)
+    audit.record("open", counsellor_id, at=helpline.clock.now(), conversation_id=conversation.id)
+    await helpline.seen(counsellor_id, conversation.id)
+    return conversation, messages
+
+
+# --- replies -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Replied:
+    """A reply's outcome: the stored line, or `duplicate` (this client id was already stored)."""
+
+    conversation_id: str
+    message: Message | None
+    duplicate: bool = False
+
+
+async def reply_once(helpline: Helpline, counsellor_id: str, conversation_id: object, client_id: object,
+                     text: object) -> Replied:
+    """Store and send a reply once per (counsellor, client id), even if the page re-sends it
+    after a reconnect. A reply refused (window closed, conversation ended…) releases its
+    claim, so the same client id may be tried again."""
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
+        raise ProtocolError("bad_client_id", "Réponse sans identifiant.")
+    conversation = await helpline.conversation_of(counsellor_id, conversation_id)
+    claim = f"{counsellor_id}:{client_id}"
+    if not await helpline.store.claim_message_id("console", claim, helpline.config.dedupe_ttl_seconds):
+        return Replied(conversation.id, None, duplicate=True)
+    try:
+        message = await helpline.reply(counsellor_id, conversation.id, text)
+    except BaseException:
+        await asyncio.shield(helpline.store.release_message_id("console", claim))
+        raise
+    return Replied(conversation.id, message)
+
+
+# --- handovers, audited ----------------------------------------------------------------------
+
+async def transfer_conversation(helpline: Helpline, counsellor_id: str, conversation_id: object, *,
+                                to_counsellor: object = None, to_skill: object = None,
+                                note: object = None) -> Handover:
+    """Hand my conversation to a colleague or a skill (core/handover.py), and audit it."""
+    done = await transfer(helpline, counsellor_id, conversation_id, to_counsellor=to_counsellor,
+                          to_skill=to_skill, note=note)
+    audit.record("transfer", counsellor_id, at=helpline.clock.now(), conversation_id=done.conversation_id,
+                 outcome=done.outcome)
+    return done
+
+
+async def reassign_conversation(helpline: Helpline, supervisor_id: str, conversation_id: object,
+                                to_counsellor: object) -> Handover:
+    """A supervisor gives a conversation to someone else (core/handover.py), and it is audited."""
+    done = await reassign(helpline, supervisor_id, conversation_id, to_counsellor)
+    audit.record("reassign", supervisor_id, at=helpline.clock.now(), conversation_id=done.conversation_id)
+    return done
+
+
+# --- the line's gauges (metrics) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LineGauges:
+    """Helpline-wide numbers a scrape shows: conversations waiting, counsellors available."""
+
+    queue_length: int
+    counsellors_available: int
+
+
+async def line_gauges(helpline: Helpline) -> LineGauges:
+    """Read now from the store (a StoreError goes to the caller: the last values stay)."""
+    queue = await helpline.store.queue()
+    counsellors = await helpline.store.counsellors()
+    return LineGauges(len(queue), sum(1 for c in counsellors if c.presence is Presence.AVAILABLE))

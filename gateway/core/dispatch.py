@@ -1,0 +1,82 @@
+"""The dispatcher: plans assignments from a snapshot and applies each one atomically.
+
+It runs on `Periodic`: a round whenever an event may allow an assignment (a conversation
+waits, a counsellor's presence or load changed), and every DISPATCH_TICK_SECONDS on the
+clock as a safety net. With a ManualClock the tick only fires when a test moves time, so
+every event that may allow an assignment must kick it (see `may_allow_assignment`).
+Any process may dispatch: `try_assign` never assigns twice nor above capacity.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from gateway.core.lines import ours
+from gateway.core.periodic import Periodic
+from gateway.core.ports import AssignOutcome
+from gateway.domain.events import ConversationChanged, ConversationFacts, Event, HandedOver, PresenceChanged, PriorityRaised
+from gateway.domain.model import Author, ConversationState, CounsellorLoad, Presence
+from gateway.domain.routing import plan_assignments
+
+if TYPE_CHECKING:
+    from gateway.core.helpline import Helpline
+
+log = logging.getLogger(__name__)
+
+DISPATCH_TICK_SECONDS = 2.0  # safety net: re-plan even if a bus event was lost
+
+
+def may_allow_assignment(event: Event) -> bool:
+    """A conversation waits or a counsellor may have room: re-plan (events of any process)."""
+    if isinstance(event, (PresenceChanged, PriorityRaised)):
+        return True
+    return isinstance(event, (ConversationChanged, HandedOver)) and event.state is not ConversationState.ASSIGNED
+
+
+class Dispatcher:
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self.loop = Periodic("dispatcher", self.dispatch_once, DISPATCH_TICK_SECONDS, helpline.clock)
+
+    def on_event(self, event: Event) -> None:
+        if may_allow_assignment(event):
+            self.loop.kick()
+
+    async def dispatch_once(self) -> int:
+        """One planning round: plan from a snapshot, apply each assignment atomically."""
+        helpline, store = self.helpline, self.helpline.store
+        queue = await store.queue()
+        if not queue:
+            return 0
+        counsellors = {c.id: c for c in await store.counsellors()}
+        loads = await store.loads()
+        candidates = [
+            CounsellorLoad(c.id, c.presence, loads.get(c.id, 0), helpline.capacity_of(c), c.last_assigned_at,
+                           c.skills)
+            for c in counsellors.values()
+        ]
+        helpline.active_capacity = sum(c.capacity for c in candidates if c.presence is Presence.AVAILABLE)
+        assigned = 0
+        now = helpline.clock.now()
+        for step in plan_assignments(queue, candidates, now, helpline.config.skill_wait_seconds):
+            counsellor = counsellors[step.counsellor_id]
+            outcome = await store.try_assign(step.conversation_id, counsellor.id, helpline.capacity_of(counsellor),
+                                             helpline.clock.now())
+            if outcome is AssignOutcome.ASSIGNED:
+                assigned += 1
+                await self._announce_assigned(step.conversation_id, counsellor.display_name)
+            else:
+                self.loop.kick()  # the snapshot went stale (another process): plan again
+        return assigned
+
+    async def _announce_assigned(self, conversation_id: str, counsellor_name: str) -> None:
+        helpline = self.helpline
+        conversation = await helpline.store.get_conversation(conversation_id)
+        if conversation is None:
+            return
+        now = helpline.clock.now()
+        await helpline.bus.publish(ConversationChanged(ConversationFacts.of(conversation, counsellor_name)))
+        text = helpline.config.messages["assigned"].format(counsellor=counsellor_name)
+        await helpline.say(conversation, ours(conversation, Author.SYSTEM, text, now))
+        log.info("conversation %s assigned", conversation.id)

@@ -1,0 +1,196 @@
+"""What a teen's live client (the web widget) can ask of the helpline: resume, write, type, end,
+and the socket's comings and goings (a waiting teen who leaves for good abandons the queue).
+
+The adapter moves frames; what the teen may see, how fast they may write and when a closed
+tab counts as leaving are decided here. Internal notes never reach a teen: `shown_to_teen`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gateway.domain.errors import GatewayError, ProtocolError
+from gateway.domain.model import (
+    Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
+)
+from gateway.domain.rate_limit import MONOTONIC, KeyedBuckets
+
+if TYPE_CHECKING:
+    from gateway.core.helpline import Helpline
+
+log = logging.getLogger(__name__)
+
+# The adapter starts listening to a conversation's events, in the state it was read in.
+Listen = Callable[[str, ConversationState], None]
+SLOW_DOWN = ("Tu envoies beaucoup de messages d'un coup : attends quelques secondes, "
+             "ton message n'est pas perdu.")
+
+
+def shown_to_teen(message: Message) -> bool:
+    """Counsellors' internal notes (Author.NOTE) never reach the teen: the one place it is decided."""
+    return message.author is not Author.NOTE
+
+
+@dataclass
+class TeenLimits:
+    """Per teen (sender key), this process: messages refused beyond the rate, typing dropped."""
+
+    messages: KeyedBuckets
+    typing: KeyedBuckets
+
+    @classmethod
+    def from_config(cls, config) -> "TeenLimits":
+        per_minute = config.widget_messages_per_minute
+        return cls(messages=KeyedBuckets(per_minute / 60, max(3, per_minute // 2)), typing=KeyedBuckets(2.0, 10))
+
+
+@dataclass(frozen=True)
+class TeenStatus:
+    """Where the teen's conversation stands, as their client shows it."""
+
+    conversation_id: str
+    state: ConversationState
+    counsellor_name: str | None = None
+    position: int | None = None  # queued only
+    wait: str | None = None  # the estimated wait as the teen reads it; queued only
+
+
+@dataclass(frozen=True)
+class Resumed:
+    status: TeenStatus | None  # None: no conversation in progress
+    history: list[Message] = field(default_factory=list)  # after the client's last seq, no notes
+
+
+@dataclass(frozen=True)
+class Written:
+    """A teen's message taken: stored (or a duplicate), with what the teen must now be shown."""
+
+    duplicate: bool
+    message: Message | None = None
+    status: TeenStatus | None = None  # set when the message opened a conversation new to this client
+    replies: list[Message] = field(default_factory=list)  # automatic replies stored with it
+
+
+async def status_of(helpline: Helpline, conversation: Conversation) -> TeenStatus:
+    counsellor_name = position = wait = None
+    if conversation.counsellor_id:
+        profile = await helpline.store.get_counsellor(conversation.counsellor_id)
+        counsellor_name = profile.display_name if profile else None
+    if conversation.state is ConversationState.QUEUED:
+        position = (await helpline.queue_positions()).get(conversation.id)
+        if position is not None:
+            wait = helpline.wait_estimate(position).text_fr()
+    return TeenStatus(conversation.id, conversation.state, counsellor_name, position, wait)
+
+
+async def _listen_then_read(helpline: Helpline, conversation: Conversation, listen: Listen) -> TeenStatus:
+    """Listen to the conversation first, then read it: no change can fall in between."""
+    listen(conversation.id, conversation.state)
+    conversation = await helpline.store.get_conversation(conversation.id) or conversation
+    return await status_of(helpline, conversation)
+
+
+async def resume(helpline: Helpline, sender_key: str, after_seq: int, listen: Listen) -> Resumed:
+    """A teen's hello: their conversation in progress, if any, and what they have not seen yet."""
+    conversation = await helpline.store.active_conversation_of(sender_key)
+    if conversation is None:
+        return Resumed(None)
+    status = await _listen_then_read(helpline, conversation, listen)
+    history = await helpline.store.messages(conversation.id, after_seq=after_seq)
+    return Resumed(status, [m for m in history if shown_to_teen(m)])
+
+
+async def write(helpline: Helpline, limits: TeenLimits, sender_key: str, client_id: str, text: object,
+                bound_conversation_id: str | None, listen: Listen) -> Written:
+    """A teen's message from the widget: rate-limited per teen, stored once (by client id)."""
+    if not limits.messages.take(sender_key, MONOTONIC.now()):
+        raise ProtocolError("slow_down", SLOW_DOWN)
+    inbound = InboundMessage(Channel.WEB, sender_key, client_id, text, helpline.clock.now())
+    result = await helpline.receive(inbound)
+    if result.duplicate:
+        return Written(duplicate=True)
+    conversation = result.conversation
+    status = None
+    if conversation.id != bound_conversation_id:
+        status = await _listen_then_read(helpline, conversation, listen)
+    # Automatic replies stored during receive() may have been published before the client listened.
+    later = await helpline.store.messages(conversation.id, after_seq=result.message.seq)
+    replies = [m for m in later if m.author is not Author.TEEN and shown_to_teen(m)]
+    return Written(False, result.message, status, replies)
+
+
+async def _own_open_conversation(helpline: Helpline, sender_key: str,
+                                 conversation_id: str | None) -> Conversation | None:
+    if conversation_id is None:
+        return None
+    conversation = await helpline.store.get_conversation(conversation_id)
+    if conversation is None or conversation.sender_key != sender_key or not conversation.is_open:
+        return None
+    return conversation
+
+
+async def typing(helpline: Helpline, limits: TeenLimits, sender_key: str, conversation_id: str | None,
+                 active: bool) -> None:
+    """Shown to the counsellor only once somebody has the conversation; a flood is dropped."""
+    if not limits.typing.take(sender_key, MONOTONIC.now()):
+        return
+    conversation = await _own_open_conversation(helpline, sender_key, conversation_id)
+    if conversation is not None and conversation.state is ConversationState.ASSIGNED:
+        await helpline.teen_typing(conversation, active)
+
+
+async def end(helpline: Helpline, sender_key: str, conversation_id: str | None) -> None:
+    """The teen ends their conversation (waiting or in progress)."""
+    conversation = await _own_open_conversation(helpline, sender_key, conversation_id)
+    if conversation is not None:
+        await helpline.close(conversation.id, CloseReason.BY_TEEN)
+
+
+class LeaveTimers:
+    """A waiting teen whose last socket (in this process) closed has `widget_leave_seconds` to
+    come back (a reload does, within seconds); otherwise they left the queue: abandoned.
+    The timers sleep on the helpline's clock, so tests move time instead of waiting."""
+
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self._timers: dict[str, asyncio.Task] = {}
+
+    @property
+    def pending(self) -> int:
+        return len(self._timers)
+
+    def gone(self, conversation_id: str, state: ConversationState | None) -> None:
+        """The last socket of this conversation closed; `state` is the last one its client showed."""
+        if state is not ConversationState.QUEUED or conversation_id in self._timers:
+            return
+        left_at = self.helpline.clock.now()
+        task = asyncio.get_running_loop().create_task(self._after_grace(conversation_id, left_at))
+        self._timers[conversation_id] = task
+
+    def back(self, conversation_id: str) -> None:
+        task = self._timers.pop(conversation_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _after_grace(self, conversation_id: str, left_at: float) -> None:
+        clock = self.helpline.clock
+        try:  # counted from `left_at`, not from when this task first runs
+            await clock.sleep(left_at + self.helpline.config.widget_leave_seconds - clock.now())
+        finally:
+            if self._timers.get(conversation_id) is asyncio.current_task():
+                del self._timers[conversation_id]
+        try:
+            await self.helpline.teen_left(conversation_id, left_at)
+        except GatewayError as exc:
+            log.warning("could not record a teen leaving the queue: %s", exc.code)
+
+    async def close(self) -> None:
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)

@@ -1,0 +1,78 @@
+"""Which bus events a console session accepts, and the frame it gets for each (docs/protocol.md, "Console").
+
+One entry per event type: who it is for, and its console payload. The core publishes facts;
+this is the only place that turns them into console frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gateway.domain.events import (
+    ConversationChanged,
+    DeliveryChanged,
+    Event,
+    HandedOver,
+    MessageAdded,
+    PresenceChanged,
+    PriorityRaised,
+    Typing,
+)
+from gateway.domain.model import Author
+from gateway.http.console_view import TRANSFERRED, console_view
+
+
+class Session(Protocol):
+    counsellor_id: str
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """For one event type: whether a counsellor's session wants it, and the frame it gets."""
+
+    wanted: Callable[[Any, str], bool]
+    frame: Callable[[Any, float], dict]
+
+
+def _for_assignee(event: Any, counsellor_id: str) -> bool:
+    return event.counsellor_id == counsellor_id
+
+
+def _conversation(event: ConversationChanged | PriorityRaised, now: float) -> dict:
+    return {"type": "conversation", "conversation": console_view(event.conversation, now)}
+
+
+RENDERINGS: dict[type, Rendering] = {
+    MessageAdded: Rendering(  # my own replies come back in the ack, not here
+        lambda e, me: _for_assignee(e, me) and e.message.author is not Author.COUNSELLOR,
+        lambda e, now: {"type": "message", "conversation_id": e.conversation_id, "message": e.message.view()}),
+    ConversationChanged: Rendering(_for_assignee, _conversation),
+    PriorityRaised: Rendering(_for_assignee, _conversation),  # the row shows why, the state is unchanged
+    HandedOver: Rendering(  # the one it left removes it; the new assignee gets its ConversationChanged
+        lambda e, me: e.previous_counsellor_id == me,
+        lambda e, now: {"type": "conversation", "conversation": console_view(e.conversation, now, TRANSFERRED)}),
+    Typing: Rendering(
+        lambda e, me: _for_assignee(e, me) and e.by is Author.TEEN,
+        lambda e, now: {"type": "typing", "conversation_id": e.conversation_id, "active": e.active}),
+    DeliveryChanged: Rendering(
+        _for_assignee,
+        lambda e, now: {"type": "delivery", "conversation_id": e.conversation_id, "seq": e.seq,
+                        "delivery": e.delivery.value, "delivery_error": e.delivery_error}),
+    PresenceChanged: Rendering(
+        _for_assignee,
+        lambda e, now: {"type": "presence", "presence": e.presence.value}),
+}
+
+# Events that change what a supervisor sees (queue, team, load): the feed is refreshed at once.
+FEED_EVENTS: frozenset[type] = frozenset({ConversationChanged, PriorityRaised, HandedOver, PresenceChanged})
+
+
+def accepts(session: Session, event: Event) -> bool:
+    rendering = RENDERINGS.get(type(event))
+    return rendering is not None and rendering.wanted(event, session.counsellor_id)
+
+
+def payload(event: Event, now: float) -> dict:
+    return RENDERINGS[type(event)].frame(event, now)

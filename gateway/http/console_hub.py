@@ -1,0 +1,168 @@
+"""This process's console sockets: fan-out of bus events, the supervision feed, the session check.
+
+Each socket's session decides what it accepts and renders its own payload at fan-out (Zulip's
+`accepts_event` / `get_client_payload`): the core publishes facts, the console's view of them
+is built here. Timers (the supervision feed every SUPERVISION_SECONDS, the session check every
+SESSION_CHECK_SECONDS) run on the helpline's clock through `Periodic`; the offline grace is the
+core's (ConsolePresence): the hub only reports sockets opened and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.console_presence import ConsolePresence
+from gateway.core.counsellor import session_alive
+from gateway.core.helpline import Helpline
+from gateway.core.periodic import Periodic
+from gateway.core.supervision import snapshot
+from gateway.domain.errors import GatewayError
+from gateway.domain.events import Barrier, Event, SessionEnded
+from gateway.http.console_frames import FEED_EVENTS, accepts, payload
+from gateway.http.sockets import QueuedSender
+
+log = logging.getLogger(__name__)
+
+SUPERVISION_SECONDS = 2.0  # the supervisor view is a snapshot pushed this often (any process's changes)
+SESSION_CHECK_SECONDS = 30.0  # an expired session closes its sockets within this long
+SESSION_ENDED = 4401  # close code: the page goes back to the login form
+
+
+@dataclass(eq=False)
+class ConsoleSession:
+    """One open console socket: whose it is, which session opened it."""
+
+    sender: QueuedSender
+    counsellor_id: str
+    token_hash: str
+    supervisor: bool = False
+
+
+class ConsoleHub:
+    """This process's console sockets, by counsellor; fed by the bus."""
+
+    def __init__(self, helpline: Helpline):
+        self.helpline = helpline
+        self.presence = ConsolePresence(helpline)
+        self._by_counsellor: dict[str, set[ConsoleSession]] = {}
+        self._pongs: dict[str, tuple[ConsoleSession, str | None]] = {}  # barrier token -> who pinged, ping id
+        self._closed = False  # after close(), no timer starts again (events still come during shutdown)
+        self._supervision = Periodic("console-supervision", self._push_supervision, SUPERVISION_SECONDS,
+                                     helpline.clock)
+        self._session_check = Periodic("console-session-check", self._close_ended_sessions,
+                                       SESSION_CHECK_SECONDS, helpline.clock)
+        self._own_events: dict[type, Callable[[Any], None]] = {SessionEnded: self._session_ended,
+                                                               Barrier: self._barrier_back}
+        helpline.bus.subscribe(self._on_event)
+
+    def sessions(self) -> list[ConsoleSession]:
+        return [s for sessions in self._by_counsellor.values() for s in sessions]
+
+    def add(self, session: ConsoleSession) -> None:
+        self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
+        self.presence.socket_opened(session.counsellor_id)
+        if not self._closed:
+            self._session_check.start()
+        if session.supervisor:
+            self.refresh_supervision()
+
+    def remove(self, session: ConsoleSession) -> None:
+        sessions = self._by_counsellor.get(session.counsellor_id)
+        if sessions is None or session not in sessions:
+            return
+        sessions.discard(session)
+        if not sessions:
+            del self._by_counsellor[session.counsellor_id]
+        self.presence.socket_closed(session.counsellor_id)
+        for token in [t for t, (s, _) in self._pongs.items() if s is session]:
+            del self._pongs[token]
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._supervision.stop()
+        await self._session_check.stop()
+        await self.presence.close()
+
+    # --- timers -----------------------------------------------------------------------------------
+    def refresh_supervision(self) -> None:
+        """Push the supervisors here a fresh picture now (started on the first supervisor)."""
+        if self._closed:
+            return
+        if self._supervision.running:
+            self._supervision.kick()
+        else:
+            self._supervision.start()
+
+    def _supervisors(self) -> list[ConsoleSession]:
+        return [s for s in self.sessions() if s.supervisor]
+
+    async def _push_supervision(self) -> None:
+        """One round of the feed: the live picture to every supervisor connected here."""
+        if not self._supervisors():
+            return
+        try:
+            frame = await snapshot(self.helpline)
+        except GatewayError as exc:
+            log.warning("supervision snapshot failed: %s", exc.code)
+            return
+        for session in self._supervisors():
+            session.sender.send(frame)
+
+    async def _close_ended_sessions(self) -> None:
+        """A session that expires closes its sockets, like a logout does."""
+        for token_hash in {s.token_hash for s in self.sessions()}:
+            try:
+                alive = await session_alive(self.helpline, token_hash)
+            except GatewayError:
+                continue  # the store is away: try again next round
+            if not alive:
+                self._close_sessions(token_hash, SESSION_ENDED, b"session ended")
+
+    def _close_sessions(self, token_hash: str, code: int, message: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for session in self.sessions():
+            if session.token_hash == token_hash:
+                loop.create_task(session.sender.ws.close(code=code, message=message))
+
+    # --- ping: a barrier through the bus ------------------------------------------------------------
+    def barrier_for_pong(self, session: ConsoleSession, ping_id: str | None) -> Barrier:
+        """A Barrier to publish: when it comes back here, `session` gets its pong, after every
+        event this process received before it (the bus keeps one publisher's order)."""
+        token = secrets.token_hex(16)
+        self._pongs[token] = (session, ping_id)
+        return Barrier(token)
+
+    def drop_barrier(self, barrier: Barrier) -> None:
+        """The barrier could not be published: no pong will come for it."""
+        self._pongs.pop(barrier.token, None)
+
+    # --- fan-out ------------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Each session takes what it accepts, rendered for it; the hub's own events act here."""
+        own = self._own_events.get(type(event))
+        if own is not None:
+            own(event)
+            return
+        now = self.helpline.clock.now()
+        for session in self.sessions():
+            if accepts(session, event):
+                session.sender.send(payload(event, now))
+        if type(event) in FEED_EVENTS and self._supervisors():
+            self.refresh_supervision()
+
+    def _session_ended(self, event: SessionEnded) -> None:
+        """Logged out on some process: this session's sockets here close too."""
+        self._close_sessions(event.token_hash, 1000, b"")
+
+    def _barrier_back(self, event: Barrier) -> None:
+        """Our own ping's barrier came round: its pong goes out after everything before it.
+        Another process's barrier is not ours to answer."""
+        pinged = self._pongs.pop(event.token, None)
+        if pinged is not None:
+            session, ping_id = pinged
+            session.sender.send({"type": "pong", "id": ping_id})

@@ -1,0 +1,178 @@
+"""One counsellor's console socket: parse a frame, call one core use case, write what comes back.
+
+Protocol: docs/protocol.md ("Console"). Every frame about a conversation is checked by the
+core against its assigned counsellor; nothing is acted on once the session has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import WSMsgType
+
+from gateway.core.abuse import lift_abuse, mark_abusive
+from gateway.core.counsellor import (
+    console_start,
+    open_conversation,
+    reassign_conversation,
+    reply_once,
+    session_alive,
+    team_of,
+    transfer_conversation,
+)
+from gateway.core.helpline import Helpline
+from gateway.core.retention import erase_on_request
+from gateway.domain.errors import GatewayError, ProtocolError
+from gateway.domain.model import CloseReason, Counsellor, Presence
+from gateway.http.console_hub import ConsoleHub, ConsoleSession
+from gateway.http.console_view import console_view
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 64  # ids echoed back in errors and pongs are cut to this
+
+
+def team_view(team: list[Counsellor]) -> list[dict]:
+    """Colleagues, for transfers: name, skills, presence (no load, no conversations)."""
+    return [{"id": c.id, "display_name": c.display_name, "skills": sorted(c.skills), "presence": c.presence.value}
+            for c in team]
+
+
+def _short_id(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= MAX_ID else None
+
+
+class ConsoleConnection:
+    """Moves frames between one counsellor's socket and the core."""
+
+    def __init__(self, helpline: Helpline, hub: ConsoleHub, session: ConsoleSession):
+        self.helpline = helpline
+        self.hub = hub
+        self.session = session
+        self.counsellor_id = session.counsellor_id
+        self.send = session.sender.send
+        self._handlers: dict[str, Callable[[dict], Awaitable[None]]] = {
+            "presence": self._presence, "open": self._open, "reply": self._reply, "typing": self._typing,
+            "close": self._close, "ping": self._ping, "team": self._team, "transfer": self._transfer,
+            "mark_abusive": self._mark_abusive, "erase": self._erase, "lift_abuse": self._lift_abuse,
+            "reassign": self._reassign,
+        }
+
+    async def run(self, counsellor: Counsellor) -> None:
+        start = await console_start(self.helpline, self.counsellor_id)
+        now = self.helpline.clock.now()
+        self.send({
+            "type": "init",
+            "me": counsellor.public(),
+            "conversations": [console_view(c, now) for c in start.conversations],
+            "team": team_view(start.team),
+            "server_time": int(now * 1000),
+            "limits": {"max_message_chars": self.helpline.config.max_message_chars},
+        })
+        async for frame in self.session.sender.ws:
+            if frame.type is not WSMsgType.TEXT:
+                break
+            if not await session_alive(self.helpline, self.session.token_hash):
+                break  # expired or logged out elsewhere: no frame is acted on after that
+            await self._handle(frame.data)
+
+    async def _handle(self, data: str) -> None:
+        frame: dict = {}
+        try:
+            parsed = orjson.loads(data)
+            if not isinstance(parsed, dict):
+                raise ProtocolError("bad_frame", "Message illisible.")
+            frame = parsed
+            kind = frame.get("type")
+            handler = self._handlers.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise ProtocolError("unknown_type", "Action inconnue.")
+            await handler(frame)
+        except orjson.JSONDecodeError:
+            self._error(ProtocolError("bad_frame", "Message illisible."), frame)
+        except ProtocolError as exc:
+            self._error(exc, frame)
+        except GatewayError as exc:
+            log.warning("console frame failed: %s", exc.code)
+            self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."), frame)
+
+    def _error(self, exc: ProtocolError, frame: dict) -> None:
+        """The error names the refused frame's ids, so the page can mark the right line."""
+        error = {"type": "error", "code": exc.code, "message": str(exc)}
+        for key in ("client_id", "conversation_id"):
+            if isinstance(frame.get(key), str):
+                error[key] = frame[key][:MAX_ID]
+        self.send(error)
+
+    # --- one handler per frame type ----------------------------------------------------------------
+    async def _presence(self, frame: dict) -> None:
+        try:
+            presence = Presence(frame.get("presence"))
+        except ValueError as exc:
+            raise ProtocolError("bad_presence", "Statut inconnu.") from exc
+        await self.helpline.set_presence(self.counsellor_id, presence)
+
+    async def _open(self, frame: dict) -> None:
+        conversation, messages = await open_conversation(self.helpline, self.counsellor_id,
+                                                         frame.get("conversation_id"))
+        self.send({"type": "history", "conversation_id": conversation.id, "messages": [m.view() for m in messages]})
+
+    async def _reply(self, frame: dict) -> None:
+        client_id = frame.get("client_id")
+        done = await reply_once(self.helpline, self.counsellor_id, frame.get("conversation_id"), client_id,
+                                frame.get("text"))
+        ack = {"type": "ack", "conversation_id": done.conversation_id, "client_id": client_id}
+        if done.duplicate:
+            self.send({**ack, "message": None, "duplicate": True})
+        else:
+            self.send({**ack, "message": done.message.view()})
+
+    async def _typing(self, frame: dict) -> None:
+        await self.helpline.counsellor_typing(self.counsellor_id, frame.get("conversation_id"),
+                                              frame.get("active") is True)
+
+    async def _close(self, frame: dict) -> None:
+        conversation = await self.helpline.conversation_of(self.counsellor_id, frame.get("conversation_id"))
+        await self.helpline.close(conversation.id, CloseReason.BY_COUNSELLOR)
+
+    async def _ping(self, frame: dict) -> None:
+        """Pong only once a Barrier has gone round the bus: every event published before the
+        ping is then on this socket before the pong (on the Redis bus too)."""
+        barrier = self.hub.barrier_for_pong(self.session, _short_id(frame.get("id")))
+        try:
+            await self.helpline.bus.publish(barrier)
+        except BaseException:
+            self.hub.drop_barrier(barrier)
+            raise
+
+    async def _team(self, frame: dict) -> None:
+        self.send({"type": "team", "team": team_view(await team_of(self.helpline, self.counsellor_id))})
+
+    async def _transfer(self, frame: dict) -> None:
+        done = await transfer_conversation(self.helpline, self.counsellor_id, frame.get("conversation_id"),
+                                           to_counsellor=frame.get("to_counsellor"), to_skill=frame.get("to_skill"),
+                                           note=frame.get("note"))
+        self.send({"type": "transferred", "conversation_id": done.conversation_id, "outcome": done.outcome,
+                   "to": done.to_name})
+
+    async def _mark_abusive(self, frame: dict) -> None:
+        conversation_id = frame.get("conversation_id")
+        until = await mark_abusive(self.helpline, self.counsellor_id, conversation_id, frame.get("hours"))
+        self.send({"type": "marked_abusive", "conversation_id": conversation_id, "until": int(until * 1000)})
+
+    async def _erase(self, frame: dict) -> None:
+        conversation_id = frame.get("conversation_id")
+        await erase_on_request(self.helpline, self.counsellor_id, conversation_id)
+        self.send({"type": "erased", "conversation_id": conversation_id})
+
+    async def _lift_abuse(self, frame: dict) -> None:
+        await lift_abuse(self.helpline, self.counsellor_id, frame.get("mark_id"))
+        self.send({"type": "abuse_lifted", "mark_id": frame.get("mark_id")})
+        self.hub.refresh_supervision()  # no bus event says so: the marks list changed here
+
+    async def _reassign(self, frame: dict) -> None:
+        done = await reassign_conversation(self.helpline, self.counsellor_id, frame.get("conversation_id"),
+                                           frame.get("to_counsellor"))
+        self.send({"type": "reassigned", "conversation_id": done.conversation_id, "to": done.to_name})

@@ -1,0 +1,36 @@
+"""How a counsellor sees a conversation on the console: pseudonym, channel, state, times.
+
+Presentation, so it lives with the console, not in the core: the core's events carry
+`ConversationFacts`; a stored `Conversation` has the same fields, and either renders here.
+"""
+
+from __future__ import annotations
+
+from gateway.domain.events import ConversationFacts
+from gateway.domain.model import Conversation
+from gateway.domain.windows import window_view
+
+TRANSFERRED = "transferred"  # the state shown to the counsellor a conversation was handed away from
+
+
+def ms(ts: float | None) -> int | None:
+    return None if ts is None else int(ts * 1000)
+
+
+def console_view(c: Conversation | ConversationFacts, now: float, state: str | None = None) -> dict:
+    """A conversation as a counsellor sees it: pseudonym and channel, nothing else about the person.
+    `state` overrides the shown state (TRANSFERRED for the previous counsellor of a handover)."""
+    return {
+        "id": c.id,
+        "alias": c.alias,
+        "channel": c.channel.value,
+        "state": state or c.state.value,
+        "opened_at": ms(c.opened_at),
+        "waiting_since": ms(c.waiting_since),
+        "last_message_at": ms(c.last_teen_message_at),
+        "queued_at": ms(c.queued_at),
+        "priority": c.priority,
+        "priority_reason": c.priority_reason,
+        "required_skill": c.required_skill,
+        **window_view(c, now),
+    }

@@ -1,9 +1,10 @@
 """Meta webhooks in: `/webhooks/messenger` and `/webhooks/whatsapp`.
 
-Thin on purpose (STYLE.md): check the size, verify the signature over the raw bytes, parse,
-hand every event to the core, answer 200 once all are stored. A bad signature → 403 and
-nothing stored; a body that cannot come from Meta → 400; an event we do not handle → 200,
-ignored. A store failure → 503, so Meta retries (duplicates are dropped by message id).
+Thin on purpose (STYLE.md): read the whole body (413 above `MAX_BODY`), verify the signature
+over those raw bytes, parse, hand every event to the core, answer 200 once all are stored. A
+bad signature → 403 and nothing stored; a body that cannot come from Meta → 400; an event we
+do not handle → 200, ignored. A store failure → 503 (the app's `store_outages` middleware),
+so Meta retries (duplicates are dropped by message id).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from aiohttp import web
 
 from gateway.core.helpline import Helpline
 from gateway.core.delivery import DeliveryWorker
-from gateway.domain.errors import StoreError
 from gateway.domain.model import Channel, Delivery
 
 from .meta_events import MetaIgnored, MetaMessage, MetaStatus, MetaWatermark, PayloadError
@@ -26,7 +26,27 @@ from .whatsapp_parse import parse_whatsapp
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024 + 64 * 1024  # WhatsApp: up to 3 MB per POST
+MAX_BODY = 3 * 1024 * 1024  # bytes; WhatsApp sends up to 3 MB per POST (docs/security.md)
+CHUNK = 64 * 1024
+TOO_LARGE = {"error": "payload too large"}
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes | None:
+    """The whole body, or None if it is larger than `limit`.
+
+    Why a loop: `request.content.read(n)` returns only what is buffered so far (a 1 MB body
+    came back cut, and its HMAC failed); `request.read()` is capped by the app's
+    client_max_size, which is kept small for every other route.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -58,11 +78,10 @@ class MetaWebhooks:
         return await self._receive(request, Channel.WHATSAPP, parse_whatsapp)
 
     async def _receive(self, request: web.Request, channel: Channel, parse) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.json_response({"error": "payload too large"}, status=413)
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
-            return web.json_response({"error": "payload too large"}, status=413)
+        raw = await read_body(request)
+        if raw is None:
+            log.warning("%s webhook refused: body over %d bytes", channel.value, MAX_BODY)
+            return web.json_response(TOO_LARGE, status=413)
         if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), self.secrets.app_secret.encode()):
             log.warning("%s webhook refused: bad or missing signature", channel.value)
             return web.json_response({"error": "bad signature"}, status=403)
@@ -71,12 +90,8 @@ class MetaWebhooks:
         except PayloadError:
             log.warning("%s webhook refused: not a Meta payload", channel.value)
             return web.json_response({"error": "bad payload"}, status=400)
-        try:
-            for event in events:
-                await self._handle(channel, event)
-        except StoreError:
-            log.warning("%s webhook not stored (store unavailable): Meta will retry", channel.value)
-            return web.json_response({"error": "try again"}, status=503)
+        for event in events:
+            await self._handle(channel, event)  # a StoreError → 503 (store_outages): Meta retries
         return web.json_response({"ok": True})
 
     async def _handle(self, channel: Channel, event) -> None:

@@ -18,10 +18,12 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.core.helpline import Helpline
+from gateway.core.seq_gate import SeqGate
 from gateway.core.teen import TeenStatus, shown_to_teen
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
 from gateway.domain.events import Barrier, ConversationChanged, Event, HandedOver, MessageAdded, PriorityRaised, Typing
 from gateway.domain.model import Author, ConversationState, Message
+from gateway.http.frame_schema import WIDGET_FRAMES, WIDGET_HELLO, read_frame
 from gateway.http.security import client_address_key, request_origin_allowed, too_many_requests
 from gateway.http.metrics import METRICS
 from gateway.domain.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
@@ -30,10 +32,13 @@ from gateway.http.sockets import SOCKETS, QueuedSender
 log = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 HELLO_TIMEOUT = 10.0
 MAX_FRAME_BYTES = 16 * 1024
 QUEUED, ASSIGNED, CLOSED = ConversationState.QUEUED, ConversationState.ASSIGNED, ConversationState.CLOSED
+NOT_UNDERSTOOD = "Ce message n'a pas été compris."
+# French for a teen, per refusal code of a frame's shape (frame_schema); "" for any other.
+FRAME_ERRORS = {"": NOT_UNDERSTOOD, "bad_text": "Ton message n'a pas pu être lu.",
+                "bad_hello": "La connexion n'a pas pu démarrer."}
 
 
 @dataclass
@@ -64,14 +69,14 @@ class WidgetSession:
     counsellor: str | None = None
     position: int | None = None
     wait: str | None = None  # the estimated wait, as the teen reads it
-    sent_seqs: set[int] = field(default_factory=set)
+    lines: SeqGate | None = field(default=None, repr=False)  # what it shows, in seq order, no gap
 
     def accepts(self, event: Event) -> bool:
-        """Of the events about its conversation: our lines (never a note), the counsellor typing,
-        a new state it does not show yet."""
+        """Of the events about its conversation: our lines (the gate counts a note without
+        sending it; the teen's own lines come in acks), the counsellor typing, a new state it
+        does not show yet."""
         if isinstance(event, MessageAdded):
-            message = event.message
-            return message.author is not Author.TEEN and shown_to_teen(message) and message.seq not in self.sent_seqs
+            return event.message.author is not Author.TEEN
         if isinstance(event, Typing):
             return event.by is Author.COUNSELLOR
         if isinstance(event, ConversationChanged):
@@ -80,10 +85,7 @@ class WidgetSession:
         return False  # a raise, a handover's previous counsellor, deliveries: the console's
 
     def payload(self, event: Event) -> dict:
-        """This client's frame for an event it accepts (and what it now shows)."""
-        if isinstance(event, MessageAdded):
-            self.sent_seqs.add(event.message.seq)
-            return {"type": "message", "message": event.message.view()}
+        """This client's frame for an event it accepts other than a line (and what it now shows)."""
         if isinstance(event, Typing):
             return {"type": "typing", "active": event.active}
         self.state = event.state
@@ -91,9 +93,9 @@ class WidgetSession:
         self.position = None  # positions come from the refresher
         return self.state_frame()
 
-    def send_message(self, message: Message) -> None:
-        if shown_to_teen(message) and message.seq not in self.sent_seqs:
-            self.sent_seqs.add(message.seq)
+    def send_line(self, conversation_id: str, message: Message) -> None:
+        """The gate's way out: one line, in its turn."""
+        if conversation_id == self.conversation_id:
             self.sender.send({"type": "message", "message": message.view()})
 
     def show(self, status: TeenStatus) -> None:
@@ -135,8 +137,10 @@ class WidgetHub:
         """From now on, this session gets the conversation's events (the core reads it after);
         an event of the state it was read in is not news."""
         self.unbind(session)
+        if session.conversation_id is not None:
+            session.lines.forget(session.conversation_id)
         session.conversation_id, session.state, session.counsellor = conversation_id, state, None
-        session.sent_seqs.clear()
+        session.lines.hold(conversation_id)  # until the core's read says where the page stands
         self._by_conversation.setdefault(conversation_id, set()).add(session)
         self.helpline.teen_socket_back(conversation_id)
 
@@ -152,6 +156,7 @@ class WidgetHub:
     def socket_closed(self, session: WidgetSession) -> None:
         """The socket ended: forget it; if it was the conversation's last here, the core's leave timer starts."""
         self.unbind(session)
+        session.lines.close()
         for token in [t for t, (s, _) in self._pongs.items() if s is session]:
             del self._pongs[token]
         if session.conversation_id and not self._by_conversation.get(session.conversation_id):
@@ -176,7 +181,11 @@ class WidgetHub:
             return
         conversation_id = getattr(event, "conversation_id", None)
         for session in list(self._by_conversation.get(conversation_id, ())):
-            if session.accepts(event):
+            if not session.accepts(event):
+                continue
+            if isinstance(event, MessageAdded):
+                session.lines.offer(event.conversation_id, event.message)
+            else:
                 session.sender.send(session.payload(event))
                 if session.state is CLOSED:
                     self.unbind(session)
@@ -226,6 +235,11 @@ class WidgetConnection:
         except ProtocolError as exc:
             sender.send({"type": "error", "code": exc.code, "message": str(exc)})
             await asyncio.sleep(0)  # let the error frame go out before closing
+        except StoreError:  # the welcome could not be read: the page retries on 1013 (helper J)
+            log.warning("widget socket closed: store unavailable")
+            sender.send({"type": "error", "code": "unavailable", "message": "Petit souci technique, on réessaie…"})
+            await asyncio.sleep(0)
+            await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
         finally:
             if self.session:
                 self.hub.socket_closed(self.session)
@@ -249,6 +263,8 @@ class WidgetConnection:
             await self._handle_frame(frame.data)
 
     async def _read_hello(self) -> dict:
+        """The first frame: a hello whose every field has its type and range (else refused and
+        the socket closed, before any store call)."""
         try:
             frame = await self.ws.receive(timeout=HELLO_TIMEOUT)
         except asyncio.TimeoutError as exc:
@@ -256,19 +272,18 @@ class WidgetConnection:
         hello = _parse(frame.data) if frame.type is WSMsgType.TEXT else None
         if not hello or hello.get("type") != "hello":
             raise ProtocolError("hello_expected", "La connexion n'a pas pu démarrer.")
-        return hello
+        return read_frame({"hello": WIDGET_HELLO}, hello, FRAME_ERRORS)[1] | {"token": hello.get("token")}
 
     async def _welcome(self, sender: QueuedSender, hello: dict) -> None:
         token = hello.get("token")
         if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
             token = secrets.token_urlsafe(32)
-        last_seq = hello.get("last_seq")
-        last_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
         session = self.session = WidgetSession(sender, self.helpline.widget_sender_key(token))
-        resumed = await self.helpline.teen_resume(session.sender_key, last_seq, self._listen)
+        session.lines = SeqGate(self.helpline, session.send_line, shown_to_teen)
+        resumed = await self.helpline.teen_resume(session.sender_key, hello.get("last_seq", 0), self._listen,
+                                                  tuple(hello.get("missing", ())))
         if resumed.status is not None:
             self._show(resumed.status)
-            session.sent_seqs.update(m.seq for m in resumed.history)
         sender.send({
             "type": "welcome",
             "token": token,
@@ -277,6 +292,8 @@ class WidgetConnection:
             "conversation": session.view(),
             "messages": [m.view() for m in resumed.history],
         })
+        if resumed.status is not None:  # after the welcome: lines held meanwhile go out now
+            session.lines.track(resumed.status.conversation_id, resumed.through)
 
     def _listen(self, conversation_id: str, state: ConversationState) -> None:
         self.hub.listen(self.session, conversation_id, state)
@@ -288,20 +305,19 @@ class WidgetConnection:
 
     async def _handle_frame(self, data: str) -> None:
         frame = _parse(data)
-        kind = frame.get("type") if frame else None
         session = self.session
         try:
+            if frame is None:  # not a JSON object: as if of no known type (docs/protocol.md)
+                raise ProtocolError("unknown_type", NOT_UNDERSTOOD)
+            kind, fields = read_frame(WIDGET_FRAMES, frame, FRAME_ERRORS)
             if kind == "message":
-                await self._on_message(frame)
+                await self._on_message(fields["client_id"], fields["text"])
             elif kind == "typing":
-                await self.helpline.teen_typing_in(session.sender_key, session.conversation_id,
-                                                   frame.get("active") is True)
+                await self.helpline.teen_typing_in(session.sender_key, session.conversation_id, fields["active"])
             elif kind == "end":
                 await self.helpline.teen_end(session.sender_key, session.conversation_id)
-            elif kind == "ping":
+            else:  # ping
                 await self.hub.ping(session, ping_id(frame))
-            else:
-                raise ProtocolError("unknown_type", "Ce message n'a pas été compris.")
         except ProtocolError as exc:
             self._error(exc.code, str(exc), frame)
         except GatewayError as exc:
@@ -316,23 +332,22 @@ class WidgetConnection:
             error["client_id"] = frame["client_id"][:64]
         self.session.sender.send(error)
 
-    async def _on_message(self, frame: dict) -> None:
-        client_id = frame.get("client_id")
-        if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
-            raise ProtocolError("bad_client_id", "Ce message n'a pas été compris.")
+    async def _on_message(self, client_id: str, text: str) -> None:
         session = self.session
-        written = await self.helpline.teen_write(session.sender_key, client_id, frame.get("text"),
+        written = await self.helpline.teen_write(session.sender_key, client_id, text,
                                                  session.conversation_id, self._listen)
         if written.duplicate:
             session.sender.send({"type": "ack", "client_id": client_id, "message": None, "duplicate": True})
             return
-        if written.status is not None:
+        conversation_id = written.message.conversation_id
+        if written.status is not None:  # a conversation new to this page: it shows none of its lines
             self._show(written.status)
             session.sender.send(session.state_frame())
-        session.sent_seqs.add(written.message.seq)
+            session.lines.track(conversation_id, 0)
+        await session.lines.through(conversation_id, written.message)  # lines before it first
         session.sender.send({"type": "ack", "client_id": client_id, "message": written.message.view()})
         for message in written.replies:
-            session.send_message(message)
+            session.lines.offer(conversation_id, message)
 
 
 def ping_id(frame: dict) -> str | None:

@@ -30,6 +30,7 @@
       fresh: new Set(),         // ids assigned while the page was open, not opened yet
       hidden: new Set(),        // closed ids the counsellor removed from view
       drafts: new Map(),        // id -> unsent text, kept when switching conversations
+      marks: new Map(),         // id -> highest seq this page has (thread.js), for `resume`
       openId: null,
       ws: null,
       connected: false,         // true from init until the socket closes
@@ -158,7 +159,11 @@
     const ws = new WebSocket(scheme + '//' + location.host + '/ws/console');
     state.ws = ws;
     ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
-    ws.onclose = () => { if (ws === state.ws) onSocketClosed(); };
+    ws.onclose = (event) => {
+      if (ws !== state.ws) return;
+      if (event.code === 1012) state.attempt = 0; // the server restarts: another one takes us at once
+      onSocketClosed();
+    };
   }
 
   function onSocketClosed() {
@@ -220,11 +225,20 @@
     }
     Object.assign(state, { initialised: true, connected: true, attempt: 0 });
     el.connectionBanner.hidden = true;
+    resumeAfterInit();
     renderMe();
     reopenAfterInit(wasOpen);
     app.pane.flushPending();
     renderList();
     app.emit('init', frame);
+  }
+
+  // Lines may have come while we were away, in any conversation we hold: ask for those after
+  // what we have (`resume`: each comes as a `message` frame, then `resumed`).
+  function resumeAfterInit() {
+    const marks = {};
+    state.marks.forEach((seq, id) => { if (state.conversations.has(id)) marks[id] = seq; else state.marks.delete(id); });
+    if (Object.keys(marks).length) app.send({ type: 'resume', conversations: marks });
   }
 
   // Lines may have been missed while disconnected: ask the open conversation's history again.
@@ -287,6 +301,7 @@
     presence: (f) => { state.me.presence = f.presence; renderMe(); },
     team: (f) => { state.team = Array.isArray(f.team) ? f.team : []; app.emit('team'); },
     error: onError,
+    resumed: () => {}, // the lines it announces came before it, as `message` frames
   });
 
   /* ---------- the conversation list ---------- */

@@ -13,6 +13,7 @@
   const TYPING_IDLE_MS = 3000;     // typing:false after 3 s without a keystroke
   const TEEN_TYPING_MAX_MS = 8000; // hide "écrit…" if the active:false frame never comes
   const ACK_TIMEOUT_MS = 15000;    // a reply unacknowledged this long is shown as failed
+  const RESEND_MAX_MS = 15000;     // `unavailable`: re-sent by itself, backing off up to this
 
   // Delivery of our messages on Messenger/WhatsApp. States only move forward; read and
   // failed are final (gateway/model.py, Delivery.advance).
@@ -275,7 +276,16 @@
 
   /* ---------- server frames about lines ---------- */
 
+  // The highest seq this page has of each conversation: a reconnect resumes from there
+  // (console.js sends `resume`). The server sends each socket's lines in order, without gaps.
+  function noteSeq(id, m) {
+    if (m && Number.isInteger(m.seq) && state.conversations.has(id)) {
+      state.marks.set(id, Math.max(state.marks.get(id) || 0, m.seq));
+    }
+  }
+
   function onHistory(frame) {
+    (frame.messages || []).forEach((m) => noteSeq(frame.conversation_id, m));
     if (frame.conversation_id !== state.openId) return; // the counsellor moved on meanwhile
     for (const m of frame.messages || []) keep(m);
     renderMessages();
@@ -287,6 +297,7 @@
     const m = frame.message;
     const conv = state.conversations.get(id);
     if (!conv || !m) return;
+    noteSeq(id, m);
     if (id === state.openId && state.thread.has(m.seq)) return; // already shown
     if (m.from === 'teen') {
       setTeenTyping(id, false);
@@ -311,6 +322,7 @@
     const node = el.messages.querySelector('.msg.pending' + byAttr('data-client-id', frame.client_id));
     if (node) node.remove();
     const conv = state.conversations.get(frame.conversation_id);
+    noteSeq(frame.conversation_id, m);
     if (conv && m) Object.assign(conv, { waiting_since: null, last_message_at: m.at });
     if (m && frame.conversation_id === state.openId && !state.thread.has(m.seq)) {
       insertMessage(renderMessage(keep(m)));
@@ -365,6 +377,7 @@
 
   // The server named this reply in an error: offer "Renvoyer" now, not after ACK_TIMEOUT_MS.
   function onReplyRefused(frame, p) {
+    if (frame.code === 'unavailable' && p) { resendLater(frame.client_id, p); return; }
     app.showNotice(frame.message || 'Action refusée.');
     p.failed = true;
     if (p.conversationId === state.openId) renderMessages();
@@ -387,6 +400,19 @@
     updateCounter();
     el.messages.append(renderPending(clientId, p));
     scrollToEnd();
+  }
+
+  // A passing outage: no "Renvoyer" to click, the same client_id goes again after a backoff
+  // (1–2 s, 2–4 s … up to 15 s); the server drops it if it was stored after all.
+  function resendLater(clientId, p) {
+    if (p.resendTimer) return;
+    if (!p.resends) app.showNotice('Service momentanément indisponible : la réponse repart toute seule.', 'info');
+    const ceiling = Math.min(RESEND_MAX_MS, 2000 * 2 ** (p.resends || 0));
+    p.resends = (p.resends || 0) + 1;
+    p.resendTimer = setTimeout(() => {
+      p.resendTimer = 0;
+      if (replies.has(clientId) && !p.failed) sendReply(clientId, p);
+    }, ceiling / 2 + Math.random() * ceiling / 2);
   }
 
   // Offline, the reply waits in `pending`: flushPending sends it after the next init.

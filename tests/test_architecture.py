@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUMBING = {"gateway.http.sockets", "gateway.http.security", "gateway.http.metrics"}
+PLUMBING = {"gateway.http.sockets", "gateway.http.security", "gateway.http.metrics", "gateway.http.frame_schema"}
 
 # package → the packages of ours it may import (its own included)
 ALLOWED = {

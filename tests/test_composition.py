@@ -4,6 +4,7 @@ start leaves nothing open behind it; and the health routes it mounts keep their 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,7 @@ from gateway.app.server import build_app, build_parts
 from gateway.bus import RedisBus
 from gateway.domain.clock import ManualClock
 from gateway.store import Store
+from gateway.store.redis_client import redis_client
 from tests.harness import META_SECRETS, TUESDAY_10H, make_config
 from tests.processes import ALWAYS_OPEN
 
@@ -28,7 +30,7 @@ class BusThatCannotStart(RedisBus):
     """A real Redis bus whose start fails; it notes whether the store was open at that moment."""
 
     def __init__(self, url: str, prefix: str, store: Store) -> None:
-        super().__init__(url, prefix)
+        super().__init__(partial(redis_client, url), prefix)
         self._store = store
         self.store_was_open: bool | None = None
 

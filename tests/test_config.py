@@ -19,9 +19,14 @@ def test_the_shipped_config_is_valid_and_uses_the_documented_keys():
     assert "{next_opening}" in config.raw["messages"]["out_of_hours"]
 
 
-def test_an_empty_file_means_the_defaults():
-    config = parse_config(None)
+def test_no_document_means_the_defaults_but_an_empty_file_is_refused(tmp_path):
+    config = parse_config(None)  # tools and tests: no settings given
     assert config.max_conversations_per_counsellor == 3 and config.store_url == "memory://"
+    empty = tmp_path / "config.yaml"
+    empty.write_text("# nothing left\n")  # a file saved empty by mistake is not "all defaults"
+    with pytest.raises(ConfigError) as error:
+        load_config(empty)
+    assert error.value.key == "(file)" and "empty" in error.value.problem
 
 
 @pytest.mark.parametrize("doc, key", [
@@ -36,6 +41,10 @@ def test_an_empty_file_means_the_defaults():
     ({"messages": {"bonjour": "salut"}}, "messages.bonjour"),
     ({"messages": {"queued": "file {position"}}, "messages.queued"),
     ({"unknown_section": 1}, "unknown_section"),
+    ({"limits": {"widget_mesages_per_minute": 20}}, "limits.widget_mesages_per_minute"),
+    ({"http": {"widget_origins": ["https://www.3018.fr", "https://x.fr/page"]}}, "http.widget_origins[1]"),
+    ({"messages": {"queued": "Tu es {position:>5000000}"}}, "messages.queued"),
+    ({"store": {"wait_replicas": 6}}, "store.wait_replicas"),
 ])
 def test_each_mistake_is_reported_with_its_key(doc, key):
     with pytest.raises(ConfigError) as error:

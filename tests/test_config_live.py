@@ -58,6 +58,15 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
             log = gateway.log_path.read_text(errors="replace")
             assert "routing.max_conversations_per_counsellor" in log and "keeping the last good" in log
 
+            # Saved empty by mistake: not "all defaults" (which would open the line), refused.
+            seen, saved = gateway.output.mark(), config.read_bytes()
+            config.write_bytes(b"")
+            gateway.output.wait_for("is empty", after=seen)
+            health = get(f"{gateway.http}/healthz")
+            assert health["config"]["matches_disk"] is False and health["config"]["error"].startswith("(file): ")
+            assert get(f"{gateway.http}/api/line")["open"] is False
+            config.write_bytes(saved)
+
             # Fixed, and told with SIGHUP rather than waiting for the poll.
             edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 2})
             seen = gateway.output.mark()

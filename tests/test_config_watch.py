@@ -189,6 +189,7 @@ async def test_a_file_missing_mid_save_keeps_the_old_config_until_it_is_back(wat
     ({"store": {"url": "redis://127.0.0.1:6379/0", "prefix": "3018"}}, "store.url"),
     ({"store": {"url": "memory://", "prefix": "autre"}}, "store.prefix"),
     ({"pseudonym": {"key_env": "OTHER_KEY"}}, "pseudonym.key_env"),
+    ({"store": {"url": "memory://", "prefix": "3018", "wait_replicas": 1}}, "store.wait_replicas"),
 ])
 async def test_a_restart_only_setting_is_refused(watcher, config_file, applied, caplog, edit, key):
     write(config_file, routing_cap=5, **edit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from functools import partial
 
 import orjson
 import pytest
@@ -17,6 +18,7 @@ from gateway.domain.events import (
 from gateway.domain.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, Delivery, Message, Presence,
 )
+from gateway.store.redis_client import redis_client
 
 CONVERSATION = Conversation(
     id="c1", channel=Channel.MESSENGER, sender_key="key-of-the-teen", alias="Renard 12",
@@ -76,7 +78,8 @@ def test_a_malformed_event_is_refused():
 
 async def test_every_event_crosses_the_redis_bus_in_order(redis_url):
     prefix = f"ev{uuid.uuid4().hex[:8]}"
-    sender, receiver = RedisBus(redis_url, prefix), RedisBus(redis_url, prefix)  # two processes' buses
+    connect = partial(redis_client, redis_url)
+    sender, receiver = RedisBus(connect, prefix), RedisBus(connect, prefix)  # two processes' buses
     got: list = []
     done = asyncio.Event()
 

@@ -283,3 +283,72 @@ async def test_a_reply_left_in_the_outbox_is_sent_after_a_restart(redis_url, sta
         sent = await standin.wait_for_sent(lambda r: r.channel == "whatsapp" and r.body.get("type") == "text"
                                            and r.body["text"]["body"] == "Oui, je suis là.")
         assert sent.body["to"] == PHONE
+
+
+# --- bodies read whole before the HMAC (up to MAX_BODY), 413 above it -------------------------------
+
+def padded_whatsapp_body(standin, size: int, text: str = "un message dans un gros lot") -> bytes:
+    """A real WhatsApp webhook (one text message) padded to exactly `size` bytes with contacts,
+    which Meta sends along and the gateway never reads."""
+    from meta_standin import meta_json
+    from meta_standin.server import whatsapp_envelope
+
+    def body(pad: int) -> bytes:
+        value = {"messaging_product": "whatsapp",
+                 "metadata": {"display_phone_number": standin.display_phone_number,
+                              "phone_number_id": standin.phone_number_id},
+                 "contacts": [{"profile": {"name": "x" * pad}, "wa_id": PHONE}],
+                 "messages": [{"from": PHONE, "id": f"wamid.big-{uuid.uuid4().hex}", "timestamp": "1764000000",
+                               "type": "text", "text": {"body": text}}]}
+        return meta_json(whatsapp_envelope(standin.waba_id, value))
+
+    raw = body(size - len(body(0)))
+    assert len(raw) == size
+    return raw
+
+
+async def stored_texts(gw) -> list[str]:
+    """What teens wrote, as stored (our own answers left out)."""
+    from gateway.domain.model import Author
+
+    conversations = await gw.helpline.store.conversations_since(0)
+    return [m.text for c in conversations for m in await gw.helpline.store.messages(c.id) if m.author is Author.TEEN]
+
+
+async def test_a_signed_webhook_over_a_megabyte_is_read_whole_and_stored(config, standin):
+    from connectors.meta_webhooks import MAX_BODY
+
+    async with running_gateway(config) as gw:
+        big = padded_whatsapp_body(standin, 1_500_000, "lot de 1,5 Mo")
+        assert await standin.send_raw(gw.http, "/webhooks/whatsapp", big) == (200, '{"ok": true}')
+        largest = padded_whatsapp_body(standin, MAX_BODY, "lot de 3 Mo pile")
+        assert (await standin.send_raw(gw.http, "/webhooks/whatsapp", largest))[0] == 200
+        assert sorted(await stored_texts(gw)) == ["lot de 1,5 Mo", "lot de 3 Mo pile"]
+
+
+async def test_a_webhook_over_the_limit_is_413_and_a_bad_signature_stays_403(config, standin):
+    from connectors.meta_webhooks import MAX_BODY
+    from meta_standin import signature_256
+
+    async with running_gateway(config) as gw:
+        too_big = padded_whatsapp_body(standin, MAX_BODY + 1)
+        assert (await standin.send_raw(gw.http, "/webhooks/whatsapp", too_big))[0] == 413
+
+        async def chunks():  # no Content-Length: the limit holds while reading
+            for start in range(0, len(too_big), 256 * 1024):
+                yield too_big[start:start + 256 * 1024]
+
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature_256(too_big,
+                                                                                          SECRETS["META_APP_SECRET"])}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{gw.http}/webhooks/whatsapp", data=chunks(), headers=headers) as response:
+                assert response.status == 413
+
+        forged = bytearray(padded_whatsapp_body(standin, 1_500_000, "falsifié"))
+        signature = signature_256(bytes(forged), SECRETS["META_APP_SECRET"])
+        forged[-100] ^= 1  # one bit changed after signing, far past the first buffered chunk
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{gw.http}/webhooks/whatsapp", data=bytes(forged),
+                                 headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature}) as r:
+                assert r.status == 403
+        assert await stored_texts(gw) == []

@@ -104,6 +104,16 @@ class Exchange:
                 answers.append(frame)
 
 
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Both stores: on Redis, a seq out of range once killed the widget's connection handler."""
+    return "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+
+
+def fuzz_config(store_url: str, **overrides):
+    return make_config(store_url, prefix=f"f{uuid.uuid4().hex[:10]}", **overrides)
+
+
 def run(loop: asyncio.AbstractEventLoop, coroutine):
     return loop.run_until_complete(coroutine)
 
@@ -142,8 +152,10 @@ def widget_verdict(frame: dict | None, used_ids: set[str]) -> str:
     if frame is None:
         return "error"
     kind = frame.get("type")
-    if kind in ("typing", "end"):
-        return "silent" if kind == "typing" else "end"
+    if kind == "typing":  # `active` is a boolean, checked before anything is done
+        return "silent" if isinstance(frame.get("active"), bool) else "error"
+    if kind == "end":
+        return "end"
     if kind != "message":
         return "error"
     client_id, text = frame.get("client_id"), frame.get("text")
@@ -161,9 +173,9 @@ async def teen_lines(helpline) -> list[str]:
     return lines
 
 
-def test_widget_frames_after_hello_get_errors_or_acks_and_bad_ones_store_nothing():
+def test_widget_frames_after_hello_get_errors_or_acks_and_bad_ones_store_nothing(store_url):
     loop = asyncio.new_event_loop()
-    gateway = running_gateway(make_config(limits={"widget_messages_per_minute": 600}))
+    gateway = running_gateway(fuzz_config(store_url, limits={"widget_messages_per_minute": 600}))
     gw = run(loop, gateway.__aenter__())
     teen = run(loop, Widget.connect(gw.ws))
     exchange = Exchange(teen)
@@ -226,13 +238,28 @@ hello_frames = st.one_of(
     st.fixed_dictionaries({"type": st.sampled_from(["hello", "hello", "message"])},
                           optional={"token": st.one_of(json_values, st.from_regex(r"[A-Za-z0-9_-]{20,70}",
                                                                                   fullmatch=True)),
-                                    "last_seq": json_values}).map(as_raw),
+                                    "last_seq": st.one_of(json_values, st.sampled_from([2**31 - 1, 2**31, 2**63, -1])),
+                                    "missing": st.one_of(json_values, st.lists(st.integers(-1, 2**32), max_size=5),
+                                                         st.just(list(range(1, 300))))}).map(as_raw),
 )
+MAX_SEQ = 2**31 - 1  # protocol: a seq is a whole number from 0 to 2^31 - 1
 
 
-def test_any_first_frame_gets_a_welcome_or_a_refusal():
+def is_seq(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEQ
+
+
+def hello_valid(frame: dict) -> bool:
+    """docs/protocol.md: `last_seq` a seq (or absent/null), `missing` at most 256 seqs ≥ 1 (or absent/null)."""
+    last_seq, missing = frame.get("last_seq"), frame.get("missing")
+    return (last_seq is None or is_seq(last_seq)) and (
+        missing is None or (isinstance(missing, list) and len(missing) <= 256
+                            and all(is_seq(s) and s >= 1 for s in missing)))
+
+
+def test_any_first_frame_gets_a_welcome_or_a_refusal(store_url):
     loop = asyncio.new_event_loop()
-    gateway = running_gateway(make_config(limits={"widget_connects_per_minute": 1_000_000}))
+    gateway = running_gateway(fuzz_config(store_url, limits={"widget_connects_per_minute": 1_000_000}))
     gw = run(loop, gateway.__aenter__())
 
     async def first_answer(raw: Raw) -> dict:
@@ -245,7 +272,9 @@ def test_any_first_frame_gets_a_welcome_or_a_refusal():
     def check(raw: Raw) -> None:
         frame = parsed(raw)
         answer = run(loop, first_answer(raw))
-        if frame is not None and frame.get("type") == "hello":
+        if frame is not None and frame.get("type") == "hello" and not hello_valid(frame):
+            assert (answer["type"], answer["code"]) == ("error", "bad_hello"), (raw, answer)  # nothing read
+        elif frame is not None and frame.get("type") == "hello":
             assert answer["type"] == "welcome", (raw, answer)
             token = frame.get("token")
             if isinstance(token, str) and re.fullmatch(r"[A-Za-z0-9_-]{32,64}", token):
@@ -307,17 +336,20 @@ console_frames = st.one_of(
     json_values.map(as_raw),
     st.fixed_dictionaries(
         {"type": st.one_of(st.sampled_from(["open", "reply", "reply", "reply", "typing", "close", "presence", "team",
-                                            "transfer", "reassign", "init", "Reply"]), json_values)},
+                                            "transfer", "reassign", "init", "Reply", "resume"]), json_values)},
         optional={"conversation_id": conversation_ids, "client_id": client_ids, "text": texts,
                   "active": json_values, "presence": st.one_of(st.sampled_from(["available", "paused", "offline"]),
                                                                json_values),
                   "to_counsellor": counsellor_ids, "to_skill": st.one_of(st.sampled_from(["juriste", " Juriste"]),
                                                                          json_values),
-                  "note": texts},
+                  "note": texts,
+                  "conversations": st.one_of(json_values, st.dictionaries(
+                      st.one_of(st.sampled_from([OWN, OTHER]), st.text(max_size=70)),
+                      st.one_of(st.integers(-2, 2**64), json_values), max_size=3))},
     ),
 )
 CONSOLE_ANSWERS = {"error", "ack", "history", "presence", "team", "transferred", "reassigned", "conversation",
-                   "message", "typing"}
+                   "message", "typing", "resumed"}
 
 
 async def conversation_picture(helpline, conversation_id: str) -> tuple:
@@ -335,10 +367,10 @@ async def everything(helpline) -> tuple:
     return conversations, presences, queue
 
 
-def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_change_nothing():
+def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_change_nothing(store_url):
     loop = asyncio.new_event_loop()
     # Each conversation Camille closes or hands over is replaced by a new teen: many connections.
-    gateway = running_gateway(make_config(limits={"widget_connects_per_minute": 1_000_000}))
+    gateway = running_gateway(fuzz_config(store_url, limits={"widget_connects_per_minute": 1_000_000}))
     gw = run(loop, gateway.__aenter__())
     setup = run(loop, _console_setup(gw))
     camille, malik, other_id = setup
@@ -368,8 +400,14 @@ def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_cha
 
     def substitute(frame, own: str):
         names = {OWN: own, OTHER: other_id, **ids}
+
+        def named(value):  # a placeholder as a value, or as a key of `resume.conversations`
+            if isinstance(value, dict):
+                return {names.get(k, k): v for k, v in value.items()}
+            return names.get(value, value) if isinstance(value, str) else value
+
         if isinstance(frame, dict):
-            return {k: names.get(v, v) if isinstance(v, str) else v for k, v in frame.items()}
+            return {k: named(v) for k, v in frame.items()}
         return frame
 
     @FUZZ_SETTINGS
@@ -385,6 +423,7 @@ def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_cha
         after = run(loop, everything(gw.helpline))
         errors = [a for a in answers if a["type"] == "error"]
         assert {a["type"] for a in answers} <= CONSOLE_ANSWERS, (raw, answers)  # no supervision for her
+        assert not any(a["type"] == "message" and a["conversation_id"] == other_id for a in answers), answers
         for error in errors:
             assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"]
             for key in ("client_id", "conversation_id"):
@@ -396,7 +435,7 @@ def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_cha
         else:
             outcomes.add(f"done:{sent.get('type') if sent else None}")
             assert sent is not None and sent.get("type") in ("open", "reply", "typing", "close", "presence",
-                                                              "team", "transfer"), (raw, answers)
+                                                              "team", "transfer", "resume"), (raw, answers)
         acks = [a for a in answers if a["type"] == "ack"]
         if acks and acks[0]["message"] is not None:
             assert sent["type"] == "reply" and sent["conversation_id"] == own

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
 
 from gateway.domain.figures import NOBODY_AVAILABLE_FR
 from gateway.domain.model import Channel, CloseReason, ConversationState, InboundMessage, Role
+from gateway.core.handover import reassign
 from gateway.core.supervision import snapshot
 from tests.clients import Console, Widget
 from tests.conversations import assigned_conversation
@@ -285,3 +287,67 @@ async def _team(console: Console) -> list[dict]:
     await console.send({"type": "team"})
     return (await console.next("team"))["team"]
 
+
+
+async def test_a_conversation_handed_over_goes_to_someone_else_with_room_not_back(store_url):
+    async with running_gateway(config_for(store_url)) as gw:
+        ben = await gw.on_duty("ben", "Ben")
+        busy_ben = await Widget.connect(gw.ws)
+        await busy_ben.say("bonjour")
+        await ben.assigned()
+        camille = await gw.on_duty("camille", "Camille")
+        teen = await Widget.connect(gw.ws)
+        await teen.say("on me harcèle")
+        conversation = await camille.assigned()
+        lea = await gw.on_duty("lea", "Léa", max_conversations=1)
+        busy_lea = await Widget.connect(gw.ws)
+        await busy_lea.say("bonjour")
+        await lea.assigned()  # Léa is now full; Ben has one, Camille one
+        colleague = next(c for c in (await _team(camille)) if c["display_name"] == "Léa")
+        await camille.send({"type": "transfer", "conversation_id": conversation["id"],
+                            "to_counsellor": colleague["id"]})
+        assert (await camille.next("transferred"))["outcome"] == "queued"  # Léa is full: the queue
+        # Camille is now the least loaded, but she handed it over: Ben, who has room, takes it.
+        assert (await ben.assigned())["id"] == conversation["id"]
+        await teen.state(lambda c: c["state"] == "assigned" and c["counsellor"] == "Ben")
+        await camille.barrier()
+        camille.assert_none("conversation", where=lambda f: f["conversation"]["id"] == conversation["id"]
+                            and f["conversation"]["state"] == "assigned")
+        assert await gw.helpline.store.conversations_of(camille.init["me"]["id"]) == []
+        for client in (teen, busy_ben, busy_lea, ben, camille, lea):
+            await client.close()
+
+
+async def test_a_reassignment_racing_the_dispatcher_tells_the_console_that_had_it(store_url, monkeypatch):
+    """The supervisor's read says "waiting"; the dispatcher assigned it to Zoé just after: Zoé is told."""
+    async with running_gateway(config_for(store_url)) as gw:
+        zoe = await gw.on_duty("zoe", "Zoé")
+        yann = await gw.on_duty("yann", "Yann")
+        await yann.presence("paused")
+        await gw.add_counsellor("sam", "Sam", role=Role.SUPERVISOR)
+        supervisor = await Console.login(gw.http, "sam", PASSWORD)
+        teen = await Widget.connect(gw.ws)
+        await teen.say("bonjour")
+        conversation = await zoe.assigned()  # the dispatcher's move
+        await yann.presence("available")
+        store, reader = gw.helpline.store, asyncio.current_task()
+        real_read = store.get_conversation
+
+        async def read_before_the_dispatcher(conversation_id):
+            found = await real_read(conversation_id)
+            if asyncio.current_task() is reader and found is not None and found.id == conversation["id"]:
+                monkeypatch.setattr(store, "get_conversation", real_read)  # only this first read is stale
+                return replace(found, state=ConversationState.QUEUED, counsellor_id=None, assigned_at=None)
+            return found
+
+        monkeypatch.setattr(store, "get_conversation", read_before_the_dispatcher)
+        done = await reassign(gw.helpline, supervisor.init["me"]["id"], conversation["id"], yann.init["me"]["id"])
+        assert done.outcome == "assigned" and done.to_name == "Yann"
+        await zoe.next("conversation", where=lambda f: f["conversation"]["id"] == conversation["id"]
+                       and f["conversation"]["state"] == "transferred")
+        assert (await yann.assigned())["id"] == conversation["id"]
+        # The teen hears of a hand-over, not of a first assignment.
+        await teen.message(lambda m: m["from"] == "system" and "relais" in m["text"])
+        await teen.state(lambda c: c["state"] == "assigned" and c["counsellor"] == "Yann")
+        for client in (teen, zoe, yann, supervisor):
+            await client.close()

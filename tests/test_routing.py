@@ -81,3 +81,43 @@ def test_nobody_with_the_skill_on_duty_means_anyone_at_once():
     queue = [QueueEntry("x", 3, 100.0, "juriste")]
     team = [skilled("lawyer", "juriste", presence=P), skilled("other", "numerique")]
     assert plan_assignments(queue, team, now=100.0) == [Assignment("x", "other")]
+
+
+# --- a conversation handed over does not come back to whoever handed it over ------------------------
+
+
+def handed(cid: str, by: str, queued_at: float = 100.0, skill: str | None = None) -> QueueEntry:
+    return QueueEntry(cid, 0, queued_at, skill, handed_over_by=by)
+
+
+def test_a_handed_over_conversation_goes_to_someone_else_even_the_busier_one():
+    team = [load("ana", 0, last=0), load("ben", 2, last=500)]
+    assert plan_assignments([handed("x", by="ana")], team, now=100.0) == [Assignment("x", "ben")]
+
+
+def test_past_the_skill_wait_it_goes_to_anyone_else_not_back():
+    # Ana handed it to "juriste"; the lawyer is full. Past the wait it goes to Cleo, not back to Ana.
+    team = [skilled("ana", capacity=3), skilled("lawyer", "juriste", open_conversations=1, capacity=1),
+            skilled("cleo", open_conversations=2, capacity=3)]
+    queue = [handed("x", by="ana", skill="juriste")]
+    assert plan_assignments(queue, team, now=130.0, skill_wait=60) == []  # waits for the lawyer
+    assert plan_assignments(queue, team, now=161.0, skill_wait=60) == [Assignment("x", "cleo")]
+
+
+def test_the_one_who_handed_it_over_is_not_the_specialist_awaited():
+    # Ana has the skill but handed it over: nobody else with it is on duty, so anyone else at once.
+    team = [skilled("ana", "psychologue"), skilled("ben")]
+    queue = [handed("x", by="ana", skill="psychologue")]
+    assert plan_assignments(queue, team, now=100.0, skill_wait=60) == [Assignment("x", "ben")]
+
+
+def test_it_goes_back_to_them_only_when_nobody_else_has_room():
+    team = [load("ana", 0), load("ben", 1, capacity=1), load("cleo", presence=P)]
+    assert plan_assignments([handed("x", by="ana")], team, now=100.0) == [Assignment("x", "ana")]
+
+
+def test_the_second_one_handed_over_by_the_same_counsellor_goes_on_to_the_next():
+    team = [load("ana", 0), load("ben", 0, capacity=1), load("cleo", 0, capacity=1)]
+    queue = [handed("x", by="ana", queued_at=1.0), handed("y", by="ana", queued_at=2.0), entry("z", 3.0)]
+    assert plan_assignments(queue, team, now=100.0) == [Assignment("x", "ben"), Assignment("y", "cleo"),
+                                                        Assignment("z", "ana")]

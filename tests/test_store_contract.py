@@ -28,7 +28,8 @@ from gateway.domain.model import (
     QueueEntry,
     Role,
 )
-from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Store
+from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, AssignOutcome, NewMessage, Reassignment, Store
+from gateway.core.ports import Intake, MessageId, Stored
 from gateway.domain.windows import SendWindow, send_window
 from gateway.store.redis import RedisStore
 
@@ -93,6 +94,182 @@ async def test_dedupe_lets_the_first_claim_through_and_refuses_the_second(store:
 async def test_dedupe_tells_channels_apart(store: Store) -> None:
     assert await store.claim_message_id("whatsapp", "id-1", ttl=60) is True
     assert await store.claim_message_id("messenger", "id-1", ttl=60) is True
+
+
+# --- atomic intake: a message and the claim on its id are one step ---------------------------
+
+
+def teen_id(value: str = "wamid.1") -> MessageId:
+    return MessageId("whatsapp", f"sender-a:{value}", 60)
+
+
+def teen_line(text: str = "il a mes photos", at: float = T0) -> NewMessage:
+    return NewMessage(Author.TEEN, text, at)
+
+
+async def test_intake_creates_a_conversation_with_its_first_line(store: Store) -> None:
+    new = a_conversation()
+    stored = await store.store_inbound(teen_id(), new.sender_key, teen_line(), new)
+    assert (stored.outcome, stored.conversation_id, stored.seq, stored.created) == (Intake.STORED, new.id, 1, True)
+    assert stored.conversation == new
+    assert stored.message is not None and (stored.message.seq, stored.message.text) == (1, "il a mes photos")
+    assert await queue_ids(store) == [new.id]
+    assert await store.active_conversation_of(new.sender_key) == new
+    assert [m.text for m in await store.messages(new.id)] == ["il a mes photos"]
+
+
+async def test_a_duplicate_id_stores_nothing_and_says_where_the_first_went(store: Store) -> None:
+    new = a_conversation()
+    assert await store.stored_under(teen_id()) is None
+    await store.store_inbound(teen_id(), new.sender_key, teen_line(), new)
+    again = await store.store_inbound(teen_id(), new.sender_key, teen_line("il a mes photos"),
+                                      a_conversation())
+    assert again == Stored(Intake.DUPLICATE, new.id, 1) and again.duplicate
+    assert await store.stored_under(teen_id()) == Stored(Intake.DUPLICATE, new.id, 1)
+    assert len(await store.messages(new.id)) == 1
+    assert await queue_ids(store) == [new.id]
+    other_channel = MessageId("messenger", teen_id().value, 60)  # ids are per channel
+    assert (await store.store_inbound(other_channel, new.sender_key, teen_line(), None)).seq == 2
+
+
+async def test_intake_continues_the_senders_open_conversation(store: Store) -> None:
+    [first] = await queued(store, a_conversation())
+    stray = a_conversation()  # offered, but the sender has an open one: not stored
+    stored = await store.store_inbound(teen_id("m2"), first.sender_key, teen_line("encore"), stray)
+    assert (stored.outcome, stored.conversation_id, stored.seq, stored.created) == (Intake.STORED, first.id, 1, False)
+    assert await store.get_conversation(stray.id) is None
+    nothing = await store.store_inbound(teen_id("m3"), first.sender_key, None, None)  # an attachment alone
+    assert (nothing.outcome, nothing.conversation_id, nothing.seq, nothing.message) == (Intake.STORED, first.id, 0,
+                                                                                       None)
+    assert await store.stored_under(teen_id("m3")) == Stored(Intake.DUPLICATE, first.id, 0)
+
+
+async def test_intake_without_an_open_conversation_nor_a_new_one_claims_nothing(store: Store) -> None:
+    [first] = await queued(store, a_conversation())
+    await store.close_conversation(first.id, CloseReason.BY_TEEN, T0 + 1)
+    gone = await store.store_inbound(teen_id(), first.sender_key, teen_line(), None)
+    assert gone == Stored(Intake.NO_OPEN)
+    assert await store.stored_under(teen_id()) is None and await store.messages(first.id) == []
+    new = a_conversation()
+    assert (await store.store_inbound(teen_id(), new.sender_key, teen_line(), new)).created
+
+
+async def test_intake_keeps_a_closed_door_conversation_for_the_record(store: Store) -> None:
+    night = a_conversation().close(CloseReason.OUT_OF_HOURS, T0)
+    stored = await store.store_inbound(teen_id(), night.sender_key, teen_line("tu es là ?"), night)
+    assert (stored.outcome, stored.created, stored.conversation) == (Intake.STORED, True, night)
+    assert await queue_ids(store) == [] and await store.active_conversation_of(night.sender_key) is None
+    assert await store.closed_before(T0 + 1, 10) == [night.id]
+    assert [m.text for m in await store.messages(night.id)] == ["tu es là ?"]
+
+
+async def test_concurrent_intakes_of_one_id_store_it_once(store: Store) -> None:
+    attempts = [a_conversation() for _ in range(12)]
+    results = await asyncio.gather(*(store.store_inbound(teen_id(), c.sender_key, teen_line(), c) for c in attempts))
+    assert Counter(r.outcome for r in results) == {Intake.STORED: 1, Intake.DUPLICATE: 11}
+    [first] = [r for r in results if r.outcome is Intake.STORED]
+    assert {(r.conversation_id, r.seq) for r in results} == {(first.conversation_id, 1)}
+    assert len(await store.messages(first.conversation_id)) == 1 and len(await store.queue()) == 1
+
+
+async def test_a_reply_is_stored_once_and_only_while_it_is_the_counsellors(store: Store) -> None:
+    [conversation] = await queued(store, replace(a_conversation(), channel=Channel.MESSENGER))
+    ana, bea = await counsellors(store, "ana", "bea")
+    await assigned(store, ana, conversation)
+    reply_id = MessageId("console", f"{ana.id}:r-1", 60)
+    line = NewMessage(Author.COUNSELLOR, "Je suis là.", T0, "Ana", window=A_WINDOW)
+    stored = await store.store_reply(reply_id, conversation.id, ana.id, line)
+    assert (stored.outcome, stored.seq) == (Intake.STORED, 1)
+    assert stored.message is not None and stored.message.delivery is Delivery.PENDING
+    assert await store.store_reply(reply_id, conversation.id, ana.id, line) == Stored(Intake.DUPLICATE,
+                                                                                      conversation.id, 1)
+    [job] = await store.claim_deliveries(now=T0, lease=30, limit=10)  # queued once, with its window
+    assert (job.seq, job.window) == (1, A_WINDOW)
+    theirs = await store.store_reply(MessageId("console", f"{bea.id}:r-1", 60), conversation.id, bea.id, line)
+    assert theirs.outcome is Intake.REFUSED
+    plain = await store.store_reply(None, conversation.id, ana.id, replace(line, window=None))
+    assert (plain.outcome, plain.seq) == (Intake.STORED, 2)
+    await store.close_conversation(conversation.id, CloseReason.BY_COUNSELLOR, T0 + 5)
+    late = await store.store_reply(MessageId("console", f"{ana.id}:r-2", 60), conversation.id, ana.id, line)
+    assert late.outcome is Intake.REFUSED and len(await store.messages(conversation.id)) == 2
+
+
+async def test_concurrent_replies_with_one_client_id_store_it_once(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    [ana] = await counsellors(store, "ana")
+    await assigned(store, ana, conversation)
+    reply_id = MessageId("console", f"{ana.id}:r-1", 60)
+    line = NewMessage(Author.COUNSELLOR, "Je suis là.", T0, "Ana")
+    results = await asyncio.gather(*(store.store_reply(reply_id, conversation.id, ana.id, line) for _ in range(8)))
+    assert Counter(r.outcome for r in results) == {Intake.STORED: 1, Intake.DUPLICATE: 7}
+    assert len(await store.messages(conversation.id)) == 1
+
+
+async def test_a_housekeeping_claim_and_a_message_id_share_one_key_space(store: Store) -> None:
+    """An id claimed the old way (a claim with no message) is still a duplicate, with nothing known."""
+    assert await store.claim_message_id("whatsapp", teen_id().value, ttl=60)
+    new = a_conversation()
+    assert await store.store_inbound(teen_id(), new.sender_key, teen_line(), new) == Stored(Intake.DUPLICATE)
+    assert await store.get_conversation(new.id) is None
+
+
+async def test_two_processes_taking_one_message_store_it_once(make_store) -> None:
+    prefix = f"intake-{uuid.uuid4().hex[:8]}"
+    one, two = await make_store("redis", prefix=prefix), await make_store("redis", prefix=prefix)
+    attempts = [a_conversation() for _ in range(20)]
+    results = await asyncio.gather(*((one if i % 2 else two).store_inbound(teen_id(), c.sender_key, teen_line(), c)
+                                     for i, c in enumerate(attempts)))
+    assert Counter(r.outcome for r in results) == {Intake.STORED: 1, Intake.DUPLICATE: 19}
+    [winner] = [r for r in results if r.created]
+    assert winner.conversation_id in {c.id for c in attempts}
+    assert {(r.conversation_id, r.seq) for r in results} == {(winner.conversation_id, 1)}
+    [entry] = await two.queue()
+    assert len(await one.messages(entry.conversation_id)) == 1
+
+
+async def test_a_dispatcher_elsewhere_never_sees_a_conversation_without_its_first_line(make_store) -> None:
+    """After every command the intake's process sends to Redis, another process runs a
+    dispatcher round (assign whatever is queued): each conversation it takes holds its line."""
+    prefix = f"first-{uuid.uuid4().hex[:8]}"
+    intake, dispatcher = await make_store("redis", prefix=prefix), await make_store("redis", prefix=prefix)
+    [ana] = await counsellors(dispatcher, "ana")
+    taken: dict[str, int] = {}  # conversation id -> lines it held when assigned
+
+    async def dispatcher_round() -> None:
+        for entry in await dispatcher.queue():
+            if await dispatcher.try_assign(entry.conversation_id, ana.id, 999, T0) is AssignOutcome.ASSIGNED:
+                taken[entry.conversation_id] = len(await dispatcher.messages(entry.conversation_id))
+
+    def send_then_dispatch(client: aioredis.Redis):
+        send = client.execute_command
+
+        async def command(*args, **kwargs):
+            reply = await send(*args, **kwargs)
+            await dispatcher_round()
+            return reply
+        return command
+
+    for client in (v for v in vars(intake).values() if isinstance(v, aioredis.Redis)):  # every client it holds
+        client.execute_command = send_then_dispatch(client)
+    teens = [a_conversation(f"s{i}") for i in range(3)]
+    for i, c in enumerate(teens):
+        await intake.store_inbound(MessageId("web", f"{c.sender_key}:m{i}", 60), c.sender_key,
+                                   teen_line(f"bonjour {i}"), c)
+    assert taken == {c.id: 1 for c in teens}
+
+
+async def test_redis_dedupe_keys_say_where_the_message_went_and_never_its_id(make_store, redis_url: str) -> None:
+    prefix = f"dk-{uuid.uuid4().hex[:8]}"
+    store = await make_store("redis", prefix=prefix)
+    new = a_conversation()
+    await store.store_inbound(MessageId("whatsapp", "sender-a:wamid.SECRET", 60), new.sender_key, teen_line(), new)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        [key] = [k for k in await client.keys(f"{prefix}:dedupe:*")]
+        assert "SECRET" not in key and await client.get(key) == f"{new.id}|1"
+        assert 0 < await client.ttl(key) <= 60
+    finally:
+        await client.aclose()
 
 
 # --- conversations --------------------------------------------------------------------------
@@ -1060,11 +1237,18 @@ async def test_ping_is_false_while_redis_is_down_and_true_once_it_is_back(make_s
     assert await store.close_conversation(conversation.id, CloseReason.BY_TEEN, T0) is not None
 
 
-async def test_a_released_claim_lets_the_retry_through(store: Store) -> None:
-    assert await store.claim_message_id("web", "m-released", ttl=60)
-    assert not await store.claim_message_id("web", "m-released", ttl=60)
-    await store.release_message_id("web", "m-released")
-    assert await store.claim_message_id("web", "m-released", ttl=60)
+async def test_a_refused_reply_claims_nothing_so_the_retry_gets_through(store: Store) -> None:
+    """What the release of a failed claim did: the id is claimed only with its stored line."""
+    [conversation] = await queued(store, a_conversation())
+    [ana] = await counsellors(store, "ana")
+    reply_id = MessageId("console", f"{ana.id}:r-1", 60)
+    line = NewMessage(Author.COUNSELLOR, "Je suis là.", T0, "Ana")
+    refused = await store.store_reply(reply_id, conversation.id, ana.id, line)  # still queued: not hers
+    assert refused.outcome is Intake.REFUSED and refused.message is None
+    assert await store.stored_under(reply_id) is None and await store.messages(conversation.id) == []
+    await assigned(store, ana, conversation)
+    stored = await store.store_reply(reply_id, conversation.id, ana.id, line)
+    assert stored.outcome is Intake.STORED and stored.seq == 1
 
 
 # --- outbound delivery (Messenger/WhatsApp outbox) ---------------------------------------------
@@ -1128,3 +1312,57 @@ async def test_a_platform_message_id_leads_back_to_our_message(store: Store) -> 
     await store.link_provider_message("whatsapp", "wamid.ABC", "conv-p", 3, ttl=3600)
     assert await store.find_provider_message("whatsapp", "wamid.ABC") == ("conv-p", 3)
     assert await store.find_provider_message("messenger", "wamid.ABC") is None
+
+
+# --- every move says who had it; a handover says who handed it over ----------------------------
+
+
+async def test_hand_over_says_who_had_the_conversation_at_the_move(store: Store) -> None:
+    waiting, held = await queued(store, a_conversation("s1"), a_conversation("s2"))
+    ana, ben, cleo = await counsellors(store, "ana", "ben", "cleo")
+    await assigned(store, ana, held)
+    assert await store.hand_over(waiting.id, None, ben.id, 3, T0 + 1) == Reassignment(AssignOutcome.ASSIGNED, None)
+    # The caller read it as queued; ana took it meanwhile: the move still says it was ana's.
+    assert await store.hand_over(held.id, None, cleo.id, 3, T0 + 2) == Reassignment(AssignOutcome.ASSIGNED, ana.id)
+    assert await store.hand_over(held.id, ana.id, ben.id, 3, T0 + 3) == Reassignment(AssignOutcome.NOT_QUEUED)
+    assert await store.hand_over(held.id, cleo.id, cleo.id, 3, T0 + 3) == Reassignment(AssignOutcome.NOT_QUEUED)
+    assert await store.hand_over(held.id, cleo.id, ben.id, 1, T0 + 3) == Reassignment(AssignOutcome.FULL)
+    assert (await store.get_conversation(held.id)).counsellor_id == cleo.id
+
+
+async def test_a_requeue_records_who_handed_it_over_and_a_plain_one_clears_it(store: Store) -> None:
+    [conversation] = await queued(store, a_conversation())
+    ana, ben = await counsellors(store, "ana", "ben")
+    await assigned(store, ana, conversation)
+    moved = await store.requeue(conversation.id, ana.id, T0 - 1, "juriste", handed_over_by=ana.id)
+    assert moved == conversation.assign(ana.id, T0).requeue(T0 - 1, "juriste", ana.id)
+    assert moved.handed_over_by == ana.id and await store.get_conversation(conversation.id) == moved
+    assert await store.queue() == [QueueEntry(conversation.id, 0, T0 - 1, "juriste", handed_over_by=ana.id)]
+    await assigned(store, ben, conversation, at=T0 + 1)
+    assert (await store.get_conversation(conversation.id)).handed_over_by == ana.id  # kept while assigned
+    again = await store.requeue(conversation.id, ben.id, T0 - 2, None)  # e.g. ben went offline
+    assert again is not None and again.handed_over_by is None
+    assert await store.queue() == [QueueEntry(conversation.id, 0, T0 - 2, None, None)]
+
+
+async def test_a_console_hold_counts_for_other_holders_until_it_runs_out(store: Store) -> None:
+    assert not await store.console_held_elsewhere("ana", "process-a", T0)
+    await store.hold_console("ana", "process-b", T0 + 15)
+    assert await store.console_held_elsewhere("ana", "process-a", T0 + 14.9)
+    assert not await store.console_held_elsewhere("ana", "process-b", T0 + 1)  # its own hold does not count
+    assert not await store.console_held_elsewhere("ben", "process-a", T0 + 1)
+    assert not await store.console_held_elsewhere("ana", "process-a", T0 + 15)  # ran out
+    await store.hold_console("ana", "process-b", T0 + 30)  # a heartbeat after it ran out holds again
+    assert await store.console_held_elsewhere("ana", "process-a", T0 + 20)
+    await store.release_console("ana", "process-b")
+    await store.release_console("ana", "nobody")  # releasing what is not held is fine
+    assert not await store.console_held_elsewhere("ana", "process-a", T0 + 20)
+
+
+async def test_console_holds_are_shared_by_stores_on_one_redis(make_store) -> None:
+    prefix = f"test-holds-{uuid.uuid4().hex[:8]}"
+    here, there = await make_store("redis", prefix), await make_store("redis", prefix)
+    await there.hold_console("ana", "process-b", T0 + 15)
+    assert await here.console_held_elsewhere("ana", "process-a", T0 + 5)
+    await there.release_console("ana", "process-b")
+    assert not await here.console_held_elsewhere("ana", "process-a", T0 + 5)

@@ -12,6 +12,8 @@
   const BACKOFF_MIN = 1000;
   const BACKOFF_MAX = 15000;
   const ERROR_GRACE = 2000;     // see HANDLERS.error
+  const MAX_MISSING = 256;      // hello.missing: at most this many seqs (docs/protocol.md)
+  const SERVICE_RESTART = 1012; // the server is restarting: another one takes us at once
 
   // ---------------------------------------------------------------- the line, the conversation
 
@@ -63,10 +65,10 @@
       // After a reload nothing is shown, so maxSeq is 0 and the server resends the history.
       // With no open conversation we also ask from 0: a message sent just before a drop
       // may have opened a new conversation whose seq started again at 1.
-      ws.send(JSON.stringify({ type: 'hello', token: S.token, last_seq: S.convOpen ? S.maxSeq : 0 }));
+      ws.send(JSON.stringify(helloFrame()));
     });
     ws.addEventListener('message', (e) => onFrame(e.data));
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (e) => {
       if (S.ws !== ws) return;
       S.ws = null;
       S.ready = false;
@@ -74,8 +76,19 @@
       W.hidePeerTyping();
       if (S.exiting) return;
       D.banner.hidden = false;
+      if (e.code === SERVICE_RESTART) S.attempt = 0; // not our fault, nor the network's: come back soon
       scheduleReconnect();
     });
+  }
+
+  /** What the page shows: its highest seq, and the seqs below it it lacks (a line lost on the
+   * way, or an internal note it can never have: the server just skips those). */
+  function helloFrame() {
+    if (!S.convOpen) return { type: 'hello', token: S.token, last_seq: 0 };
+    const missing = [];
+    for (let seq = 1; seq < S.maxSeq; seq += 1) if (!S.seen.has(seq)) missing.push(seq);
+    if (missing.length > MAX_MISSING) return { type: 'hello', token: S.token, last_seq: missing[0] - 1 };
+    return { type: 'hello', token: S.token, last_seq: S.maxSeq, missing };
   }
 
   /** Capped exponential backoff, equal jitter (half fixed, half random): 1–2 s, 2–4 s, … 7.5–15 s. */
@@ -84,6 +97,16 @@
     const cap = Math.min(BACKOFF_MAX, 2 * BACKOFF_MIN * 2 ** S.attempt);
     S.attempt += 1;
     S.reconnectTimer = setTimeout(() => { S.reconnectTimer = 0; connect(); }, cap / 2 + Math.random() * cap / 2);
+  }
+
+  /** The server could not store them just now (`unavailable`): send the unacked ones again
+   * after the same kind of backoff, with the same client_id (the server drops duplicates). */
+  function resendLater() {
+    if (S.resendTimer || S.exiting) return;
+    const cap = Math.min(BACKOFF_MAX, 2 * BACKOFF_MIN * 2 ** S.resendAttempt);
+    S.resendAttempt += 1;
+    S.resendTimer = setTimeout(() => { S.resendTimer = 0; S.pending.forEach(transmit); },
+      cap / 2 + Math.random() * cap / 2);
   }
 
   W.reconnectNow = function () { // the browser says the network is back: do not wait for the backoff
@@ -129,6 +152,8 @@
     ack(f) {
       const m = f.message;
       if (typeof f.client_id !== 'string') return;
+      S.resendAttempt = 0;
+      S.outageNoted = false;
       if (f.duplicate === true) { // stored before the connection dropped: the history shows it
         settle(f.client_id);
         const dup = W.bubbleFor(f.client_id);
@@ -150,6 +175,12 @@
     },
     typing(f) { if (f.active === true && S.convOpen) W.showPeerTyping(); else W.hidePeerTyping(); },
     error(f) {
+      if (f.code === 'unavailable') { // a passing outage: nothing to click, it goes again by itself
+        if (!S.outageNoted) W.addNote('Petit souci technique, on renvoie ton message tout seul.');
+        S.outageNoted = true;
+        resendLater();
+        return;
+      }
       W.addNote(typeof f.message === 'string' && f.message ? f.message : 'Ça n\'a pas marché. Réessaie dans un instant.');
       if (typeof f.client_id === 'string') { // the server named it
         const p = S.pending.find((x) => x.client_id === f.client_id);

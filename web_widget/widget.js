@@ -34,7 +34,7 @@
       // The protocol's seq restarts at 1 with each conversation: `epoch` counts the
       // conversations this page has shown, `seen` maps seq -> element for the current one.
       conv: null, convOpen: false, hadConv: false, epoch: 0, seen: new Map(), maxSeq: 0,
-      pending: [], failed: new Map(),
+      pending: [], failed: new Map(), resendTimer: 0, resendAttempt: 0, outageNoted: false,
       typingActive: false, typingSentAt: 0, typingIdleTimer: 0, peerTypingTimer: 0,
       lastEsc: 0, exiting: false,
     },

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from gateway.core.accounts import create_counsellor, new_password, parse_skills
 from gateway.domain.config import load_config
 from gateway.domain.errors import ConfigError
 from gateway.domain.model import Role
-from gateway.app.server import build_app, build_parts
+from gateway.app.server import HANDLER_GRACE_SECONDS, SHUTDOWN_SECONDS, build_app, build_parts
 
 log = logging.getLogger("gateway")
 
@@ -28,13 +29,35 @@ def _load(path: str):
         raise SystemExit(2) from exc
 
 
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) start a graceful shutdown."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def _shut_down(runner: web.AppRunner) -> None:
+    """aiohttp's cleanup (stop accepting, sockets closed with 1012, drain, resources closed;
+    gateway/app/server.py), cut short after SHUTDOWN_SECONDS: the process exits 0 either way."""
+    try:
+        async with asyncio.timeout(SHUTDOWN_SECONDS):
+            await runner.cleanup()
+    except TimeoutError:
+        log.error("shutdown took over %.0f s; exiting without waiting further", SHUTDOWN_SECONDS)
+    else:
+        log.info("gateway stopped")
+
+
 async def _serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
     if os.environ.get("GATEWAY_AUDIT_FILE"):
         log_to_file(os.environ["GATEWAY_AUDIT_FILE"])  # who opened, handed over, erased, marked
     parts = build_parts(config)
     app = build_app(parts, config_path=args.config)
-    runner = web.AppRunner(app, access_log=None)  # access logs would carry tokens in URLs
+    # No access log: it would carry tokens in URLs. shutdown_timeout: requests under way at a SIGTERM.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=HANDLER_GRACE_SECONDS)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)  # before setup: a signal while starting stops as soon as it has started
     try:
         await runner.setup()  # if a resource fails to start, cleanup() closes those opened before it
         site = web.TCPSite(runner, args.host, args.port)
@@ -47,9 +70,10 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"Widget demo: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/healthz",
               flush=True)
         log.info("gateway listening on %s:%s (store %s)", args.host, args.port, parts.store.kind)
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("gateway stopping: draining for at most %.0f s", SHUTDOWN_SECONDS)
     finally:
-        await runner.cleanup()
+        await _shut_down(runner)
 
 
 async def _add_counsellor(args: argparse.Namespace) -> None:

@@ -4,7 +4,9 @@ Owns the watch state (which file bytes are in force, what is on disk, the last r
 /healthz reports. Polls with `stat` (mtime_ns, size, inode) and confirms with a sha256 of the
 bytes, so a touch is a no-op and an editor's write-then-rename is caught by the inode change.
 Polls on a `Periodic` (the wall clock unless told otherwise); SIGHUP asks for an immediate,
-forced check. A refused edit leaves the last good config in force.
+forced check. A refused edit leaves the last good config in force. The file is read and
+validated by the same two functions as `config check` (read_config_file, config_from_bytes), so
+the command and the reload agree on every file.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from gateway.core.periodic import Periodic
 from gateway.domain.clock import Clock, SystemClock
-from gateway.domain.config import Config, load_config
+from gateway.domain.config import Config, config_from_bytes, read_config_file
 from gateway.domain.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("store.url", "store_url"),
     ("store.prefix", "store_prefix"),
+    ("store.wait_replicas", "store_wait_replicas"),  # the store's acknowledgement is built at start
     ("pseudonym.key_env", "pseudonym_key_env"),
     ("meta.graph_api_url", "graph_api_url"),
     ("meta.graph_api_version", "graph_api_version"),
@@ -88,15 +91,15 @@ class ConfigWatcher:
     """
 
     def __init__(self, path: str | Path, config: Config, apply: Callable[[Config], None], *,
-                 interval: float = 1.0, loader: Callable[[str | Path], Config] = load_config,
+                 interval: float = 1.0, parse: Callable[[bytes], Config] = config_from_bytes,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), clock: Clock | None = None):
         self.path = Path(path)
         self.config = config
         self.interval = interval
-        self._apply, self._loader, self._now = apply, loader, now
+        self._apply, self._parse, self._now = apply, parse, now
         try:
-            self._in_force: str | None = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        except OSError:
+            self._in_force: str | None = hashlib.sha256(read_config_file(self.path)).hexdigest()
+        except ConfigError:
             self._in_force = None  # the first readable, valid file will be applied
         self._on_disk = self._in_force
         self._signature: Signature | None = None
@@ -141,27 +144,31 @@ class ConfigWatcher:
         for _ in range(3):
             try:
                 st = os.stat(self.path)
-                signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-                if signature == known:
-                    return _Read(signature, self._on_disk, unchanged=True)
-                digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
             except OSError as exc:
                 return _Read(None, None, error=ConfigError("(file)", f"cannot read: {exc.strerror or exc}"))
+            signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if signature == known:
+                return _Read(signature, self._on_disk, unchanged=True)
+            try:
+                data = read_config_file(self.path)  # refused unread past the size cap
+            except ConfigError as exc:
+                return _Read(None, None, error=exc)
+            digest = hashlib.sha256(data).hexdigest()
             if time.time_ns() - st.st_mtime_ns < RACY_NS:
                 signature = None  # too recent to trust: re-read next time
             if digest == self._in_force:
                 return _Read(signature, digest)
             try:
-                config, error = self._loader(self.path), None
+                config, error = self._parse(data), None
             except ConfigError as exc:
                 config, error = None, exc
-            except Exception as exc:  # a loader bug must not kill the watcher
-                config, error = None, ConfigError("(load)", f"loader failed with {type(exc).__name__}")
+            except Exception as exc:  # a parser bug must not kill the watcher
+                config, error = None, ConfigError("(load)", f"validation failed with {type(exc).__name__}")
             try:
-                again = hashlib.sha256(self.path.read_bytes()).hexdigest()
-            except OSError:
+                again = hashlib.sha256(read_config_file(self.path)).hexdigest()
+            except ConfigError:
                 again = None
-            if again == digest:  # what the loader parsed is what we hashed
+            if again == digest:  # still the bytes we parsed: not caught mid-save
                 return _Read(signature, digest, config=config, error=error)
         return _Read(None, None, settled=False)
 

@@ -5,6 +5,14 @@ resource is opened in its own `cleanup_ctx` (aiohttp's examples/background_tasks
 order store → bus → helpline → hubs → workers → Graph session → delivery → config watcher:
 if one fails to start, those already open are closed again, in reverse order, by
 `AppRunner.cleanup()` (the caller must call it even when `setup()` raised).
+
+Shutdown (SIGTERM/SIGINT, gateway/app/cli.py) is aiohttp's runner cleanup, in this order:
+the listener stops accepting; every socket is closed with 1012 "service restart" (clients
+reconnect at once, to another process) within `SOCKET_CLOSE_SECONDS`; requests under way
+(a webhook being stored) get `HANDLER_GRACE_SECONDS`; then the resources close in reverse
+order: the delivery worker lets its sends under way finish within `DELIVERY_GRACE_SECONDS`
+(a job still leased after that is left to its 30 s lease, then sent by another process),
+the workers stop, the bus and the store close. The whole stays under `SHUTDOWN_SECONDS`.
 """
 
 from __future__ import annotations
@@ -40,11 +48,12 @@ from gateway.domain.model import Channel
 from gateway.domain.pseudonym import Pseudonyms
 from gateway.domain.rate_limit import MONOTONIC
 from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
-from gateway.http.health import WIDGET_DIR, add_health_routes
+from gateway.http.health import WIDGET_DIR, add_health_routes, store_outages
 from gateway.http.metrics import METRICS, Metrics, metrics_handler
 from gateway.http.security import security_headers
 from gateway.http.sockets import SOCKETS
 from gateway.store import Store, open_store
+from gateway.store.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
@@ -52,6 +61,11 @@ SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
 RETENTION = web.AppKey("retention", RetentionSweeper)
 CONFIG_WATCHER = web.AppKey("config_watcher", ConfigWatcher)
+
+SHUTDOWN_SECONDS = 10.0  # SIGTERM to exit, at most (docker stop waits 10 s before its SIGKILL)
+SOCKET_CLOSE_SECONDS = 2.0  # for clients to answer our close frames
+HANDLER_GRACE_SECONDS = 4.0  # for requests under way (aiohttp's shutdown_timeout)
+DELIVERY_GRACE_SECONDS = 3.0  # for sends to Meta under way
 
 Step = Callable[[], Awaitable[None] | None]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -70,8 +84,13 @@ class Parts:
 
 
 def build_parts(config: Config, clock: Clock | None = None) -> Parts:
-    store = open_store(config.store_url, prefix=config.store_prefix, retention_days=config.retention_days)
-    bus = LocalBus() if store.kind == "memory" else RedisBus(config.store_url, config.store_prefix)
+    """The store and, on Redis, the bus on the same URL (plain or Sentinel), both through the one
+    client factory. `store.wait_replicas` is read with getattr: a Config without it means 0."""
+    wait_replicas = getattr(config, "store_wait_replicas", 0)
+    store = open_store(config.store_url, prefix=config.store_prefix, retention_days=config.retention_days,
+                       wait_replicas=wait_replicas)
+    bus = LocalBus() if store.kind == "memory" else RedisBus(partial(redis_client, config.store_url),
+                                                             config.store_prefix)
     pseudonyms, ephemeral = Pseudonyms.from_env(config.pseudonym_key_env, allow_ephemeral=store.kind == "memory")
     return Parts(config, store, bus, clock or SystemClock(), pseudonyms, ephemeral)
 
@@ -133,16 +152,26 @@ def config_watching(watcher: ConfigWatcher) -> CleanupContext:
 
 
 async def close_sockets(app: web.Application) -> None:
-    """On shutdown, tell every client to go elsewhere now (they reconnect to another process)."""
-    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-                           for ws in list(app[SOCKETS])), return_exceptions=True)
+    """On shutdown, tell every client to go elsewhere now: 1012 (service restart) makes the
+    widget and the console reconnect at once, to another process. Bounded: the answer of a
+    client that never answers our close frame is not awaited past SOCKET_CLOSE_SECONDS."""
+    closing = [asyncio.ensure_future(ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"service restart"))
+               for ws in list(app[SOCKETS])]
+    if not closing:
+        return
+    _, late = await asyncio.wait(closing, timeout=SOCKET_CLOSE_SECONDS)
+    for task in late:
+        task.cancel()  # our close frame is out; only the client's answer is not awaited
+    await asyncio.gather(*closing, return_exceptions=True)
+    log.info("shutdown: %d socket(s) closed with 1012 (%d without the client's answer)", len(closing), len(late))
 
 
 def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Application:
     """The gateway; with `config_path`, edits of that file apply live (polling and SIGHUP)."""
     config = parts.config
     app = web.Application(client_max_size=64 * 1024, middlewares=[
-        security_headers(tls=config.tls, widget_frame_ancestors=["'self'", *config.widget_origins])])
+        security_headers(tls=config.tls, widget_frame_ancestors=["'self'", *config.widget_origins]),
+        store_outages])
     helpline = app[HELPLINE] = Helpline(config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
     widget_hub = app[WIDGET_HUB] = WidgetHub(helpline)
     console_hub = app[CONSOLE_HUB] = ConsoleHub(helpline)
@@ -168,7 +197,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
         resource("housekeeping", housekeeper.start, housekeeper.stop),
         resource("retention", retention.start, retention.stop),
         graph_session(config),
-        resource("delivery", delivery.start, delivery.stop),
+        resource("delivery", delivery.start, partial(delivery.stop, DELIVERY_GRACE_SECONDS)),
     ])
     watcher = None
     if config_path is not None:

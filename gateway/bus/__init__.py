@@ -1,4 +1,4 @@
-"""Event buses: `local` (one process, pyee) and `redis` (pub/sub across processes)."""
+"""Event buses: `local` (one process, pyee) and `redis` (a Redis Stream read by every process)."""
 
 from gateway.bus.local import LocalBus
 from gateway.bus.redis import RedisBus

@@ -1,57 +1,82 @@
-"""A counsellor's presence across their console sockets: offline once the last one has been gone a while.
+"""A counsellor's presence across their console sockets, on every process: offline only once no
+process has held a console of theirs for a while.
 
-A page reload, a phone switching networks or a second tab closing must not flip a counsellor
-to "hors ligne" (which sends their teens back to the queue after `disconnect_grace_seconds`):
-only when no socket of theirs has been open on this process for OFFLINE_GRACE_SECONDS does the
-core mark them offline. The timer sleeps on the injected clock, so tests move time.
+A page reload, a phone switching networks, a second tab closing or a console reconnecting to
+another process must not flip a counsellor to "hors ligne" (which sends their teens back to the
+queue after `disconnect_grace_seconds`). Each process counts its own sockets and, by heartbeat,
+tells the store which counsellors it holds a console of (`hold_console`, refreshed every
+HEARTBEAT_SECONDS, lasting HOLD_SECONDS: a process that dies stops refreshing and its holds run
+out). When the last socket of a counsellor here closes, this process releases its hold at once
+and arms the offline grace; when the grace ends, it sets them offline only if no other process
+holds a console of theirs. Timers sleep on the injected clock, so tests move time.
 
-Per process, like the sockets it counts: a counsellor with one tab on each of two processes
-who closes one is marked offline by that process after the grace (the other tab then shows
-the change and can set "disponible" again). Shortcut accepted: consoles are few and sticky.
+Shortcut accepted: if the process holding the last console dies, nobody arms a grace; the
+counsellor stays as they were until a console opens and closes again (as before heartbeats).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import Counter
 
 from gateway.core.helpline import Helpline
+from gateway.core.periodic import Periodic
 from gateway.domain.errors import GatewayError
 from gateway.domain.model import Presence
 
 log = logging.getLogger(__name__)
 
 OFFLINE_GRACE_SECONDS = 20.0  # a page reload must not flip a counsellor to "hors ligne"
+HEARTBEAT_SECONDS = 5.0  # each process refreshes its holds this often…
+HOLD_SECONDS = 15.0  # …each lasting this long: three heartbeats may be late before it runs out
 
 
 class ConsolePresence:
-    """Counts each counsellor's open console sockets here; arms the offline grace when none is left."""
+    """Counts each counsellor's open console sockets here, holds them in the store by heartbeat,
+    and arms the offline grace when none is left here."""
 
     def __init__(self, helpline: Helpline, grace_seconds: float = OFFLINE_GRACE_SECONDS):
         self.helpline = helpline
         self.grace_seconds = grace_seconds
+        self.holder = uuid.uuid4().hex  # this process, in the store's holds
         self._open: Counter[str] = Counter()
         self._timers: dict[str, asyncio.Task] = {}
         self._armed_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._sleeping: set[str] = set()  # counsellors whose grace sleeps on the clock now
+        self._beat_waiters: list[asyncio.Future[None]] = []
+        self._releases: set[asyncio.Task] = set()
+        self._heartbeat = Periodic("console-heartbeat", self.beat, HEARTBEAT_SECONDS, helpline.clock)
         self._closed = False  # shutting down: sockets closing now arm no grace
 
     def socket_opened(self, counsellor_id: str) -> None:
-        """A socket of theirs is (back) open: a pending grace is called off."""
+        """A socket of theirs is (back) open: held at once, a pending grace is called off."""
         self._open[counsellor_id] += 1
         timer = self._timers.pop(counsellor_id, None)
         self._sleeping.discard(counsellor_id)
         if timer is not None:
             timer.cancel()
+        if self._closed:
+            return
+        if self._heartbeat.running:
+            self._heartbeat.kick()
+        else:
+            self._heartbeat.start()  # its first round holds this one
 
     def socket_closed(self, counsellor_id: str) -> None:
         self._open[counsellor_id] -= 1
         if self._open[counsellor_id] > 0:
             return
         del self._open[counsellor_id]
-        if not self._closed and counsellor_id not in self._timers:
-            self._timers[counsellor_id] = asyncio.get_running_loop().create_task(
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        release = loop.create_task(self._release(counsellor_id), name="console-release")
+        self._releases.add(release)
+        release.add_done_callback(self._releases.discard)
+        if counsellor_id not in self._timers:
+            self._timers[counsellor_id] = loop.create_task(
                 self._offline_after_grace(counsellor_id), name="console-offline-grace")
 
     def connected(self, counsellor_id: str) -> bool:
@@ -61,6 +86,10 @@ class ConsolePresence:
         """Whether an offline grace is running for this counsellor."""
         return counsellor_id in self._timers
 
+    def pending_grace(self, counsellor_id: str) -> asyncio.Task | None:
+        """The running offline grace of this counsellor, if any (a test awaits its end)."""
+        return self._timers.get(counsellor_id)
+
     async def grace_armed(self, counsellor_id: str) -> None:
         """Return once this counsellor's grace sleeps on the clock (a test may then move time)."""
         if counsellor_id in self._sleeping:
@@ -68,6 +97,35 @@ class ConsolePresence:
         waiter = asyncio.get_running_loop().create_future()
         self._armed_waiters.setdefault(counsellor_id, []).append(waiter)
         await waiter
+
+    def next_beat(self) -> asyncio.Future[None]:
+        """Done when the next heartbeat round has written its holds (a test awaits it)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._beat_waiters.append(waiter)
+        return waiter
+
+    async def beat(self) -> None:
+        """One heartbeat: every counsellor with a socket open here is held until now + HOLD_SECONDS."""
+        until = self.helpline.clock.now() + HOLD_SECONDS
+        try:
+            for counsellor_id in list(self._open):
+                await self.helpline.store.hold_console(counsellor_id, self.holder, until)
+                if not self.connected(counsellor_id):  # its last socket closed during this round
+                    await self.helpline.store.release_console(counsellor_id, self.holder)
+        finally:
+            waiters, self._beat_waiters = self._beat_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _release(self, counsellor_id: str) -> None:
+        """No socket of theirs here any more: other processes' graces stop counting this one."""
+        try:
+            await self.helpline.store.release_console(counsellor_id, self.holder)
+        except GatewayError:
+            return  # the store is away: the hold runs out by itself
+        if self.connected(counsellor_id) and not self._closed:
+            self._heartbeat.kick()  # a socket came back meanwhile: hold it again, whatever landed last
 
     async def _offline_after_grace(self, counsellor_id: str) -> None:
         for waiter in self._armed_waiters.pop(counsellor_id, []):
@@ -82,16 +140,29 @@ class ConsolePresence:
                 del self._timers[counsellor_id]
                 self._sleeping.discard(counsellor_id)
         try:
+            if await self.helpline.store.console_held_elsewhere(counsellor_id, self.holder,
+                                                                self.helpline.clock.now()):
+                log.info("a counsellor's console is held by another process: not marked offline")
+                return
             await self.helpline.set_presence(counsellor_id, Presence.OFFLINE)
         except GatewayError:
             log.warning("could not mark a disconnected counsellor offline")
 
     async def close(self) -> None:
-        """Shutdown: pending graces are dropped (the next process start sees the stored presence)."""
+        """Shutdown: pending graces are dropped (the next process start sees the stored presence);
+        the holds of this process are released, so another process's grace does not wait for them."""
         self._closed = True
+        await self._heartbeat.stop()
+        held = {*self._open, *self._timers}
+        await asyncio.gather(*self._releases, return_exceptions=True)
         timers = list(self._timers.values())
         self._timers.clear()
         self._sleeping.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
+        for counsellor_id in held:
+            try:
+                await self.helpline.store.release_console(counsellor_id, self.holder)
+            except GatewayError:
+                break  # the store is away: the holds run out by themselves

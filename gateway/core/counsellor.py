@@ -8,13 +8,13 @@ the core). Presence across sockets (the offline grace) is in core/console_presen
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from gateway.core import audit
 from gateway.core.accounts import authenticate, hash_token, open_session, session_counsellor
 from gateway.core.handover import Handover, reassign, transfer
 from gateway.core.helpline import Helpline
+from gateway.core.ports import MessageId
 from gateway.domain.errors import AuthError, ProtocolError
 from gateway.domain.events import SessionEnded
 from gateway.domain.login_guard import LoginGuard, account_key
@@ -99,6 +99,13 @@ async def open_conversation(helpline: Helpline, counsellor_id: str,
     return conversation, messages
 
 
+async def resume_conversations(helpline: Helpline, counsellor_id: str, marks: dict[str, int]) -> list[str]:
+    """Of the conversations a reconnecting console names, those it still holds (the ones its
+    `init` lists): only their lines may be sent to it again."""
+    held = {c.id for c in await helpline.store.conversations_of(counsellor_id)}
+    return [conversation_id for conversation_id in marks if conversation_id in held]
+
+
 # --- replies -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -113,20 +120,18 @@ class Replied:
 async def reply_once(helpline: Helpline, counsellor_id: str, conversation_id: object, client_id: object,
                      text: object) -> Replied:
     """Store and send a reply once per (counsellor, client id), even if the page re-sends it
-    after a reconnect. A reply refused (window closed, conversation ended…) releases its
-    claim, so the same client id may be tried again."""
+    after a reconnect. The client id is claimed only with the stored line (one store step): a
+    reply refused (window closed, conversation ended…) or lost in a crash claims nothing, so
+    the same client id may be tried again."""
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
         raise ProtocolError("bad_client_id", "Réponse sans identifiant.")
     conversation = await helpline.conversation_of(counsellor_id, conversation_id)
-    claim = f"{counsellor_id}:{client_id}"
-    if not await helpline.store.claim_message_id("console", claim, helpline.config.dedupe_ttl_seconds):
+    message_id = MessageId("console", f"{counsellor_id}:{client_id}", helpline.config.dedupe_ttl_seconds)
+    # A re-send of a stored reply is a duplicate even if the conversation has closed since.
+    if await helpline.store.stored_under(message_id) is not None:
         return Replied(conversation.id, None, duplicate=True)
-    try:
-        message = await helpline.reply(counsellor_id, conversation.id, text)
-    except BaseException:
-        await asyncio.shield(helpline.store.release_message_id("console", claim))
-        raise
-    return Replied(conversation.id, message)
+    message = await helpline.reply(counsellor_id, conversation.id, text, message_id)
+    return Replied(conversation.id, message, duplicate=message is None)
 
 
 # --- handovers, audited ----------------------------------------------------------------------

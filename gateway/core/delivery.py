@@ -100,8 +100,10 @@ class DeliveryWorker:
     async def start(self) -> None:
         self._rounds.start()
 
-    async def stop(self) -> None:
-        await self._rounds.stop()
+    async def stop(self, grace: float = 0.0) -> None:
+        """Sends under way finish within `grace`; a job still leased after it is left to its
+        lease (LEASE_SECONDS), then another process sends it."""
+        await self._rounds.stop(grace)
 
     async def _round(self) -> None:
         """Every due job, a batch at a time (Periodic logs and survives a failed round)."""

@@ -65,15 +65,17 @@ class Dispatcher:
                                              helpline.clock.now())
             if outcome is AssignOutcome.ASSIGNED:
                 assigned += 1
-                await self._announce_assigned(step.conversation_id, counsellor.display_name)
+                await self._announce_assigned(step.conversation_id, counsellor.id, counsellor.display_name)
             else:
                 self.loop.kick()  # the snapshot went stale (another process): plan again
         return assigned
 
-    async def _announce_assigned(self, conversation_id: str, counsellor_name: str) -> None:
+    async def _announce_assigned(self, conversation_id: str, counsellor_id: str, counsellor_name: str) -> None:
         helpline = self.helpline
         conversation = await helpline.store.get_conversation(conversation_id)
-        if conversation is None:
+        if conversation is None or conversation.counsellor_id != counsellor_id:
+            # Moved on already (a supervisor's reassignment): whoever moved it announced it, to
+            # this counsellor too (HandedOver); an "assigned" now would contradict it.
             return
         now = helpline.clock.now()
         await helpline.bus.publish(ConversationChanged(ConversationFacts.of(conversation, counsellor_name)))

@@ -3,6 +3,11 @@
 The rule a teen relies on: a conversation always has somebody or is at the head of the queue,
 never in a void. A transfer to a colleague who cannot take it now, or to a skill, goes back
 to the head of the queue (with the skill required); the teen is told someone else takes over.
+
+Every move is announced from what the store saw in the same atomic step: a supervisor's
+reassignment racing the dispatcher still tells the console that held it (HandedOver). A
+conversation a counsellor hands back to the queue records who did (`handed_over_by`), so the
+router gives it to anyone else with room before them.
 """
 
 from __future__ import annotations
@@ -40,16 +45,19 @@ async def head_of_queue_time(helpline: Helpline, priority: int, fallback: float)
 
 
 async def requeue_at_head(helpline: Helpline, conversation: Conversation, expected_counsellor_id: str | None,
-                          required_skill: str | None, tell_key: str) -> Conversation | None:
+                          required_skill: str | None, tell_key: str,
+                          handed_over_by: str | None = None) -> Conversation | None:
     """Assigned -> head of the queue; the old counsellor's console drops it, the teen is told."""
     now = helpline.clock.now()
     queued_at = await head_of_queue_time(helpline, conversation.priority, conversation.queued_at or now)
-    moved = await helpline.store.requeue(conversation.id, expected_counsellor_id, queued_at, required_skill)
+    moved = await helpline.store.requeue(conversation.id, expected_counsellor_id, queued_at, required_skill,
+                                         handed_over_by)
     if moved is None:
         return None
     facts = ConversationFacts.of(moved)
-    if conversation.counsellor_id:
-        await helpline.bus.publish(HandedOver(facts, conversation.counsellor_id))
+    previous_owner = expected_counsellor_id or conversation.counsellor_id  # the store checked the expected one
+    if previous_owner:
+        await helpline.bus.publish(HandedOver(facts, previous_owner))
     await helpline.bus.publish(ConversationChanged(facts))
     await helpline.say(moved, ours(moved, Author.SYSTEM, helpline.config.messages[tell_key], now))
     helpline.kick()
@@ -130,16 +138,17 @@ async def _give(helpline: Helpline, conversation: Conversation, expected: str | 
         return None
     capacity = helpline.capacity_of(target)
     now = helpline.clock.now()
-    outcome = await helpline.store.reassign(conversation.id, expected, to_id, capacity, now)
-    if outcome is not AssignOutcome.ASSIGNED:
+    done = await helpline.store.hand_over(conversation.id, expected, to_id, capacity, now)
+    if done.outcome is not AssignOutcome.ASSIGNED:
         return None
     moved = await helpline.store.get_conversation(conversation.id) or replace(
         conversation, state=ConversationState.ASSIGNED, counsellor_id=to_id, assigned_at=now)
     facts = ConversationFacts.of(moved, target.display_name)
-    if conversation.counsellor_id:
-        await helpline.bus.publish(HandedOver(facts, conversation.counsellor_id))
+    # Who had it at the move, not at our read: the dispatcher may have assigned it in between.
+    if done.from_counsellor_id:
+        await helpline.bus.publish(HandedOver(facts, done.from_counsellor_id))
     await helpline.bus.publish(ConversationChanged(facts))
-    key = "transferred" if conversation.counsellor_id else "assigned"
+    key = "transferred" if done.from_counsellor_id else "assigned"
     text = helpline.config.messages[key].format(counsellor=target.display_name)
     await helpline.say(moved, ours(moved, Author.SYSTEM, text, now))
     log.info("conversation %s handed over", moved.id)
@@ -147,7 +156,8 @@ async def _give(helpline: Helpline, conversation: Conversation, expected: str | 
 
 
 async def _to_queue(helpline: Helpline, conversation: Conversation, counsellor_id: str, skill: str | None) -> Handover:
-    moved = await requeue_at_head(helpline, conversation, counsellor_id, skill, "transferred")
+    moved = await requeue_at_head(helpline, conversation, counsellor_id, skill, "transferred",
+                                  handed_over_by=counsellor_id)
     if moved is None:
         raise ProtocolError("not_yours", "Cette conversation n'est plus la vôtre.")
     return Handover(moved.id, "queued")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from gateway.core import intake, teen
 from gateway.core.dispatch import Dispatcher
 from gateway.core.intake import Received
 from gateway.core.lines import ours
-from gateway.core.ports import Bus, NewMessage, Store
+from gateway.core.ports import Bus, MessageId, NewMessage, Store
 from gateway.domain.clock import Clock, as_datetime
 from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
@@ -29,7 +30,7 @@ from gateway.domain.model import (
 )
 from gateway.domain.permissions import require_supervisor
 from gateway.domain.pseudonym import Pseudonyms
-from gateway.domain.schedule import describe_opening
+from gateway.domain.schedule import Schedule, describe_opening
 from gateway.domain.texts import CLOSE_MESSAGES, clean_text, position_text, wait_sentence
 
 __all__ = ["Helpline", "Received", "ms"]
@@ -53,6 +54,7 @@ class Helpline:
         self.dispatcher = Dispatcher(self)
         self.leave_timers = teen.LeaveTimers(self)
         self.teen_limits = teen.TeenLimits.from_config(config)
+        self._line_status: tuple | None = None  # (schedule, since, until, status): see line_status
         # Inputs of the wait estimate, refreshed by the dispatcher and the housekeeper.
         self.handling_seconds: list[float] = []
         self.active_capacity = 0
@@ -99,9 +101,21 @@ class Helpline:
 
     # --- the line -----------------------------------------------------------------
     def line_status(self) -> dict:
-        """Open means "a new conversation is admitted now" (not in the last-admission minutes)."""
+        """Open means "a new conversation is admitted now" (not in the last-admission minutes).
+
+        Asked per widget connection and per /api/line: computed once per boundary of the
+        schedule in force (`Schedule.status_until`); a reload brings a new schedule, so a new
+        computation."""
         now = as_datetime(self.clock.now())
         schedule = self.config.schedule
+        cached = self._line_status
+        if cached is None or cached[0] is not schedule or not cached[1] <= now < cached[2]:
+            until = schedule.status_until(now) or datetime.max.replace(tzinfo=UTC)
+            cached = self._line_status = (schedule, now, until, self._line_status_at(schedule, now))
+        return dict(cached[3])
+
+    @staticmethod
+    def _line_status_at(schedule: Schedule, now: datetime) -> dict:
         if schedule.admits(now):
             return {"open": True, "next_opening": None, "next_opening_text": None}
         opening = schedule.next_admission(now)
@@ -148,8 +162,9 @@ class Helpline:
         """The widget's pseudonym of a teen: a keyed hash of their tab's session token."""
         return self.pseudonyms.sender_key(Channel.WEB.value, token)
 
-    async def teen_resume(self, sender_key: str, after_seq: int, listen: teen.Listen) -> teen.Resumed:
-        return await teen.resume(self, sender_key, after_seq, listen)
+    async def teen_resume(self, sender_key: str, after_seq: int, listen: teen.Listen,
+                          missing: tuple[int, ...] = ()) -> teen.Resumed:
+        return await teen.resume(self, sender_key, after_seq, listen, missing)
 
     async def teen_write(self, sender_key: str, client_id: str, text: object, bound_conversation_id: str | None,
                          listen: teen.Listen) -> teen.Written:
@@ -188,7 +203,10 @@ class Helpline:
             raise ProtocolError("not_yours", "Cette conversation n'est pas la vôtre.")
         return conversation
 
-    async def reply(self, counsellor_id: str, conversation_id: object, text: object) -> Message:
+    async def reply(self, counsellor_id: str, conversation_id: object, text: object,
+                    message_id: MessageId | None = None) -> Message | None:
+        """A counsellor's line, stored only while the conversation is theirs (checked in the
+        store step itself); with `message_id`, at most once (None: stored before)."""
         conversation = await self.conversation_of(counsellor_id, conversation_id)
         if conversation.state is not ConversationState.ASSIGNED:
             raise ProtocolError("closed", "Cette conversation est terminée.")
@@ -197,7 +215,14 @@ class Helpline:
         line = ours(conversation, Author.COUNSELLOR, clean, now)  # refuses a closed window, before any write
         counsellor = await self.store.get_counsellor(counsellor_id)
         line = replace(line, author_name=counsellor.display_name if counsellor else None)
-        message = await self.store.append_message(conversation.id, line)
+        stored = await self.store.store_reply(message_id, conversation.id, counsellor_id, line)
+        await self.store.replicated()  # acked (duplicates too) only once the replicas hold it
+        if stored.duplicate:
+            return None
+        if stored.message is None:  # closed or handed over since it was read: say which
+            conversation = await self.conversation_of(counsellor_id, conversation.id)
+            raise ProtocolError("closed", "Cette conversation est terminée.")
+        message = stored.message
         await self.store.mark_answered(conversation.id, now)
         if conversation.channel is not Channel.WEB:
             await self.bus.publish(Seen(conversation.id))

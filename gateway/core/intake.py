@@ -3,19 +3,20 @@ or continued, triage applied, the automatic replies stored with it.
 
 The caller acknowledges (the widget's `ack`, Meta's 200) only once `receive()` returns: a
 message is stored before anybody is told, and a failure after storing is never retried by
-the sender (that would duplicate it).
+the sender (that would duplicate it). The message and the claim on its id are one store
+step (`Store.store_inbound`): a crash leaves both or neither, so a retry is stored, never
+taken for a duplicate; and a new conversation is queued with its first line in its history.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.core.lines import ours
-from gateway.core.ports import NewMessage
+from gateway.core.ports import Intake, MessageId, NewMessage, Stored
 from gateway.domain.clock import as_datetime
 from gateway.domain.errors import ProtocolError, StoreError
 from gateway.domain.events import ConversationChanged, ConversationFacts, MessageAdded, PriorityRaised
@@ -46,16 +47,9 @@ async def receive(helpline: Helpline, inbound: InboundMessage) -> Received:
         text = ""  # an attachment alone: noted below, nothing to clean
     else:
         text = clean_text(inbound.text, helpline.config.max_message_chars)
-    store = helpline.store
-    dedupe_id = f"{inbound.sender_key}:{inbound.provider_message_id}"
-    if not await store.claim_message_id(inbound.channel.value, dedupe_id, helpline.config.dedupe_ttl_seconds):
-        return Received(None, None, duplicate=True)
-    try:
-        return await _store_inbound(helpline, inbound, text)
-    except BaseException:
-        # Not stored, so not acknowledged: let the client's (or Meta's) retry through.
-        await asyncio.shield(store.release_message_id(inbound.channel.value, dedupe_id))
-        raise
+    message_id = MessageId(inbound.channel.value, f"{inbound.sender_key}:{inbound.provider_message_id}",
+                           helpline.config.dedupe_ttl_seconds)
+    return await _store_inbound(helpline, inbound, text, message_id)
 
 
 async def receive_meta(helpline: Helpline, channel: Channel, platform_id: str, provider_message_id: str,
@@ -79,31 +73,58 @@ async def receive_meta(helpline: Helpline, channel: Channel, platform_id: str, p
             log.info("%s message refused: %s", channel.value, exc.code)
 
 
-async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str) -> Received:
-    store, config, now = helpline.store, helpline.config, helpline.clock.now()
-    conversation = await store.active_conversation_of(inbound.sender_key)
-    created = False
-    match = config.triage.assess(text) if text else None
-    if conversation is None:
-        if await store.abuse_until(inbound.sender_key, now) is not None:
-            return await _answer_closed(helpline, inbound, text, now, CloseReason.BLOCKED,
-                                        config.messages["abuse_reply"])
-        if not config.schedule.admits(as_datetime(now)):
-            return await _answer_closed(helpline, inbound, text, now, CloseReason.OUT_OF_HOURS,
-                                        helpline.out_of_hours_text())
-        conversation, created = await store.create_or_get_active(new_conversation(helpline, inbound, now, match))
-    message = None
-    if text:
-        message = await store.append_message(conversation.id, NewMessage(Author.TEEN, text, now))
-    # Stored: from here a failure must not make the sender retry (that would duplicate it).
+async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str, message_id: MessageId) -> Received:
+    now = helpline.clock.now()
+    match = helpline.config.triage.assess(text) if text else None
+    stored = await _place(helpline, inbound, text, message_id, match, now)
+    await helpline.store.replicated()  # acked (duplicates too) only once the replicas hold it
+    if stored.duplicate:
+        return Received(None, None, duplicate=True)
+    conversation, message = stored.conversation, stored.message
+    assert conversation is not None  # STORED always says where
+    # Stored: from here a failure must not make the sender retry (a duplicate, stored nothing).
     # What is missed is caught up: the dispatcher's tick, the console's history on open.
     try:
-        await _follow_up(helpline, conversation, inbound, message, match, created, now)
+        if stored.created and conversation.state is ConversationState.CLOSED:
+            await _answer_closed(helpline, conversation, now)
+        else:
+            await _follow_up(helpline, conversation, inbound, message, match, stored.created, now)
     except Exception as exc:  # noqa: BLE001 - stored: the sender must not retry (a duplicate)
         log.warning("conversation %s: message stored, follow-up failed (%s)", conversation.id,
                     exc if isinstance(exc, StoreError) else type(exc).__name__)
         helpline.kick()
     return Received(conversation, message)
+
+
+async def _place(helpline: Helpline, inbound: InboundMessage, text: str, message_id: MessageId,
+                 match: TriageMatch | None, now: float) -> Stored:
+    """One store step: the line into the sender's open conversation, else into a new one
+    (queued, or closed to be answered at once), claimed with its id. The open one read first
+    may close before the step: then it is decided again, as for a sender without one."""
+    for _ in range(2):
+        new = None
+        if await helpline.store.active_conversation_of(inbound.sender_key) is None:
+            closed_door = await _closed_door(helpline, inbound.sender_key, now)
+            new = new_conversation(helpline, inbound, now, None if closed_door else match)
+            if closed_door is not None:
+                new = new.close(closed_door, now)
+        if text:
+            line = NewMessage(Author.TEEN, text, now)
+        else:  # an attachment alone: the record of a closed-door exchange still says so
+            line = NewMessage(Author.TEEN, ATTACHMENT_ONLY, now) if new and not new.is_open else None
+        stored = await helpline.store.store_inbound(message_id, inbound.sender_key, line, new)
+        if stored.outcome is not Intake.NO_OPEN:
+            return stored
+    raise StoreError("the sender's conversation kept closing during intake")  # not acked: retried
+
+
+async def _closed_door(helpline: Helpline, sender_key: str, now: float) -> CloseReason | None:
+    """Why a new conversation would not be queued: a sender marked abusive, the line closed."""
+    if await helpline.store.abuse_until(sender_key, now) is not None:
+        return CloseReason.BLOCKED
+    if not helpline.config.schedule.admits(as_datetime(now)):
+        return CloseReason.OUT_OF_HOURS
+    return None
 
 
 async def _follow_up(helpline: Helpline, conversation: Conversation, inbound: InboundMessage,
@@ -165,17 +186,16 @@ def new_conversation(helpline: Helpline, inbound: InboundMessage, now: float,
     )
 
 
-async def _answer_closed(helpline: Helpline, inbound: InboundMessage, text: str, now: float,
-                         reason: CloseReason, answer: str) -> Received:
-    """Not queued (out of hours, or a sender marked abusive): answered at once, kept for the
-    record and the figures."""
-    conversation = replace(new_conversation(helpline, inbound, now).close(reason, now), last_teen_message_at=now)
-    store = helpline.store
-    await store.create_closed(conversation)
-    message = await store.append_message(conversation.id, NewMessage(Author.TEEN, text or ATTACHMENT_ONLY, now))
+async def _answer_closed(helpline: Helpline, conversation: Conversation, now: float) -> None:
+    """Not queued (out of hours, or a sender marked abusive): stored closed with the teen's
+    line, answered at once, kept for the record and the figures."""
+    if conversation.close_reason is CloseReason.BLOCKED:
+        answer = helpline.config.messages["abuse_reply"]
+    else:
+        answer = helpline.out_of_hours_text()
     await helpline.say(conversation, ours(conversation, Author.SYSTEM, answer, now))
-    log.info("conversation %s answered without queueing (%s)", conversation.id, reason.value)
-    return Received(conversation, message)
+    log.info("conversation %s answered without queueing (%s)", conversation.id,
+             conversation.close_reason.value if conversation.close_reason else "closed")
 
 
 async def announce_queued(helpline: Helpline, conversation: Conversation) -> None:

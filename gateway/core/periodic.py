@@ -49,10 +49,14 @@ class Periodic:
         """True once stop() was called: a long round (a batch loop) checks it between steps."""
         return self._stopping
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """End the loop. With `grace` (seconds, a shutdown bound: wall time), a round under way
+        may finish first (in-flight sends complete); it is cancelled once the grace is over."""
         self._stopping = True
         self._kicked.set()
         if self._task is not None:
+            if grace > 0:
+                await asyncio.wait((self._task,), timeout=grace)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None

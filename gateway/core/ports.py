@@ -1,8 +1,10 @@
 """The one async store interface; `memory` and `redis` implement it and pass one contract suite.
 
 Atomicity is the store's job: `create_or_get_active` never gives one sender two open
-conversations, `try_assign` never assigns a conversation twice nor above capacity, and
-`claim_message_id` lets exactly one caller through per provider message id.
+conversations, `try_assign` never assigns a conversation twice nor above capacity, and a
+message's id is claimed only together with the message it names (`store_inbound`,
+`store_reply`): no crash can leave a claim without its message, so a retry is never
+mistaken for a duplicate of something that was never stored.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class AssignOutcome(str, Enum):
 
 
 @dataclass(frozen=True)
+class Reassignment:
+    """What `hand_over` did, read in the same atomic step as the move: whoever had the
+    conversation just before is told, even if it changed after the caller last read it."""
+
+    outcome: AssignOutcome
+    from_counsellor_id: str | None = None  # its owner just before the move (None: it was queued)
+
+
+@dataclass(frozen=True)
 class NewMessage:
     author: Author
     text: str
@@ -62,6 +73,39 @@ class NewMessage:
     @property
     def deliver(self) -> bool:
         return self.window is not None
+
+
+@dataclass(frozen=True)
+class MessageId:
+    """The id a sender gave one message (a platform id, a widget's or console's client id),
+    claimed with that message in one store step: stored at most once within `ttl` seconds."""
+
+    scope: str  # the channel, or "console"
+    value: str
+    ttl: int
+
+
+class Intake(str, Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # this id was stored before: nothing stored now
+    NO_OPEN = "no_open"  # store_inbound without a new conversation, and the sender has none open
+    REFUSED = "refused"  # store_reply: the conversation is not assigned to that counsellor (any more)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one atomic store step made of a message. Nothing was stored unless STORED."""
+
+    outcome: Intake
+    conversation_id: str | None = None  # where it went; for a duplicate, where the first went
+    seq: int = 0  # its seq; for a duplicate, the first's (0: no line, or unknown for an old claim)
+    message: Message | None = None  # STORED with a line
+    conversation: Conversation | None = None  # store_inbound: the conversation as the step left it
+    created: bool = False  # store_inbound: `conversation` was created by this step
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome is Intake.DUPLICATE
 
 
 @dataclass(frozen=True)
@@ -93,19 +137,46 @@ class Store(ABC):
     async def ping(self) -> bool:
         """True when the store answers."""
 
-    # --- inbound dedupe ---------------------------------------------------------
+    async def replicated(self) -> None:  # noqa: B027 - a single copy needs nothing
+        """Called right before an acknowledgement: returns once every write so far is held by
+        as many replicas as configured (store.wait_replicas), else raises StoreError, so a
+        failover cannot lose what a client was told is stored. No-op on the memory store."""
+
+    # --- once-only claims, and messages stored once -----------------------------
     @abstractmethod
     async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
-        """True the first time a (channel, provider id) is seen within `ttl` seconds."""
+        """True the first time a (channel, id) is seen within `ttl` seconds. For work that stores
+        no message (housekeeping's once-only sweeps); a message's id is claimed only by
+        `store_inbound` / `store_reply`, with the message (same key space)."""
 
     @abstractmethod
-    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
-        """Forget a claim whose message could not be stored, so a retry gets through."""
+    async def stored_under(self, message_id: MessageId) -> Stored | None:
+        """Read only: DUPLICATE (with where the first went, if known) when this id was stored."""
+
+    @abstractmethod
+    async def store_inbound(self, message_id: MessageId, sender_key: str, line: NewMessage | None,
+                            new_conversation: Conversation | None) -> Stored:
+        """A teen's message, in one step: claim its id and append `line` (None: nothing to append)
+        to the sender's open conversation, or else create `new_conversation` with it.
+
+        A new QUEUED conversation enters the queue with its first line already in its history
+        (no dispatcher can see it without); a new CLOSED one (out of hours, a sender marked
+        abusive) is kept for the record, like `create_closed`. DUPLICATE: nothing stored.
+        NO_OPEN (the sender has no open conversation and `new_conversation` is None): nothing
+        stored, nothing claimed."""
+
+    @abstractmethod
+    async def store_reply(self, message_id: MessageId | None, conversation_id: str, counsellor_id: str,
+                          line: NewMessage) -> Stored:
+        """A counsellor's line, in one step: stored (and queued for sending with its window) only
+        while the conversation is assigned to `counsellor_id` (else REFUSED, nothing claimed),
+        and at most once per `message_id` (DUPLICATE: nothing stored)."""
 
     # --- conversations ----------------------------------------------------------
     @abstractmethod
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
-        """Store `conversation` unless its sender already has an open one.
+        """Store `conversation` unless its sender already has an open one (without a first
+        line: the intake uses `store_inbound`; this one serves tests and tools).
 
         Returns (the sender's open conversation, created?). `conversation` must be QUEUED
         or ASSIGNED-free, i.e. state QUEUED; it is added to the queue when created.
@@ -145,19 +216,27 @@ class Store(ABC):
 
     @abstractmethod
     async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
-                      required_skill: str | None) -> Conversation | None:
+                      required_skill: str | None, handed_over_by: str | None = None) -> Conversation | None:
         """Atomically move an assigned conversation back to the queue (assigned -> queued):
         off its counsellor's load, `counsellor_id` cleared, ordered by `queued_at` (the caller
-        picks an early one to put it at the head), `required_skill` set (None clears it).
+        picks an early one to put it at the head), `required_skill` set (None clears it),
+        `handed_over_by` set (a transfer: the router prefers anyone else; None clears it).
         With `expected_counsellor_id`, only if it is still that counsellor's. None if not moved."""
 
     @abstractmethod
-    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
-                       capacity: int, at: float) -> AssignOutcome:
+    async def hand_over(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                        capacity: int, at: float) -> Reassignment:
         """Atomically give a queued or assigned conversation to `to_counsellor_id` (a transfer,
         or a supervisor's choice): that counsellor must be available and below `capacity`.
         With `expected_counsellor_id`, an assigned conversation must still be theirs
-        (else NOT_QUEUED). NOT_QUEUED too when closed, unknown, or already theirs."""
+        (else NOT_QUEUED). NOT_QUEUED too when closed, unknown, or already theirs.
+        On success, `from_counsellor_id` is who had it at the move."""
+
+    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                       capacity: int, at: float) -> AssignOutcome:
+        """`hand_over`, when only the outcome matters."""
+        moved = await self.hand_over(conversation_id, expected_counsellor_id, to_counsellor_id, capacity, at)
+        return moved.outcome
 
     @abstractmethod
     async def conversations_since(self, since: float) -> list[Conversation]:
@@ -275,6 +354,21 @@ class Store(ABC):
     @abstractmethod
     async def loads(self) -> dict[str, int]:
         """Open conversations per counsellor id (0 for counsellors with none)."""
+
+    # --- consoles held, across processes (presence by heartbeat) ------------------
+    @abstractmethod
+    async def hold_console(self, counsellor_id: str, holder: str, until: float) -> None:
+        """Process `holder` holds a console socket of this counsellor until `until` (a heartbeat
+        refreshes it; a process that dies stops refreshing and its hold runs out)."""
+
+    @abstractmethod
+    async def release_console(self, counsellor_id: str, holder: str) -> None:
+        """Process `holder` holds no console of theirs any more."""
+
+    @abstractmethod
+    async def console_held_elsewhere(self, counsellor_id: str, holder: str, now: float) -> bool:
+        """Whether a process other than `holder` holds a console of theirs at `now`
+        (holds that ran out are dropped)."""
 
     # --- console sessions -------------------------------------------------------
     @abstractmethod

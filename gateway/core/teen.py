@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -62,7 +62,8 @@ class TeenStatus:
 @dataclass(frozen=True)
 class Resumed:
     status: TeenStatus | None  # None: no conversation in progress
-    history: list[Message] = field(default_factory=list)  # after the client's last seq, no notes
+    history: list[Message] = field(default_factory=list)  # what the client lacks, no notes
+    through: int = 0  # the client now has every line up to this seq (notes counted as had)
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,25 @@ async def _listen_then_read(helpline: Helpline, conversation: Conversation, list
     return await status_of(helpline, conversation)
 
 
-async def resume(helpline: Helpline, sender_key: str, after_seq: int, listen: Listen) -> Resumed:
-    """A teen's hello: their conversation in progress, if any, and what they have not seen yet."""
+async def resume(helpline: Helpline, sender_key: str, after_seq: int, listen: Listen,
+                 missing: Collection[int] = ()) -> Resumed:
+    """A teen's hello: their conversation in progress, if any, and what they have not seen yet:
+    every line after `after_seq`, and those below it the page says it lacks (`missing`; a
+    note among them is simply not sent: the page cannot tell a note's hole from a lost line)."""
     conversation = await helpline.store.active_conversation_of(sender_key)
     if conversation is None:
         return Resumed(None)
     status = await _listen_then_read(helpline, conversation, listen)
-    history = await helpline.store.messages(conversation.id, after_seq=after_seq)
-    return Resumed(status, [m for m in history if shown_to_teen(m)])
+    lacking = {s for s in missing if s <= after_seq}
+    read_from = min(lacking, default=after_seq + 1) - 1
+    lines = await helpline.store.messages(conversation.id, after_seq=read_from)
+    if not lines and read_from > 0 and not await helpline.store.messages(conversation.id, after_seq=read_from - 1):
+        # The page claims lines this conversation does not have (another conversation's): its
+        # marks mean nothing here, so it is given everything and live lines are not skipped.
+        lines, after_seq, lacking = await helpline.store.messages(conversation.id), 0, set()
+    history = [m for m in lines if shown_to_teen(m) and (m.seq > after_seq or m.seq in lacking)]
+    through = lines[-1].seq if lines else after_seq
+    return Resumed(status, history, through)
 
 
 async def write(helpline: Helpline, limits: TeenLimits, sender_key: str, client_id: str, text: object,

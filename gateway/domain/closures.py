@@ -25,6 +25,9 @@ _ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A closure longer than this is almost surely a typo in the year (2062 for 2026); a
 # helpline closed for over a year would be switched off, not scheduled.
 _LONGEST_CLOSURE_DAYS = 366
+# The schedule checks every closure for each day it walks: an unbounded list (300,000 closures
+# once blocked the event loop for 82 s) is refused. Two years of single days fit.
+MAX_CLOSURES = 750
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ def closures_from_config(raw: Any) -> tuple[Closure, ...]:
         return ()
     if not isinstance(raw, (list, tuple)):
         raise ConfigError("closures", "expected a list of closures, each with date (or from and to)")
+    if len(raw) > MAX_CLOSURES:
+        raise ConfigError("closures", f"must have at most {MAX_CLOSURES} closures, got {len(raw)}; "
+                                      "remove the past ones or write a range with from and to")
     return tuple(_closure(item, f"closures[{i}]") for i, item in enumerate(raw))
 
 

@@ -174,6 +174,8 @@ class Conversation:
     # Messenger/WhatsApp: the platform id of the teen's latest message, to mark it "seen".
     last_inbound_id: str | None = field(default=None, repr=False)
     erased_at: float | None = None  # retention: texts and platform ids erased then, figures kept
+    # Who last handed it over to the queue (a transfer): the router gives it to anyone else with room first.
+    handed_over_by: str | None = None
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:
@@ -183,10 +185,11 @@ class Conversation:
         self._move(ConversationState.ASSIGNED)
         return replace(self, state=ConversationState.ASSIGNED, counsellor_id=counsellor_id, assigned_at=at)
 
-    def requeue(self, queued_at: float, required_skill: str | None) -> "Conversation":
+    def requeue(self, queued_at: float, required_skill: str | None,
+                handed_over_by: str | None = None) -> "Conversation":
         self._move(ConversationState.QUEUED)
         return replace(self, state=ConversationState.QUEUED, counsellor_id=None, queued_at=queued_at,
-                       required_skill=required_skill)
+                       required_skill=required_skill, handed_over_by=handed_over_by)
 
     def close(self, reason: CloseReason, at: float) -> "Conversation":
         self._move(ConversationState.CLOSED)
@@ -231,6 +234,7 @@ class QueueEntry:
     priority: int
     queued_at: float
     required_skill: str | None = None
+    handed_over_by: str | None = None  # goes to them only when nobody else with room can take it
 
 
 @dataclass(frozen=True)

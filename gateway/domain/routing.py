@@ -10,6 +10,10 @@ goes to a counsellor who has it. When none of them has room, it waits for one, b
 another one is free. When nobody with the skill is available at all, it goes to anyone at
 once. While it waits for the skill, conversations behind it may go to counsellors without
 that skill (they could not have taken it anyway).
+
+A conversation handed over (a transfer back to the queue) never goes back to the counsellor
+who handed it over while anyone else with room can take it: the others are considered first,
+skills included; the one who handed it over gets it only when nobody else has room.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def _pick(counsellors: dict[str, CounsellorLoad], loads: dict[str, int], entry: 
           now: float, skill_wait: float) -> str | None:
     available = [c for c in counsellors.values() if c.presence is Presence.AVAILABLE]
     with_room = [c for c in available if loads[c.counsellor_id] < c.capacity]
+    others = [c for c in with_room if c.counsellor_id != entry.handed_over_by]
+    if others:  # the one who handed it over is left out, even of "someone with the skill is on duty"
+        available = [c for c in available if c.counsellor_id != entry.handed_over_by]
+        with_room = others
     skill = entry.required_skill
     if skill:
         skilled = [c for c in with_room if skill in c.skills]

@@ -40,6 +40,7 @@ _HORIZON_DAYS = 9
 # bit, day by day. Past it, "never" (None) is the honest answer for a line shut that long.
 _CALENDAR_HORIZON_DAYS = 400
 _MAX_LAST_ADMISSION_MINUTES = 240
+_MAX_SLOTS_PER_DAY = 24  # a day cut into more pieces than hours is a mistake, and each is walked
 _JOURS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
          "septembre", "octobre", "novembre", "décembre")
@@ -73,6 +74,9 @@ class WeeklySchedule:
                 raise ConfigError(
                     f"opening_hours.{name}", 'expected a list of "HH:MM-HH:MM" slots ([] when closed)'
                 )
+            if len(slots) > _MAX_SLOTS_PER_DAY:
+                raise ConfigError(f"opening_hours.{name}",
+                                  f"must have at most {_MAX_SLOTS_PER_DAY} slots, got {len(slots)}")
             for i, raw in enumerate(slots):
                 key = f"opening_hours.{name}[{i}]"
                 start, end = _parse_slot(raw, key)
@@ -204,6 +208,22 @@ class Schedule:
         if not self.is_open(at):
             return None
         return self._first_flip(at, to_open=False)
+
+    def status_until(self, at: datetime) -> datetime | None:
+        """The next boundary after `at`: the first instant at which what the line tells a teen
+        may change (admits or not, the next admission, the closure of the day, the wording of
+        `describe_opening` relative to today). None: nothing changes within the horizon.
+
+        Lets a caller compute the line status once per boundary, not once per request.
+        """
+        if self.admits(at):
+            closing = self.closes_at(at)  # admits() stays true until last_admission before it
+            if closing is None:
+                return None
+            return closing.astimezone(UTC) - timedelta(minutes=self.last_admission_minutes)
+        midnight = _instants(self._local_date(at) + timedelta(days=1), 0, self.tz)[0]
+        admission = self.next_admission(at)
+        return midnight if admission is None else min(midnight, admission.astimezone(UTC))
 
     def closure_on(self, at: datetime) -> Closure | None:
         """The closure covering `at`'s local date; the first listed one if several overlap."""

@@ -91,6 +91,11 @@ _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _MAX_LABEL = 80
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
 _MAX_PHRASE = 100  # characters, normalised: a phrase is a few words, not a paragraph
+# Bounds on the lists (issue #10): every message is matched against every phrase, so an
+# unbounded list would slow each teen's message. The built-in rules use 5 rules, 60 phrases.
+_MAX_RULES = 50  # in `rules`, and again in `extra_rules`
+_MAX_PHRASES = 300  # per rule, in `phrases` and again in `except`
+_MAX_SPELLINGS = 1000
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -304,6 +309,8 @@ def _spellings(raw: Any) -> Mapping[str, str]:
         return SPELLINGS
     if not isinstance(raw, Mapping):
         raise ConfigError("triage.spellings", 'must be a mapping of teen spellings to words, e.g. {kms: "me tuer"}')
+    if len(raw) > _MAX_SPELLINGS:
+        raise ConfigError("triage.spellings", f"must have at most {_MAX_SPELLINGS} spellings, got {len(raw)}")
     table = dict(SPELLINGS)
     for source, target in raw.items():
         key = f"triage.spellings.{source}"
@@ -350,6 +357,8 @@ def _phrase(raw: Any, key: str, spellings: Mapping[str, str]) -> str:
 def _phrases(raw: Any, key: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
     if not isinstance(raw, (list, tuple)) or not raw:
         raise ConfigError(key, "must be a non-empty list of phrases")
+    if len(raw) > _MAX_PHRASES:
+        raise ConfigError(key, f"must have at most {_MAX_PHRASES} phrases, got {len(raw)}")
     seen: dict[str, int] = {}
     for i, item in enumerate(raw):
         phrase = _phrase(item, f"{key}[{i}]", spellings)
@@ -406,6 +415,8 @@ def _rules(raw: Any, spellings: Mapping[str, str], key: str = "rules",
     if not isinstance(raw, (list, tuple)) or not raw:
         raise ConfigError(f"triage.{key}", "must be a non-empty list of rules (to turn triage off, write "
                                            "enabled: false; to keep the built-in rules, leave rules out)")
+    if len(raw) > _MAX_RULES:
+        raise ConfigError(f"triage.{key}", f"must have at most {_MAX_RULES} rules, got {len(raw)}")
     rules: list[TriageRule] = list(before)
     for i, item in enumerate(raw):
         rule = _rule(item, f"triage.{key}[{i}]", spellings)

@@ -6,17 +6,18 @@ its frames are handled by console_socket.ConsoleConnection, its events by consol
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 
 import orjson
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from gateway.core.accounts import hash_token
 from gateway.core.counsellor import counsellor_of_session, log_in, log_out
 from gateway.domain.permissions import supervises
 from gateway.core.helpline import Helpline
-from gateway.domain.errors import AuthError
+from gateway.domain.errors import AuthError, StoreError
 from gateway.domain.login_guard import LoginGuard
 from gateway.domain.model import Counsellor
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
@@ -25,6 +26,7 @@ from gateway.http.metrics import METRICS
 from gateway.http.security import client_address_key, csrf_ok, too_many_requests
 from gateway.http.sockets import SOCKETS, QueuedSender
 
+log = logging.getLogger(__name__)
 COOKIE = "gw_session"
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 MAX_FRAME_BYTES = 16 * 1024
@@ -35,6 +37,8 @@ LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 # Keys of client addresses for the login limits: random per process, never stored nor logged.
 _ADDRESS_SECRET = secrets.token_bytes(32)
 FORBIDDEN = {"error": "Requête refusée (origine inconnue)."}
+STORE_AWAY_FRAME = {"type": "error", "code": "unavailable",
+                    "message": "Le service est momentanément indisponible, reconnexion…"}
 
 
 def _cookie_secure(request: web.Request) -> bool:
@@ -109,11 +113,26 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     hub.add(session)
     try:
         await ConsoleConnection(request.app[HELPLINE], hub, session).run(counsellor)
+    except StoreError:
+        await _store_away(ws)
     finally:
         metrics.socket_closed("console")
         hub.remove(session)
         await session.sender.aclose()
     return ws
+
+
+async def _store_away(ws: web.WebSocketResponse) -> None:
+    """The opening snapshot could not be read (the store is away): say so and close with 1013
+    "try again later"; the page reconnects (docs/protocol.md). Anything later is answered
+    per frame by ConsoleConnection, the socket staying open."""
+    log.warning("console socket closed: store unavailable")
+    if not ws.closed:
+        try:
+            await ws.send_str(orjson.dumps(STORE_AWAY_FRAME).decode())
+        except (ConnectionError, RuntimeError):
+            pass
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
 
 
 def add_console_routes(app: web.Application) -> None:

@@ -20,7 +20,7 @@ from gateway.domain.events import (
     PriorityRaised,
     Typing,
 )
-from gateway.domain.model import Author
+from gateway.domain.model import Author, Message
 from gateway.http.console_view import TRANSFERRED, console_view
 
 
@@ -40,6 +40,11 @@ def _for_assignee(event: Any, counsellor_id: str) -> bool:
     return event.counsellor_id == counsellor_id
 
 
+def line_frame(conversation_id: str, message: Message) -> dict:
+    """One line of a conversation, as a console gets it (live, or filling a gap)."""
+    return {"type": "message", "conversation_id": conversation_id, "message": message.view()}
+
+
 def _conversation(event: ConversationChanged | PriorityRaised, now: float) -> dict:
     return {"type": "conversation", "conversation": console_view(event.conversation, now)}
 
@@ -47,7 +52,7 @@ def _conversation(event: ConversationChanged | PriorityRaised, now: float) -> di
 RENDERINGS: dict[type, Rendering] = {
     MessageAdded: Rendering(  # my own replies come back in the ack, not here
         lambda e, me: _for_assignee(e, me) and e.message.author is not Author.COUNSELLOR,
-        lambda e, now: {"type": "message", "conversation_id": e.conversation_id, "message": e.message.view()}),
+        lambda e, now: line_frame(e.conversation_id, e.message)),  # sent through the session's SeqGate
     ConversationChanged: Rendering(_for_assignee, _conversation),
     PriorityRaised: Rendering(_for_assignee, _conversation),  # the row shows why, the state is unchanged
     HandedOver: Rendering(  # the one it left removes it; the new assignee gets its ConversationChanged

@@ -13,17 +13,18 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.console_presence import ConsolePresence
 from gateway.core.counsellor import session_alive
 from gateway.core.helpline import Helpline
 from gateway.core.periodic import Periodic
+from gateway.core.seq_gate import SeqGate
 from gateway.core.supervision import snapshot
 from gateway.domain.errors import GatewayError
-from gateway.domain.events import Barrier, Event, SessionEnded
-from gateway.http.console_frames import FEED_EVENTS, accepts, payload
+from gateway.domain.events import Barrier, Event, HandedOver, MessageAdded, SessionEnded
+from gateway.http.console_frames import FEED_EVENTS, accepts, line_frame, payload
 from gateway.http.sockets import QueuedSender
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class ConsoleSession:
     counsellor_id: str
     token_hash: str
     supervisor: bool = False
+    lines: SeqGate | None = field(default=None, repr=False)  # per conversation, in seq order, no gap (hub.add)
 
 
 class ConsoleHub:
@@ -64,6 +66,7 @@ class ConsoleHub:
         return [s for sessions in self._by_counsellor.values() for s in sessions]
 
     def add(self, session: ConsoleSession) -> None:
+        session.lines = SeqGate(self.helpline, lambda cid, message: session.sender.send(line_frame(cid, message)))
         self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
         self.presence.socket_opened(session.counsellor_id)
         if not self._closed:
@@ -76,6 +79,7 @@ class ConsoleHub:
         if sessions is None or session not in sessions:
             return
         sessions.discard(session)
+        session.lines.close()
         if not sessions:
             del self._by_counsellor[session.counsellor_id]
         self.presence.socket_closed(session.counsellor_id)
@@ -150,8 +154,14 @@ class ConsoleHub:
             return
         now = self.helpline.clock.now()
         for session in self.sessions():
-            if accepts(session, event):
-                session.sender.send(payload(event, now))
+            if not accepts(session, event):
+                continue
+            if isinstance(event, MessageAdded):
+                session.lines.offer(event.conversation_id, event.message)
+                continue
+            if isinstance(event, HandedOver):  # no longer mine: if it comes back, it starts afresh
+                session.lines.forget(event.conversation_id)
+            session.sender.send(payload(event, now))
         if type(event) in FEED_EVENTS and self._supervisors():
             self.refresh_supervision()
 

@@ -18,20 +18,31 @@ from gateway.core.counsellor import (
     open_conversation,
     reassign_conversation,
     reply_once,
+    resume_conversations,
     session_alive,
     team_of,
     transfer_conversation,
 )
 from gateway.core.helpline import Helpline
 from gateway.core.retention import erase_on_request
-from gateway.domain.errors import GatewayError, ProtocolError
+from gateway.domain.errors import GatewayError, ProtocolError, StoreError
 from gateway.domain.model import CloseReason, Counsellor, Presence
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
 from gateway.http.console_view import console_view
+from gateway.http.frame_schema import CONSOLE_FRAMES, read_frame
 
 log = logging.getLogger(__name__)
 
 MAX_ID = 64  # ids echoed back in errors and pongs are cut to this
+# French for a counsellor, per refusal code of a frame's shape (frame_schema); "" for any other.
+FRAME_ERRORS = {
+    "": "Action refusée : message mal formé.", "bad_frame": "Message illisible.", "unknown_type": "Action inconnue.",
+    "bad_conversation_id": "Conversation inconnue.", "bad_client_id": "Réponse sans identifiant.",
+    "bad_text": "Texte illisible.", "bad_presence": "Statut inconnu.", "bad_target": "Destinataire inconnu.",
+    "bad_duration": "Durée possible : 24 heures ou 7 jours.", "unknown_mark": "Ce signalement n'existe plus.",
+    "bad_resume": "Reprise impossible : liste de conversations illisible.",
+}
+UNAVAILABLE_TEXT = "Le service est momentanément indisponible, réessayez."
 
 
 def team_view(team: list[Counsellor]) -> list[dict]:
@@ -57,7 +68,7 @@ class ConsoleConnection:
             "presence": self._presence, "open": self._open, "reply": self._reply, "typing": self._typing,
             "close": self._close, "ping": self._ping, "team": self._team, "transfer": self._transfer,
             "mark_abusive": self._mark_abusive, "erase": self._erase, "lift_abuse": self._lift_abuse,
-            "reassign": self._reassign,
+            "reassign": self._reassign, "resume": self._resume,
         }
 
     async def run(self, counsellor: Counsellor) -> None:
@@ -74,7 +85,12 @@ class ConsoleConnection:
         async for frame in self.session.sender.ws:
             if frame.type is not WSMsgType.TEXT:
                 break
-            if not await session_alive(self.helpline, self.session.token_hash):
+            try:
+                alive = await session_alive(self.helpline, self.session.token_hash)
+            except StoreError:  # the store is away: this frame is refused, the socket stays (helper J)
+                self._error(ProtocolError("unavailable", UNAVAILABLE_TEXT), _frame_ids(frame.data))
+                continue
+            if not alive:
                 break  # expired or logged out elsewhere: no frame is acted on after that
             await self._handle(frame.data)
 
@@ -82,21 +98,16 @@ class ConsoleConnection:
         frame: dict = {}
         try:
             parsed = orjson.loads(data)
-            if not isinstance(parsed, dict):
-                raise ProtocolError("bad_frame", "Message illisible.")
-            frame = parsed
-            kind = frame.get("type")
-            handler = self._handlers.get(kind) if isinstance(kind, str) else None
-            if handler is None:
-                raise ProtocolError("unknown_type", "Action inconnue.")
-            await handler(frame)
+            frame = parsed if isinstance(parsed, dict) else {}
+            kind, _ = read_frame(CONSOLE_FRAMES, parsed, FRAME_ERRORS)  # every field, before any store call
+            await self._handlers[kind](frame)
         except orjson.JSONDecodeError:
             self._error(ProtocolError("bad_frame", "Message illisible."), frame)
         except ProtocolError as exc:
             self._error(exc, frame)
         except GatewayError as exc:
             log.warning("console frame failed: %s", exc.code)
-            self._error(ProtocolError("unavailable", "Le service est momentanément indisponible, réessayez."), frame)
+            self._error(ProtocolError("unavailable", UNAVAILABLE_TEXT), frame)
 
     def _error(self, exc: ProtocolError, frame: dict) -> None:
         """The error names the refused frame's ids, so the page can mark the right line."""
@@ -118,6 +129,18 @@ class ConsoleConnection:
         conversation, messages = await open_conversation(self.helpline, self.counsellor_id,
                                                          frame.get("conversation_id"))
         self.send({"type": "history", "conversation_id": conversation.id, "messages": [m.view() for m in messages]})
+        self.session.lines.track(conversation.id, messages[-1].seq if messages else 0)
+
+    async def _resume(self, frame: dict) -> None:
+        """After a reconnect: for each of my conversations the page names, the lines after the
+        seq it has come as `message` frames, then `resumed` says where each now stands."""
+        marks = frame["conversations"]
+        lines = self.session.lines
+        mine = await resume_conversations(self.helpline, self.counsellor_id, marks)
+        for conversation_id in mine:
+            lines.rewind(conversation_id, marks[conversation_id])
+            await lines.catch_up(conversation_id)
+        self.send({"type": "resumed", "conversations": {c: lines.mark_of(c) for c in mine}})
 
     async def _reply(self, frame: dict) -> None:
         client_id = frame.get("client_id")
@@ -127,6 +150,7 @@ class ConsoleConnection:
         if done.duplicate:
             self.send({**ack, "message": None, "duplicate": True})
         else:
+            await self.session.lines.through(done.conversation_id, done.message)  # the lines before it first
             self.send({**ack, "message": done.message.view()})
 
     async def _typing(self, frame: dict) -> None:
@@ -176,3 +200,12 @@ class ConsoleConnection:
         done = await reassign_conversation(self.helpline, self.counsellor_id, frame.get("conversation_id"),
                                            frame.get("to_counsellor"))
         self.send({"type": "reassigned", "conversation_id": done.conversation_id, "to": done.to_name})
+
+
+def _frame_ids(data: object) -> dict:
+    """The frame, if it is a JSON object (only its ids are echoed in an error), else {}."""
+    try:
+        parsed = orjson.loads(data) if isinstance(data, str) else None
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

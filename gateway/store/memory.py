@@ -21,7 +21,19 @@ from gateway.domain.model import (
     QueueEntry,
     Role,
 )
-from gateway.core.ports import ERASED_ALIAS, ERASED_SENDER_KEY, MARK_FIELDS, AssignOutcome, DeliveryJob, NewMessage, Store
+from gateway.core.ports import (
+    ERASED_ALIAS,
+    ERASED_SENDER_KEY,
+    MARK_FIELDS,
+    AssignOutcome,
+    DeliveryJob,
+    Intake,
+    MessageId,
+    NewMessage,
+    Reassignment,
+    Store,
+    Stored,
+)
 
 
 def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
@@ -36,7 +48,8 @@ class MemoryStore(Store):
     kind = "memory"
 
     def __init__(self) -> None:
-        self._dedupe: dict[tuple[str, str], float] = {}
+        # (scope, id) -> (expires, where its message went: conversation id and seq, or None)
+        self._dedupe: dict[tuple[str, str], tuple[float, tuple[str, int] | None]] = {}
         self._conversations: dict[str, Conversation] = {}
         self._active: dict[str, str] = {}  # sender_key -> conversation id
         self._messages: dict[str, list[Message]] = {}
@@ -46,36 +59,82 @@ class MemoryStore(Store):
         self._outbox: dict[tuple[str, int], tuple[float, DeliveryJob]] = {}  # (conv, seq) -> (due, job)
         self._abuse: dict[str, tuple[str, float]] = {}  # sender key -> (alias, until)
         self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
+        self._consoles: dict[str, dict[str, float]] = {}  # counsellor id -> holder -> until
 
     async def ping(self) -> bool:
         return True
 
     async def claim_message_id(self, channel: str, provider_message_id: str, ttl: int) -> bool:
-        now = time.monotonic()
-        key = (channel, provider_message_id)
-        expires = self._dedupe.get(key)
-        if expires is not None and expires > now:
+        if self._claimed((channel, provider_message_id)) is not None:
             return False
-        self._dedupe[key] = now + ttl
-        if len(self._dedupe) > 100_000:  # bounded: drop expired entries now and then
-            self._dedupe = {k: v for k, v in self._dedupe.items() if v > now}
+        self._claim((channel, provider_message_id), ttl, None)
         return True
 
-    async def release_message_id(self, channel: str, provider_message_id: str) -> None:
-        self._dedupe.pop((channel, provider_message_id), None)
+    def _claimed(self, key: tuple[str, str]) -> Stored | None:
+        entry = self._dedupe.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        conversation_id, seq = entry[1] or (None, 0)
+        return Stored(Intake.DUPLICATE, conversation_id, seq)
+
+    def _claim(self, key: tuple[str, str], ttl: int, stored_at: tuple[str, int] | None) -> None:
+        now = time.monotonic()
+        self._dedupe[key] = (now + ttl, stored_at)
+        if len(self._dedupe) > 100_000:  # bounded: drop expired entries now and then
+            self._dedupe = {k: v for k, v in self._dedupe.items() if v[0] > now}
+
+    async def stored_under(self, message_id: MessageId) -> Stored | None:
+        return self._claimed((message_id.scope, message_id.value))
+
+    # store_inbound and store_reply never await: each is one step on the event loop.
+    async def store_inbound(self, message_id: MessageId, sender_key: str, line: NewMessage | None,
+                            new_conversation: Conversation | None) -> Stored:
+        key = (message_id.scope, message_id.value)
+        first = self._claimed(key)
+        if first is not None:
+            return first
+        open_id = self._active.get(sender_key)
+        created = open_id is None
+        if created:
+            if new_conversation is None:
+                return Stored(Intake.NO_OPEN)
+            self._create(new_conversation)
+            open_id = new_conversation.id
+        message = self._append(open_id, line) if line is not None else None
+        self._claim(key, message_id.ttl, (open_id, message.seq if message else 0))
+        return Stored(Intake.STORED, open_id, message.seq if message else 0, message,
+                      self._conversations[open_id], created)
+
+    def _create(self, conversation: Conversation) -> None:
+        self._conversations[conversation.id] = conversation
+        self._messages.setdefault(conversation.id, [])
+        if conversation.is_open:
+            self._active[conversation.sender_key] = conversation.id
+
+    async def store_reply(self, message_id: MessageId | None, conversation_id: str, counsellor_id: str,
+                          line: NewMessage) -> Stored:
+        key = (message_id.scope, message_id.value) if message_id else None
+        first = self._claimed(key) if key else None
+        if first is not None:
+            return first
+        conversation = self._conversations.get(conversation_id)
+        if (conversation is None or conversation.state is not ConversationState.ASSIGNED
+                or conversation.counsellor_id != counsellor_id):
+            return Stored(Intake.REFUSED, conversation_id)
+        message = self._append(conversation_id, line)
+        if key and message_id:
+            self._claim(key, message_id.ttl, (conversation_id, message.seq))
+        return Stored(Intake.STORED, conversation_id, message.seq, message)
 
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
         existing_id = self._active.get(conversation.sender_key)
         if existing_id is not None:
             return self._conversations[existing_id], False
-        self._conversations[conversation.id] = conversation
-        self._active[conversation.sender_key] = conversation.id
-        self._messages[conversation.id] = []
+        self._create(conversation)
         return conversation, True
 
     async def create_closed(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = conversation
-        self._messages.setdefault(conversation.id, [])
+        self._create(conversation)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return self._conversations.get(conversation_id)
@@ -122,37 +181,37 @@ class MemoryStore(Store):
         return True
 
     async def requeue(self, conversation_id: str, expected_counsellor_id: str | None, queued_at: float,
-                      required_skill: str | None) -> Conversation | None:
+                      required_skill: str | None, handed_over_by: str | None = None) -> Conversation | None:
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
             return None
         if expected_counsellor_id is not None and conversation.counsellor_id != expected_counsellor_id:
             return None
         try:
-            moved = conversation.requeue(queued_at, required_skill or None)
+            moved = conversation.requeue(queued_at, required_skill or None, handed_over_by or None)
         except InvalidTransition:  # only an assigned conversation goes back to the queue
             return None
         self._conversations[conversation_id] = moved
         return moved
 
-    async def reassign(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
-                       capacity: int, at: float) -> AssignOutcome:
+    async def hand_over(self, conversation_id: str, expected_counsellor_id: str | None, to_counsellor_id: str,
+                        capacity: int, at: float) -> Reassignment:
         conversation = self._conversations.get(conversation_id)
         if conversation is None or not conversation.is_open or conversation.counsellor_id == to_counsellor_id:
-            return AssignOutcome.NOT_QUEUED
+            return Reassignment(AssignOutcome.NOT_QUEUED)
         # An expected owner must own it now: a queued conversation is nobody's.
         if expected_counsellor_id is not None and conversation.counsellor_id != expected_counsellor_id:
-            return AssignOutcome.NOT_QUEUED
+            return Reassignment(AssignOutcome.NOT_QUEUED)
         outcome = self._can_take(to_counsellor_id, capacity)
         if outcome is not AssignOutcome.ASSIGNED:
-            return outcome
+            return Reassignment(outcome)
         if conversation.state is ConversationState.QUEUED:
             moved = conversation.assign(to_counsellor_id, at)
         else:  # assigned -> assigned: a handover, not a move of the state machine
             moved = replace(conversation, counsellor_id=to_counsellor_id, assigned_at=at)
         self._conversations[conversation_id] = moved
         self._counsellors[to_counsellor_id] = replace(self._counsellors[to_counsellor_id], last_assigned_at=at)
-        return AssignOutcome.ASSIGNED
+        return Reassignment(AssignOutcome.ASSIGNED, conversation.counsellor_id)
 
     async def conversations_since(self, since: float) -> list[Conversation]:
         recent = [c for c in self._conversations.values() if c.opened_at >= since]
@@ -196,6 +255,9 @@ class MemoryStore(Store):
         return [conversation_id for closed_at, conversation_id in due if closed_at < before][:max(limit, 0)]
 
     async def append_message(self, conversation_id: str, message: NewMessage) -> Message:
+        return self._append(conversation_id, message)
+
+    def _append(self, conversation_id: str, message: NewMessage) -> Message:
         history = self._messages.setdefault(conversation_id, [])
         stored = Message(
             conversation_id=conversation_id,
@@ -248,7 +310,8 @@ class MemoryStore(Store):
     async def queue(self) -> list[QueueEntry]:
         waiting = [c for c in self._conversations.values() if c.state is ConversationState.QUEUED]
         waiting.sort(key=lambda c: (-c.priority, c.queued_at or c.opened_at))
-        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at, c.required_skill) for c in waiting]
+        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at, c.required_skill, c.handed_over_by)
+                for c in waiting]
 
     async def try_assign(
         self, conversation_id: str, counsellor_id: str, capacity: int, at: float
@@ -333,6 +396,17 @@ class MemoryStore(Store):
             if c.state is ConversationState.ASSIGNED and c.counsellor_id in counts:
                 counts[c.counsellor_id] += 1
         return counts
+
+    async def hold_console(self, counsellor_id: str, holder: str, until: float) -> None:
+        self._consoles.setdefault(counsellor_id, {})[holder] = until
+
+    async def release_console(self, counsellor_id: str, holder: str) -> None:
+        self._consoles.get(counsellor_id, {}).pop(holder, None)
+
+    async def console_held_elsewhere(self, counsellor_id: str, holder: str, now: float) -> bool:
+        holds = {h: until for h, until in self._consoles.get(counsellor_id, {}).items() if until > now}
+        self._consoles[counsellor_id] = holds
+        return any(h != holder for h in holds)
 
     async def create_session(self, token_hash: str, counsellor_id: str, ttl: int) -> None:
         self._sessions[token_hash] = (counsellor_id, time.monotonic() + ttl)

@@ -7,7 +7,10 @@ Owns the store URL contract and the connection policy every Redis client shares:
 - Retries: a command that meets a connection or timeout error is retried a few times with
   capped, jittered exponential backoff, so a Redis restart or a Sentinel failover costs a
   pause, not an error. The shortcut it admits: a write whose reply was lost may run twice
-  (at-least-once), so non-idempotent callers pass `retry_attempts=0`.
+  (at-least-once), so non-idempotent callers pass `retry_attempts=0`. Connecting and the
+  health PING are retried on every client whatever `retry_attempts` says (`_RetriesItsSetup`):
+  neither can run a command, so a client without command retries still never fails on a
+  connection a restart left stale.
 - Health checks: a connection idle longer than `health_check_interval` is PINGed before use,
   so a connection left stale by a restart is noticed and replaced before a command rides it.
 - A blocking, bounded pool: under a burst a caller waits (up to `timeout`) for a connection
@@ -16,15 +19,19 @@ Owns the store URL contract and the connection policy every Redis client shares:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from gateway.domain.errors import ConfigError
 
@@ -185,6 +192,40 @@ def retry_policy(attempts: int = RETRY_ATTEMPTS) -> Retry:
                  supported_errors=(RedisConnectionError, RedisTimeoutError))
 
 
+class _RetriesItsSetup:
+    """Mixin for a connection class: connecting and the health PING use the full retry policy,
+    the command itself the client's (`retry_attempts`, maybe 0). A connection serves one
+    caller at a time, so swapping its policy for the duration of a setup step is safe."""
+
+    retry: Retry
+
+    @contextmanager
+    def _setup_policy(self) -> Iterator[None]:
+        command_policy, self.retry = self.retry, retry_policy(RETRY_ATTEMPTS)
+        try:
+            yield
+        finally:
+            self.retry = command_policy
+
+    async def connect(self) -> None:
+        with self._setup_policy():
+            await super().connect()  # type: ignore[misc]
+
+    async def connect_check_health(self, *args, **kwargs) -> None:
+        with self._setup_policy():
+            await super().connect_check_health(*args, **kwargs)  # type: ignore[misc]
+
+    async def check_health(self) -> None:
+        with self._setup_policy():
+            await super().check_health()  # type: ignore[misc]
+
+
+@cache
+def _retrying_setup(base: type) -> type:
+    """`base` (plain, TLS, unix socket or Sentinel-managed connection) with `_RetriesItsSetup`."""
+    return type(f"SetupRetrying{base.__name__}", (_RetriesItsSetup, base), {})
+
+
 def redis_client(
     target_or_url: RedisTarget | str,
     *,
@@ -210,10 +251,16 @@ def redis_client(
         socket_timeout=socket_timeout,
         retry=retry_policy(retry_attempts),
         health_check_interval=health_check_interval,
+        # Off: a Redis Enterprise feature; redis-py 8's "auto" also turns off the pool's check
+        # that a connection taken from it was not closed by the server (a restart), which would
+        # send a command down a dead socket — fatal for a client that does not retry commands.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     if target.sentinel:
         return _sentinel_master(target, options)
-    return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(target.url, **options))
+    pool = aioredis.BlockingConnectionPool.from_url(target.url, **options)
+    pool.connection_class = _retrying_setup(pool.connection_class)  # the URL chose the base class
+    return aioredis.Redis.from_pool(pool)
 
 
 def _sentinel_master(target: RedisTarget, options: dict) -> aioredis.Redis:
@@ -230,6 +277,7 @@ def _sentinel_master(target: RedisTarget, options: dict) -> aioredis.Redis:
         target.master_name,
         redis_class=_SentinelMasterClient,
         connection_pool_class=_BlockingSentinelPool,
+        connection_class=_retrying_setup(SentinelManagedConnection),
         db=target.db,
         username=target.username,
         password=target.password,

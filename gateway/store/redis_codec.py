@@ -64,6 +64,7 @@ def conversation_fields(c: Conversation) -> dict[str, str]:
         "told_at": opt_repr(c.told_at),
         "last_answer_at": opt_repr(c.last_answer_at),
         "erased_at": opt_repr(c.erased_at),
+        "handed_over_by": c.handed_over_by,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -95,6 +96,7 @@ def parse_conversation(f: dict[str, str]) -> Conversation:
         told_at=opt_float(f.get("told_at")),
         last_answer_at=opt_float(f.get("last_answer_at")),
         erased_at=opt_float(f.get("erased_at")),
+        handed_over_by=f.get("handed_over_by") or None,
     )
 
 

@@ -2,7 +2,7 @@
 
 Each script runs alone on the server, so two gateway processes never give one sender two
 conversations nor assign one conversation twice. Some build key names inside the script
-(marked "mirrors _Keys…"): see redis.py's key layout, and why Redis Cluster is not supported.
+(marked "mirrors Keys…"): see redis.py's key layout, and why Redis Cluster is not supported.
 
 Queue scores are computed here as in redis_codec.queue_score: -priority * 1e13 + arrival in
 ms, an exact integer in a double. Lua would write a number passed to redis.call with 14
@@ -11,10 +11,12 @@ significant digits, so scores are formatted with '%.0f' (exact for an integer do
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
+
 # KEYS: active key, new conversation hash, queue, every-conversation index.
 # ARGV: prefix, id, queue score ("" = not queued), opened_at, field/value pairs.
 # Returns nil when it stored the new conversation, else the fields of the sender's open
-# conversation. The key name built here mirrors _Keys.conversation.
+# conversation. The key name built here mirrors Keys.conversation.
 CREATE_OR_GET_ACTIVE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then
@@ -45,21 +47,22 @@ return 'assigned'
 # KEYS: conversation hash, queue, target counsellor hash, target's open set.
 # ARGV: prefix, conversation id, expected owner ("" = any), target id, capacity, at.
 # Queued -> assigned (as TRY_ASSIGN), or assigned -> assigned to another counsellor. An
-# expected owner must own it now: a queued conversation is nobody's. Returns an AssignOutcome
-# value. The key name built here mirrors _Keys.counsellor_open.
+# expected owner must own it now: a queued conversation is nobody's. Returns {AssignOutcome
+# value, the owner just before the move ("" = none)}. The key name built here mirrors
+# Keys.counsellor_open.
 REASSIGN = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id')
 local state, owner = f[1], f[2]
 if state == 'queued' then
-  if ARGV[3] ~= '' then return 'not_queued' end
+  if ARGV[3] ~= '' then return {'not_queued', ''} end
 elseif state == 'assigned' then
-  if owner == ARGV[4] then return 'not_queued' end
-  if ARGV[3] ~= '' and owner ~= ARGV[3] then return 'not_queued' end
+  if owner == ARGV[4] then return {'not_queued', ''} end
+  if ARGV[3] ~= '' and owner ~= ARGV[3] then return {'not_queued', ''} end
 else
-  return 'not_queued'
+  return {'not_queued', ''}
 end
-if redis.call('HGET', KEYS[3], 'presence') ~= 'available' then return 'not_available' end
-if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[5]) then return 'full' end
+if redis.call('HGET', KEYS[3], 'presence') ~= 'available' then return {'not_available', ''} end
+if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[5]) then return {'full', ''} end
 if state == 'queued' then
   redis.call('ZREM', KEYS[2], ARGV[2])
 elseif owner then
@@ -68,12 +71,13 @@ end
 redis.call('HSET', KEYS[1], 'state', 'assigned', 'counsellor_id', ARGV[4], 'assigned_at', ARGV[6])
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('HSET', KEYS[3], 'last_assigned_at', ARGV[6])
-return 'assigned'
+return {'assigned', owner or ''}
 """
 
 # KEYS: conversation hash, queue. ARGV: prefix, conversation id, expected owner ("" = any),
-# queued_at, arrival in ms, required skill ("" = none). Assigned -> queued; returns the
-# conversation's fields, or nil when it did not move. Mirrors _Keys.counsellor_open.
+# queued_at, arrival in ms, required skill ("" = none), handed over by ("" = nobody: cleared).
+# Assigned -> queued; returns the conversation's fields, or nil when it did not move.
+# Mirrors _Keys.counsellor_open.
 REQUEUE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'priority')
 if f[1] ~= 'assigned' then return false end
@@ -85,6 +89,11 @@ if ARGV[6] == '' then
   redis.call('HDEL', KEYS[1], 'required_skill')
 else
   redis.call('HSET', KEYS[1], 'required_skill', ARGV[6])
+end
+if (ARGV[7] or '') == '' then
+  redis.call('HDEL', KEYS[1], 'handed_over_by')
+else
+  redis.call('HSET', KEYS[1], 'handed_over_by', ARGV[7])
 end
 local score = -(tonumber(f[3]) or 0) * 10^13 + tonumber(ARGV[5])
 redis.call('ZADD', KEYS[2], string.format('%.0f', score), ARGV[2])
@@ -233,6 +242,76 @@ end
 return seq
 """
 
+
+# A Lua function the intake scripts start with: append one line to conversation `id`, queue
+# it for sending when it has a window, give a closed conversation's content keys their TTL;
+# returns its seq. Does what APPEND does; the key names mirror Keys.messages/delivery/outbox.
+_APPEND_LINE = """
+local function append_line(prefix, id, encoded, window, due, content_ttl)
+  local conv = prefix .. ':conv:{' .. id .. '}'
+  local msgs, delivery = conv .. ':msgs', conv .. ':delivery'
+  local seq = redis.call('RPUSH', msgs, encoded)
+  if window ~= '' then
+    local job = id .. '|' .. seq
+    redis.call('HSET', delivery, seq, 'pending|')
+    redis.call('ZADD', prefix .. ':outbox', due, job)
+    redis.call('HSET', prefix .. ':outbox:windows', job, window)
+  end
+  if tonumber(content_ttl) > 0 and redis.call('HGET', conv, 'state') == 'closed' then
+    if redis.call('TTL', msgs) == -1 then redis.call('EXPIRE', msgs, content_ttl) end
+    if redis.call('TTL', delivery) == -1 then redis.call('EXPIRE', delivery, content_ttl) end
+  end
+  return seq
+end
+"""
+
+# KEYS: dedupe key, active key, queue, every-conversation index, closed index, new
+# conversation hash. ARGV: prefix, claim TTL, encoded line ("" = none), content TTL, new id
+# ("" = none: only the open one), queue score ("" = not queued), opened_at, closed score
+# ("" = open), field/value pairs. A teen's message in one step: the claim exists only with
+# its line, and a new queued conversation enters the queue with its first line. The dedupe
+# key keeps "id|seq", so a duplicate learns where the first went.
+# Returns {'duplicate', "id|seq" or "1"}, {'no_open'} or {'stored', id, seq, created, fields}.
+STORE_INBOUND = _APPEND_LINE + """
+local first = redis.call('GET', KEYS[1])
+if first then return {'duplicate', first} end
+local id = false
+local open = redis.call('GET', KEYS[2])
+if open then
+  local state = redis.call('HGET', ARGV[1] .. ':conv:{' .. open .. '}', 'state')
+  if state and state ~= 'closed' then id = open end
+end
+local created = 0
+if not id then
+  if ARGV[5] == '' then return {'no_open'} end
+  id, created = ARGV[5], 1
+  redis.call('HSET', KEYS[6], unpack(ARGV, 9))
+  redis.call('ZADD', KEYS[4], ARGV[7], id)
+  if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], ARGV[8], id) else redis.call('SET', KEYS[2], id) end
+end
+local seq = 0
+if ARGV[3] ~= '' then seq = append_line(ARGV[1], id, ARGV[3], '', '', ARGV[4]) end
+if created == 1 and ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[6], id) end
+redis.call('SET', KEYS[1], id .. '|' .. seq, 'EX', ARGV[2])
+return {'stored', id, seq, created, redis.call('HGETALL', ARGV[1] .. ':conv:{' .. id .. '}')}
+"""
+
+# KEYS: conversation hash[, dedupe key]. ARGV: prefix, id, counsellor id, encoded line, its
+# send window ("" = not to send), due, content TTL, claim TTL. A counsellor's line, stored
+# only while the conversation is theirs, and claimed with it.
+# Returns {'duplicate', "id|seq" or "1"}, {'refused'} or {'stored', id, seq}.
+STORE_REPLY = _APPEND_LINE + """
+if KEYS[2] then
+  local first = redis.call('GET', KEYS[2])
+  if first then return {'duplicate', first} end
+end
+local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id')
+if f[1] ~= 'assigned' or f[2] ~= ARGV[3] then return {'refused'} end
+local seq = append_line(ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2] .. '|' .. seq, 'EX', ARGV[8]) end
+return {'stored', ARGV[2], seq}
+"""
+
 # KEYS: messages list, delivery hash. ARGV: seq, "state|error". Only for a stored message (an
 # erased conversation gets no delivery hash back from a late receipt); the hash expires with
 # the list.
@@ -266,3 +345,33 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
+
+
+class Scripts:
+    """The Lua scripts registered on one client (each re-loads itself after a NOSCRIPT)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        script = client.register_script
+        self.create = script(CREATE_OR_GET_ACTIVE)
+        self.assign = script(TRY_ASSIGN)
+        self.reassign = script(REASSIGN)
+        self.requeue = script(REQUEUE)
+        self.raise_priority = script(RAISE_PRIORITY)
+        self.close = script(CLOSE)
+        self.erase = script(ERASE)
+        self.touch_teen = script(TOUCH_TEEN)
+        self.mark_answered = script(MARK_ANSWERED)
+        self.update_if_exists = script(UPDATE_IF_EXISTS)
+        self.set_presence = script(SET_PRESENCE)
+        self.add_counsellor = script(ADD_COUNSELLOR)
+        self.append = script(APPEND)
+        self.set_delivery = script(SET_DELIVERY)
+        self.claim_deliveries = script(CLAIM_DELIVERIES)
+        self.retry_delivery = script(RETRY_DELIVERY)
+        self.store_inbound = script(STORE_INBOUND)
+        self.store_reply = script(STORE_REPLY)
+
+    async def load(self, client: aioredis.Redis) -> None:
+        """Load every script now, to fail fast at start."""
+        for registered in vars(self).values():
+            await client.script_load(registered.script)

@@ -1,0 +1,78 @@
+"""The Redis store's key names and its error boundary, shared by its modules (see redis.py's key layout)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from gateway.domain.errors import StoreError
+
+T = TypeVar("T")
+
+
+class Keys:
+    """Key names; see the module docstring."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.queue = f"{prefix}:queue"
+        self.conversation_ids = f"{prefix}:convs"
+        self.closed = f"{prefix}:closed"
+        self.abuse = f"{prefix}:abuse"
+        self.counsellor_ids = f"{prefix}:counsellors"
+        self.outbox = f"{prefix}:outbox"
+        self.outbox_attempts = f"{prefix}:outbox:attempts"
+        self.outbox_windows = f"{prefix}:outbox:windows"
+
+    def dedupe(self, channel: str, provider_message_id: str) -> str:
+        # Hashed: a provider id can be long and is nobody's business in a key listing.
+        digest = hashlib.sha256(f"{channel}\x00{provider_message_id}".encode()).hexdigest()
+        return f"{self.prefix}:dedupe:{digest}"
+
+    def conversation(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}"
+
+    def delivery(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}:delivery"
+
+    def provider(self, channel: str, provider_message_id: str) -> str:
+        digest = hashlib.sha256(f"{channel}\x00{provider_message_id}".encode()).hexdigest()
+        return f"{self.prefix}:provider:{digest}"
+
+    def links(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}:links"
+
+    def messages(self, conversation_id: str) -> str:
+        return f"{self.prefix}:conv:{{{conversation_id}}}:msgs"
+
+    def active(self, sender_key: str) -> str:
+        return f"{self.prefix}:active:{sender_key}"
+
+    def counsellor(self, counsellor_id: str) -> str:
+        return f"{self.prefix}:counsellor:{{{counsellor_id}}}"
+
+    def counsellor_open(self, counsellor_id: str) -> str:
+        return f"{self.prefix}:counsellor:{{{counsellor_id}}}:open"
+
+    def username(self, username: str) -> str:
+        return f"{self.prefix}:username:{username}"
+
+    def session(self, token_hash: str) -> str:
+        return f"{self.prefix}:session:{token_hash}"
+
+
+def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The boundary: every Redis failure of a store call leaves as StoreError."""
+
+    @functools.wraps(method)
+    async def guarded(self: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"redis store {method.__name__}: {exc}") from exc
+
+    return guarded

@@ -163,6 +163,7 @@ class SimClient:
         for waiter in self.waiters.values():
             if not waiter.done():
                 waiter.set_exception(Disconnected())
+                waiter.exception()  # nobody may be awaiting it any more: not an unretrieved error
         if not self.stopping:
             self._spawn(self.ensure())
 

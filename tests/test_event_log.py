@@ -168,7 +168,21 @@ async def test_closing_the_bus_ends_a_publish_waiting_for_redis(own_redis, caplo
 
 
 async def wait_for_log(caplog, text: str, within: float = 10.0) -> None:
-    """A positive wait: until a log record containing `text` was emitted."""
-    async with asyncio.timeout(within):
-        while not any(text in record.getMessage() for record in caplog.records):
-            await asyncio.sleep(0.02)
+    """A positive wait: until a log record containing `text` was emitted (no polling)."""
+    if any(text in record.getMessage() for record in caplog.records):
+        return
+    seen = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if text in record.getMessage():
+                loop.call_soon_threadsafe(seen.set)
+
+    watch = Watch()
+    logging.getLogger().addHandler(watch)
+    try:
+        async with asyncio.timeout(within):
+            await seen.wait()
+    finally:
+        logging.getLogger().removeHandler(watch)

@@ -410,8 +410,15 @@ def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_cha
             return {k: named(v) for k, v in frame.items()}
         return frame
 
+    # One of each outcome the end of the test requires, so reaching them does not depend on luck.
     @FUZZ_SETTINGS
     @given(frame=console_frames)
+    @example(frame=Raw("[1, 2]"))
+    @example(frame={"type": "shout"})
+    @example(frame={"type": "open", "conversation_id": OTHER})
+    @example(frame={"type": "reassign", "conversation_id": OTHER, "to_counsellor": CAMILLE})
+    @example(frame={"type": "open", "conversation_id": OWN})
+    @example(frame={"type": "reply", "conversation_id": OWN, "client_id": "fuzz-example-1", "text": "Je suis là."})
     def check(frame) -> None:
         own = run(loop, own_conversation())
         run(loop, gw.helpline.dispatch_once())  # nothing left for the dispatcher to do in the middle

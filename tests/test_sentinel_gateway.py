@@ -41,6 +41,9 @@ def a_counsellor() -> Counsellor:
                       presence=Presence.AVAILABLE)
 
 
+CLIENT_RETRY_PAUSE = 0.1  # how often a client re-sends after `unavailable` (a pace, not a wait)
+
+
 async def until_stored(call: Callable[[], Awaitable[T]], within: float = 15.0) -> T:
     """A failover surfaces as StoreError for a moment (a write is never retried behind the
     caller's back): the caller retries, as a client does after `unavailable`."""
@@ -51,7 +54,7 @@ async def until_stored(call: Callable[[], Awaitable[T]], within: float = 15.0) -
         except StoreError:
             if time.monotonic() - started > within:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(CLIENT_RETRY_PAUSE)
 
 
 @pytest.fixture

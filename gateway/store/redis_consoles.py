@@ -8,21 +8,14 @@ gets a long real-time expiry, only so that a counsellor nobody connects again le
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 
-from gateway.store.redis_keys import Keys, redis_errors
+from gateway.store.redis_keys import RedisPart, redis_errors
 
 GARBAGE_SECONDS = 24 * 3600  # real time: a clean-up for forgotten keys, never what decides presence
 
 
-class RedisConsoleHolds:
+class RedisConsoleHolds(RedisPart):
     """hold_console / release_console / console_held_elsewhere; RedisStore provides the client."""
-
-    _keys: Keys
-
-    @property
-    def _r(self) -> aioredis.Redis:
-        raise NotImplementedError
 
     def _consoles(self, counsellor_id: str) -> str:
         return f"{self._keys.counsellor(counsellor_id)}:consoles"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis.asyncio as aioredis
 
 from gateway.core.ports import (
     ERASED_ALIAS,
@@ -41,23 +40,11 @@ from gateway.store.redis_codec import (
     whole_ms,
     with_delivery,
 )
-from gateway.store.redis_keys import Keys, redis_errors
-from gateway.store.redis_scripts import Scripts
+from gateway.store.redis_keys import RedisPart, redis_errors
 
 
-class RedisConversations:
+class RedisConversations(RedisPart):
     """Conversation, message and outbox methods; RedisStore provides the client and scripts."""
-
-    _keys: Keys
-    _content_ttl: int
-
-    @property
-    def _r(self) -> aioredis.Redis:
-        raise NotImplementedError
-
-    @property
-    def _s(self) -> Scripts:
-        raise NotImplementedError
 
     async def _each(self, ids: Iterable[str], command: Callable[[Any, str], object]) -> list[Any]:
         """One pipelined round trip: `command(pipe, id)` for each id."""

@@ -7,7 +7,6 @@ housekeeping's, holds "1"), so a duplicate learns where the first went.
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 
 from gateway.core.ports import Intake, MessageId, NewMessage, Stored
 from gateway.domain.model import Conversation, ConversationState, Delivery, Message
@@ -20,8 +19,7 @@ from gateway.store.redis_codec import (
     parse_conversation,
     queue_score,
 )
-from gateway.store.redis_keys import Keys, redis_errors
-from gateway.store.redis_scripts import Scripts
+from gateway.store.redis_keys import RedisPart, redis_errors
 
 
 def _duplicate(first: str) -> Stored:
@@ -52,19 +50,8 @@ def _new_conversation_args(conversation: Conversation | None) -> list[str]:
             repr(closed_at) if closed else "", *flat(conversation_fields(conversation))]
 
 
-class RedisIntake:
+class RedisIntake(RedisPart):
     """store_inbound, store_reply, stored_under; RedisStore provides the client and scripts."""
-
-    _keys: Keys
-    _content_ttl: int
-
-    @property
-    def _r(self) -> aioredis.Redis:
-        raise NotImplementedError
-
-    @property
-    def _s(self) -> Scripts:
-        raise NotImplementedError
 
     @redis_errors
     async def stored_under(self, message_id: MessageId) -> Stored | None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import RedisError
 
 from gateway.domain.errors import StoreError
+
+if TYPE_CHECKING:  # annotations only: the scripts module imports this one
+    import redis.asyncio as aioredis
+
+    from gateway.store.redis_scripts import Scripts
 
 T = TypeVar("T")
 
@@ -76,3 +81,19 @@ def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable
             raise StoreError(f"redis store {method.__name__}: {exc}") from exc
 
     return guarded
+
+
+class RedisPart:
+    """What RedisStore gives the modules its methods are split into (conversations, intake,
+    console holds): the key names, the content TTL, the client and the registered scripts."""
+
+    _keys: Keys
+    _content_ttl: int
+
+    @property
+    def _r(self) -> "aioredis.Redis":
+        raise NotImplementedError
+
+    @property
+    def _s(self) -> "Scripts":
+        raise NotImplementedError

@@ -11,6 +11,7 @@ import pytest
 from gateway.core.ports import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from tests.redis_sentinel import SentinelSet
 from tests.redis_server import RedisServer
 
 # --- stores: a real redis-server and started stores ---------------------------------------------
@@ -23,6 +24,24 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop, restart or lose (the shared one stays up)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def sentinels() -> Iterator[SentinelSet]:
+    """A master, a replica and three sentinels on free loopback ports (tests/redis_sentinel.py)."""
+    nodes = SentinelSet()
+    nodes.start()
+    yield nodes
+    nodes.cleanup()
 
 
 @pytest.fixture

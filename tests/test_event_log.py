@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
 
 import orjson
@@ -18,7 +18,6 @@ from gateway.bus.redis import RedisBus
 from gateway.domain.errors import StoreError
 from gateway.domain.events import Event, Seen, to_wire
 from gateway.store.redis_client import redis_client
-from tests.redis_server import RedisServer
 
 
 class Listener:
@@ -43,14 +42,6 @@ class Listener:
 
 def seen(count: int, start: int = 0) -> list[Seen]:
     return [Seen(f"c{n}") for n in range(start, start + count)]
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -115,14 +115,6 @@ async def first_success(call: Callable[[], Awaitable[T]], within: float) -> tupl
 
 
 # --- one server, restarted ------------------------------------------------------------------------
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
-
-
 async def test_client_rides_out_a_redis_restart_on_the_same_port(own_redis: RedisServer) -> None:
     client = redis_client(own_redis.url, max_connections=4, timeout=2.0, decode_responses=True)
     bare = aioredis.Redis.from_url(own_redis.url, decode_responses=True, retry=None, health_check_interval=0)
@@ -173,14 +165,6 @@ async def test_wait_for_replicas_without_replicas_counts_none(own_redis: RedisSe
 
 
 # --- Sentinel ------------------------------------------------------------------------------------
-@pytest.fixture
-def sentinels() -> Iterator[SentinelSet]:
-    topology = SentinelSet()
-    topology.start()
-    yield topology
-    topology.cleanup()
-
-
 @pytest.fixture
 async def sentinel_client(sentinels: SentinelSet) -> AsyncIterator[aioredis.Redis]:
     client = redis_client(sentinels.url, max_connections=4, timeout=2.0, decode_responses=True)

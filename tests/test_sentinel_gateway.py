@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
@@ -22,8 +22,6 @@ from gateway.domain.model import Author, Channel, Conversation, ConversationStat
 from gateway.store import open_store
 from gateway.store.redis_client import redis_client
 from tests.harness import make_config
-from tests.redis_sentinel import SentinelSet
-from tests.redis_server import RedisServer
 from tests.test_event_log import Listener
 
 T = TypeVar("T")
@@ -55,22 +53,6 @@ async def until_stored(call: Callable[[], Awaitable[T]], within: float = 15.0) -
             if time.monotonic() - started > within:
                 raise
             await asyncio.sleep(CLIENT_RETRY_PAUSE)
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def sentinels() -> Iterator[SentinelSet]:
-    nodes = SentinelSet()
-    nodes.start()
-    yield nodes
-    nodes.cleanup()
 
 
 @pytest.fixture

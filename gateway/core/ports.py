@@ -1,6 +1,6 @@
 """The one async store interface; `memory` and `redis` implement it and pass one contract suite.
 
-Atomicity is the store's job: `create_or_get_active` never gives one sender two open
+Atomicity is the store's job: `store_inbound` never gives one sender two open
 conversations, `try_assign` never assigns a conversation twice nor above capacity, and a
 message's id is claimed only together with the message it names (`store_inbound`,
 `store_reply`): no crash can leave a claim without its message, so a retry is never

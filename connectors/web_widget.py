@@ -21,8 +21,11 @@ from gateway.core.helpline import Helpline
 from gateway.core.seq_gate import SeqGate
 from gateway.core.teen import TeenStatus, shown_to_teen
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
-from gateway.domain.events import Barrier, ConversationChanged, Event, HandedOver, MessageAdded, PriorityRaised, Typing
+from gateway.domain.events import (
+    Barrier, ConversationChanged, Event, HandedOver, MessageAdded, PriorityRaised, TeenAway, Typing,
+)
 from gateway.domain.model import Author, ConversationState, Message
+from gateway.domain.texts import queue_sentence
 from gateway.http.frame_schema import WIDGET_FRAMES, WIDGET_HELLO, read_frame
 from gateway.http.security import client_address_key, request_origin_allowed, too_many_requests
 from gateway.http.metrics import METRICS
@@ -106,12 +109,16 @@ class WidgetSession:
         return {"type": "state", "conversation": self.view()}
 
     def view(self) -> dict | None:
+        """ConvView. `queue_text` is made here from the place and wait it shows, so the band
+        follows each refresh in the words of the bubbles (the same as TeenStatus.queue_text)."""
         if self.conversation_id is None:
             return None
+        queued = self.state is QUEUED and self.position is not None and self.wait is not None
         return {
             "state": self.state.value if self.state else None,
             "position": self.position if self.state is QUEUED else None,
             "wait": self.wait if self.state is QUEUED else None,
+            "queue_text": queue_sentence(self.position, self.wait) if queued else None,
             "counsellor": self.counsellor,
         }
 
@@ -153,13 +160,15 @@ class WidgetHub:
             if not peers:
                 del self._by_conversation[session.conversation_id]
 
-    def socket_closed(self, session: WidgetSession) -> None:
-        """The socket ended: forget it; if it was the conversation's last here, the core's leave timer starts."""
+    def socket_closed(self, session: WidgetSession, restarting: bool = False) -> None:
+        """The socket ended: forget it; if it was the conversation's last here, the core marks the
+        teen away and its leave timer starts. Not when we closed it for a restart (1012): the
+        page reconnects at once to another process, whose hello could land before our mark."""
         self.unbind(session)
         session.lines.close()
         for token in [t for t, (s, _) in self._pongs.items() if s is session]:
             del self._pongs[token]
-        if session.conversation_id and not self._by_conversation.get(session.conversation_id):
+        if session.conversation_id and not self._by_conversation.get(session.conversation_id) and not restarting:
             self.helpline.teen_socket_gone(session.conversation_id, session.state)
 
     async def ping(self, session: WidgetSession, ping_id: str | None) -> None:
@@ -189,8 +198,8 @@ class WidgetHub:
                 session.sender.send(session.payload(event))
                 if session.state is CLOSED:
                     self.unbind(session)
-        if isinstance(event, (ConversationChanged, PriorityRaised, HandedOver)):
-            self.refresh_positions_soon()  # the queue moved: one new, assigned, raised, requeued or closed
+        if isinstance(event, (ConversationChanged, PriorityRaised, TeenAway, HandedOver)):
+            self.refresh_positions_soon()  # the queue moved: new, assigned, raised, away, requeued or closed
 
     def refresh_positions_soon(self) -> None:
         """Coalesce bursts of queue changes into one read of the queue."""
@@ -242,7 +251,7 @@ class WidgetConnection:
             await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
         finally:
             if self.session:
-                self.hub.socket_closed(self.session)
+                self.hub.socket_closed(self.session, restarting=self.ws.close_code == WSCloseCode.SERVICE_RESTART)
             await sender.aclose()
 
     async def _frames(self) -> None:

@@ -83,6 +83,7 @@
   }
 
   function renderMarks() {
+    if (!el.supAbuseRows) return; // H6: lifting moved to /console/supervision (supervision.js)
     const focused = app.focusKey(el.supAbuseRows, '.sup-mark');
     el.supAbuseEmpty.hidden = a.marks.length > 0;
     el.supAbuse.hidden = a.marks.length === 0;
@@ -106,7 +107,7 @@
     return tr;
   }
 
-  const setSupError = (text) => app.setError(el.supAbuseError, text);
+  const setSupError = (text) => el.supAbuseError && app.setError(el.supAbuseError, text); // H6: see renderMarks
 
   function onMarksClick(event) {
     const b = event.target.closest('.sup-lift');
@@ -172,6 +173,6 @@
 
   app.on('bind', () => {
     el.abuseForm.addEventListener('submit', onSubmit);
-    el.supAbuseRows.addEventListener('click', onMarksClick);
+    el.supAbuseRows?.addEventListener('click', onMarksClick); // H6: absent from index.html now
   });
 })();

@@ -2,7 +2,8 @@
  * Console 3018: the counsellors' page. Speaks docs/protocol.md, sections "Console" and
  * "Queue operations". This file owns the session, the socket, the conversation list and
  * the notices; thread.js the open conversation, transfer.js the transfer form,
- * supervision.js the supervisor's view. They share window.Console3018 (shared.js).
+ * supervision.js the supervision page (/console/supervision, its own page, linked from the
+ * top bar for supervisors). They share window.Console3018 (shared.js).
  *
  * One state object, small functions, no framework. Every text that comes from the
  * server is rendered with textContent: a teen's message is plain text, never HTML.
@@ -39,6 +40,7 @@
       attempt: 0,
       reconnectTimer: null,
       ticker: null,
+      listShown: true,          // narrow screens: the list folds away while a conversation is open
     });
     app.emit('reset');
   }
@@ -90,6 +92,7 @@
   }
 
   // The server closes our sockets while logging out: stop reconnecting before asking.
+  // (leaving.js asks first when conversations are held.)
   async function onLogout() {
     el.logout.disabled = true;
     state.stopped = true;
@@ -104,6 +107,8 @@
       el.logout.disabled = false;
     }
   }
+
+  app.logOut = onLogout;
 
   function logoutFailed(text) {
     showNotice(text);
@@ -218,10 +223,12 @@
     state.me = frame.me;
     state.team = Array.isArray(frame.team) ? frame.team : [];
     state.conversations = new Map();
+    const fresh = [];
     for (const conv of frame.conversations || []) {
       if (conv.state === 'transferred') continue;
+      keepPreview(conv, before.get(conv.id));
       state.conversations.set(conv.id, conv);
-      if (!firstInit && !before.has(conv.id) && conv.state !== 'closed') state.fresh.add(conv.id);
+      if (!firstInit && !before.has(conv.id) && conv.state !== 'closed') { state.fresh.add(conv.id); fresh.push(conv); }
     }
     Object.assign(state, { initialised: true, connected: true, attempt: 0 });
     el.connectionBanner.hidden = true;
@@ -231,6 +238,13 @@
     app.pane.flushPending();
     renderList();
     app.emit('init', frame);
+    fresh.forEach((conv) => app.emit('assigned', conv));
+  }
+
+  // `last_line` comes with init only; later frames about the conversation keep the one we have
+  // (message and ack frames move it on: thread.js).
+  function keepPreview(conv, previous) {
+    if (conv.last_line === undefined && previous) conv.last_line = previous.last_line;
   }
 
   // Lines may have come while we were away, in any conversation we hold: ask for those after
@@ -258,11 +272,15 @@
     const conv = frame.conversation;
     if (!conv || !conv.id) return;
     if (conv.state === 'transferred') { onTransferredAway(conv.id); return; }
-    if (!state.conversations.has(conv.id) && conv.state !== 'closed') state.fresh.add(conv.id);
+    const previous = state.conversations.get(conv.id);
+    const assigned = !previous && conv.state !== 'closed';
+    if (assigned) state.fresh.add(conv.id);
+    keepPreview(conv, previous);
     state.conversations.set(conv.id, conv);
     if (conv.state === 'closed') app.pane.onClosed(conv.id);
     renderList();
     if (conv.id === state.openId) app.pane.renderHead();
+    if (assigned) app.emit('assigned', conv);
   }
 
   // No longer mine (a transfer, a supervisor's reassignment, back to the queue after a
@@ -328,9 +346,28 @@
     el.convEmpty.hidden = active.length > 0;
     el.convClosedTitle.hidden = closed.length === 0;
     app.restoreFocus(el.conversations, focused);
+    renderListToggle(active.length);
+    app.emit('list');
     updateTitle();
   }
   app.renderList = renderList;
+
+  // Narrow screens (200 % zoom): the list is a toggle above the conversation, folded while
+  // one is open so the lines and the reply box keep the height (console.css).
+  function showList(shown) {
+    state.listShown = shown;
+    el.viewConversations.dataset.list = shown ? 'shown' : 'folded';
+    el.sidebarToggle.setAttribute('aria-expanded', String(shown));
+  }
+  app.showList = showList;
+
+  function renderListToggle(activeCount) {
+    app.setText(el.sidebarToggleText, 'Mes conversations (' + activeCount + ')');
+    let unread = 0;
+    state.unread.forEach((n) => { unread += n; });
+    el.sidebarUnread.hidden = unread === 0;
+    app.setText(el.sidebarUnread, unread > 0 ? unread + (unread > 1 ? ' nouveaux' : ' nouveau') : '');
+  }
 
   function renderItem(conv) {
     const closed = conv.state === 'closed';
@@ -342,8 +379,11 @@
     if (win) li.dataset.window = win;
     li.classList.toggle('is-open', conv.id === state.openId);
     li.classList.toggle('is-new', state.fresh.has(conv.id));
-    li.classList.toggle('is-waiting', !closed && conv.waiting_since != null);
+    const left = !closed && conv.teen_left === true;
+    li.classList.toggle('is-waiting', !closed && !left && conv.waiting_since != null);
     li.classList.toggle('is-raised', !closed && conv.priority > 0);
+    li.classList.toggle('is-left', left);
+    setWaitLevel(li, conv);
 
     const open = button('conv-open');
     open.dataset.role = 'open';
@@ -364,10 +404,17 @@
     open.append(top);
     if (!closed && conv.priority > 0) open.append(make('span', 'conv-priority', app.priorityText(conv)));
     if (!closed && conv.required_skill) open.append(make('span', 'conv-skill', app.skillText(conv)));
+    const preview = previewOf(conv);
+    if (preview) open.append(make('span', 'conv-preview', preview));
     const meta = make('span', 'conv-meta');
     meta.append(make('span', 'conv-channel', app.channelLabel(conv.channel)), make('span', 'conv-wait', waitText(conv)));
     open.append(meta);
     li.append(open);
+    if (left) {
+      const end = button('btn btn-danger-quiet btn-small conv-end', 'Clore', 'Clore la conversation avec ' + conv.alias + ' (a quitté le tchat)');
+      end.dataset.role = 'end';
+      li.append(end);
+    }
     if (closed) {
       const remove = button('conv-remove', '×', 'Retirer ' + conv.alias + ' de la liste');
       remove.dataset.role = 'remove';
@@ -376,16 +423,43 @@
     return li;
   }
 
+  const PREVIEW_PREFIX = { counsellor: 'Vous : ', note: 'Note : ', system: 'Auto : ' };
+
+  // One line: who spoke last and the start of it (the stylesheet adds the ellipsis).
+  function previewOf(conv) {
+    const line = conv.last_line;
+    if (!line || typeof line.text !== 'string' || !line.text) return '';
+    return (PREVIEW_PREFIX[line.from] || '') + line.text.replace(/\s+/g, ' ');
+  }
+
   function waitText(conv) {
     if (conv.state === 'closed') return 'terminée';
+    if (conv.teen_left === true) return 'a quitté le tchat';
     if (conv.waiting_since == null) return 'répondu';
-    return 'attend depuis ' + app.formatWait(app.serverNow() - conv.waiting_since);
+    const level = waitLevel(conv);
+    const since = app.formatWait(app.serverNow() - conv.waiting_since);
+    if (level === 'red') return 'très longue attente · ' + since;
+    return (level === 'orange' ? 'longue attente · ' : 'attend depuis ') + since;
+  }
+
+  // How long the teen has waited for an answer, in four steps (the colour repeats the words).
+  const WAIT_LEVELS = [[5 * 60000, 'red'], [3 * 60000, 'orange'], [60000, 'amber'], [0, 'calm']];
+  function waitLevel(conv) {
+    if (conv.state === 'closed' || conv.teen_left === true || conv.waiting_since == null) return null;
+    const waited = Math.max(0, app.serverNow() - conv.waiting_since); // the page's clock may lag the server's
+    return WAIT_LEVELS.find(([from]) => waited >= from)[1];
+  }
+
+  function setWaitLevel(li, conv) {
+    const level = waitLevel(conv);
+    WAIT_LEVELS.forEach(([, name]) => li.classList.toggle('wait-' + name, name === level));
   }
 
   function onListClick(event) {
     const item = event.target.closest('.conv-item');
     if (!item) return;
     if (event.target.closest('.conv-remove')) removeFromView(item.dataset.id);
+    else if (event.target.closest('.conv-end')) app.pane.closeNow(item.dataset.id);
     else app.pane.open(item.dataset.id);
   }
 
@@ -405,6 +479,7 @@
       const conv = state.conversations.get(li.dataset.id);
       if (!conv) return;
       app.setText(li.querySelector('.conv-wait'), waitText(conv));
+      setWaitLevel(li, conv);
       stale = stale || (li.dataset.window || null) !== app.replyWindow(conv)
         || !!li.querySelector('.conv-soon') !== app.windowSoon(conv);
     });
@@ -423,17 +498,20 @@
   function renderMe() {
     if (!state.me) return;
     el.meName.textContent = state.me.display_name || state.me.username || '';
+    el.supervisionLink.hidden = !['supervisor', 'admin'].includes(state.me.role); // its own page (H6)
     el.presence.value = state.me.presence;
     el.presence.disabled = !state.connected;
+    app.emit('me');
   }
 
   // The server echoes a `presence` frame to every tab; that frame sets the select for good.
-  function onPresenceChange() {
-    if (!app.send({ type: 'presence', presence: el.presence.value })) {
+  // The select's change (with its question when conversations are held) is in leaving.js.
+  app.sendPresence = (presence) => {
+    if (!app.send({ type: 'presence', presence })) {
       showNotice('Hors connexion : statut non modifié.');
       renderMe();
     }
-  }
+  };
 
   // kind "error" (default) interrupts screen readers; "info" (a transfer done) waits its turn.
   function showNotice(text, kind) {
@@ -455,8 +533,7 @@
 
   function bindEvents() {
     el.loginForm.addEventListener('submit', onLoginSubmit);
-    el.logout.addEventListener('click', onLogout);
-    el.presence.addEventListener('change', onPresenceChange);
+    el.sidebarToggle.addEventListener('click', () => showList(!state.listShown));
     el.conversations.addEventListener('click', onListClick);
     el.notices.addEventListener('click', onNoticesClick);
     app.emit('bind');

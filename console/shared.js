@@ -3,7 +3,8 @@
  * the state they share, and small helpers (DOM building, times, reply windows, hooks).
  *
  * Load order (index.html, all `defer`): shared.js, requests.js, console.js, thread.js,
- * transfer.js, supervision.js, abuse.js. console.js boots on DOMContentLoaded, i.e. once every script has run.
+ * transfer.js, alerts.js (queue, notifications), leaving.js (logout / offline with conversations
+ * held), abuse.js. console.js boots on DOMContentLoaded, i.e. once every script has run.
  * Every text that comes from the server is rendered with textContent, never as HTML.
  */
 (() => {
@@ -31,7 +32,8 @@
 
   const hooks = new Map();
 
-  // Named moments: reset, bind, start, init, tick, disconnected, error, removed.
+  // Named moments: reset, bind, start, init, tick, disconnected, error, removed, me (presence
+  // shown), list (list rendered), assigned (a conversation is new here), teen-line.
   app.on = (name, fn) => {
     if (!hooks.has(name)) hooks.set(name, []);
     hooks.get(name).push(fn);

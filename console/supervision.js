@@ -1,10 +1,14 @@
 /*
- * Console 3018, the supervisor's view (role "supervisor" or "admin"): the queue, the team's
- * presence and load, today's figures, reassigning a conversation to an available
- * counsellor, and erasing one at the teen's request (`erase` → `erased`: closed first if open,
- * then its texts and platform ids erased; the anonymous figures stay). Rendered from the `supervision` snapshot the server pushes every ~2 s
- * (docs/protocol.md, "Queue operations"); waiting times tick locally in between.
- * Pseudonyms, channels, times and reasons only: the snapshot carries no message text.
+ * Console 3018, the supervision page (/console/supervision, role "supervisor" or "admin"), to
+ * keep open on a second screen beside the chat console. It opens its own socket,
+ * /ws/console?view=supervision: a watcher that gets the `supervision` snapshot (every ~2 s and
+ * at once on a change, docs/protocol.md "Supervision page") and does not count as the
+ * counsellor's console for presence. Shown, strongest first: what needs watching ("À
+ * surveiller": a teen held by an écoutant·e away or silent), the queue, the team, today's
+ * figures, the abuse marks (lift), reassigning; and, apart at the bottom, erasing a
+ * conversation at the teen's request (erase.js: the pseudonym must be typed to confirm).
+ * Pseudonyms, channels, times and reasons only: the snapshot carries no message text. Every
+ * text is rendered with textContent. Reuses shared.js (helpers) and requests.js (answers).
  */
 (() => {
   'use strict';
@@ -13,107 +17,183 @@
   const { state, el, make, button, byAttr } = app;
 
   const SUPERVISING_ROLES = ['supervisor', 'admin'];
-  const STALE_MS = 10000; // no snapshot for this long: say the figures may be old
+  const STALE_MS = 10000;          // no snapshot for this long: say the figures may be old
+  const LIFTED_IGNORE_MS = 6000;   // a snapshot read just before a lift may still list the mark
+  const BACKOFF_MIN_MS = 1000;
+  const BACKOFF_MAX_MS = 15000;
+  const SESSION_ENDED = 4401;      // the server closed our socket: the session is over
+  const UNREACHABLE = 'Impossible de joindre le serveur. Vérifiez la connexion puis rechargez la page.';
 
-  const sup = {};
-
-  function resetSup() {
-    Object.assign(sup, {
-      enabled: false,
-      tab: 'conversations',
-      frame: null,      // latest `supervision` frame
-      offset: 0,        // its server_time - Date.now()
+  function resetState() {
+    Object.assign(state, {
+      me: null, ws: null, connected: false, stopped: true, attempt: 0, reconnectTimer: null,
+      frame: null,        // latest `supervision` frame
+      clockOffset: 0,     // its server_time - Date.now() (app.serverNow)
       receivedAt: 0,
-      target: null,     // {id, alias}: the conversation the reassign form is open for
-      eraseTarget: null,  // {id, alias, where}: the conversation the erase form is open for
+      target: null,       // {id, alias, holder, where}: the conversation the reassign form is for
+      marks: [],          // the latest snapshot's abuse marks: [{id, alias, until}]
+      lifted: new Map(),  // mark id -> when its lift was confirmed (Date.now())
     });
+    app.emit('reset');
   }
-  resetSup();
 
-  // Sent, no answer yet: conversation id -> {alias}. A conversation is in one of them at most.
-  const erasing = app.requests({ answer: 'erased', answered: onErased, refused: onEraseRefused, lost: onEraseLost });
+  // Sent, no answer yet (requests.js): conversation id / mark id -> {alias}.
   const reassigning = app.requests({
     answer: 'reassigned', answered: onReassigned, refused: onReassignRefused, lost: onReassignLost,
   });
+  const lifting = app.requests({  // its errors name nothing: answers come in order
+    answer: 'abuse_lifted', key: (frame) => frame.mark_id, inOrder: true,
+    answered: onLifted, refused: onLiftRefused, lost: onLiftLost,
+  });
 
-  const supNow = () => Date.now() + sup.offset;
-  const visible = () => sup.enabled && sup.tab === 'supervision';
+  /* ---------- who may see it ---------- */
 
-  /* ---------- tabs ---------- */
+  function api(method, path) {
+    return fetch(path, { method, credentials: 'same-origin' });
+  }
 
-  function setEnabled(me) {
-    sup.enabled = !!me && SUPERVISING_ROLES.includes(me.role);
-    el.tabs.hidden = !sup.enabled;
-    // A tab panel only when there are tabs; a counsellor's page stays a plain page.
-    if (sup.enabled) {
-      el.viewConversations.setAttribute('role', 'tabpanel');
-      el.viewConversations.setAttribute('aria-labelledby', 'tab-conversations');
-    } else {
-      el.viewConversations.removeAttribute('role');
-      el.viewConversations.removeAttribute('aria-labelledby');
+  async function boot() {
+    try {
+      const res = await api('GET', '/api/console/me');
+      if (res.status === 401) { showGate('gateLogin'); return; }
+      if (!res.ok) { showGate(null, 'Le service ne répond pas. Réessayez dans un instant.'); return; }
+      start((await res.json()).me);
+    } catch (e) {
+      showGate(null, UNREACHABLE);
     }
-    if (!sup.enabled) selectTab('conversations', false);
   }
 
-  function selectTab(name, focus) {
-    sup.tab = name;
-    const onSup = name === 'supervision';
-    el.tabConversations.setAttribute('aria-selected', String(!onSup));
-    el.tabSupervision.setAttribute('aria-selected', String(onSup));
-    el.tabConversations.tabIndex = onSup ? -1 : 0;
-    el.tabSupervision.tabIndex = onSup ? 0 : -1;
-    el.viewConversations.hidden = onSup;
-    el.supervision.hidden = !onSup;
-    if (focus) (onSup ? el.tabSupervision : el.tabConversations).focus();
-    if (onSup) render();
+  // Not logged in, or not a supervisor: a message and a link to the console, no data at all.
+  function showGate(which, errorText) {
+    stop();
+    el.boot.hidden = true;
+    el.app.hidden = true;
+    el.gate.hidden = false;
+    el.gateLogin.hidden = which !== 'gateLogin';
+    el.gateReserved.hidden = which !== 'gateReserved';
+    app.setError(el.gateError, errorText || '');
   }
 
-  function onTabsKeydown(event) {
-    const keys = { ArrowLeft: 'conversations', Home: 'conversations', ArrowRight: 'supervision', End: 'supervision' };
-    if (!keys[event.key]) return;
-    event.preventDefault();
-    selectTab(keys[event.key], true);
+  function start(me) {
+    if (!me || !SUPERVISING_ROLES.includes(me.role)) { showGate('gateReserved'); return; }
+    resetState();
+    state.me = me;
+    state.stopped = false;
+    el.boot.hidden = true;
+    el.gate.hidden = true;
+    el.app.hidden = false;
+    el.meName.textContent = me.display_name || me.username || '';
+    connect();
+  }
+
+  function stop() {
+    state.stopped = true;
+    clearTimeout(state.reconnectTimer);
+    if (state.ws) state.ws.close(1000);
+    state.ws = null;
+  }
+
+  /* ---------- the watcher socket ---------- */
+
+  function connect() {
+    if (state.stopped) return;
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(scheme + '//' + location.host + '/ws/console?view=supervision');
+    state.ws = ws;
+    ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
+    ws.onclose = (event) => {
+      if (ws !== state.ws) return;
+      if (event.code === 1012) state.attempt = 0; // the server restarts: another one takes us at once
+      onSocketClosed();
+    };
+  }
+
+  function onSocketClosed() {
+    state.ws = null;
+    state.connected = false;
+    app.emit('disconnected');
+    renderUpdated();
+    if (state.stopped) return;
+    el.connectionBanner.hidden = false;
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempt);
+    state.attempt += 1;
+    state.reconnectTimer = setTimeout(reconnect, ceiling / 2 + Math.random() * ceiling / 2);
+  }
+
+  // A refused upgrade (logged out, no longer a supervisor) only shows as 1006: ask /me first.
+  async function reconnect() {
+    if (state.stopped) return;
+    try {
+      const res = await api('GET', '/api/console/me');
+      if (state.stopped) return;
+      if (res.status === 401) { showGate('gateLogin'); return; }
+      if (res.ok && !SUPERVISING_ROLES.includes((await res.json()).me.role)) { showGate('gateReserved'); return; }
+      connect();
+    } catch (e) {
+      if (!state.stopped) onSocketClosed();
+    }
+  }
+
+  app.send = (frame) => {
+    if (!state.connected || !state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  function onFrame(data) {
+    let frame;
+    try { frame = JSON.parse(data); } catch (e) { return; }
+    const handler = frame && app.handlers[frame.type];
+    if (handler) handler(frame); // others (queue, pong, the chat's own) are not this page's
+  }
+
+  function onInit(frame) {
+    Object.assign(state, { connected: true, attempt: 0, me: frame.me });
+    el.connectionBanner.hidden = true;
+    if (!SUPERVISING_ROLES.includes(frame.me.role)) showGate('gateReserved');
+  }
+
+  function onError(frame) {
+    if (app.emit('error', frame)) return;
+    if (frame.code === 'unavailable' && !state.connected) return; // the socket closes and comes back
+    showNotice(frame.message || 'Action refusée.');
   }
 
   /* ---------- rendering a snapshot ---------- */
 
   function onSupervision(frame) {
-    if (!sup.enabled) return;
-    sup.frame = frame;
-    sup.offset = frame.server_time - Date.now();
-    sup.receivedAt = Date.now();
-    renderTabCount();
-    if (visible()) render();
-    refreshReassign();
-    refreshErase();
-    app.emit('supervision', frame);
-  }
-
-  function renderTabCount() {
-    const waiting = sup.frame ? (sup.frame.queue || []).length : 0;
-    el.tabSupervisionCount.hidden = waiting === 0;
-    app.setText(el.tabSupervisionCount, waiting ? waiting + ' en attente' : '');
+    state.frame = frame;
+    state.clockOffset = frame.server_time - Date.now();
+    state.receivedAt = Date.now();
+    const now = Date.now();
+    state.lifted.forEach((at, id) => { if (now - at > LIFTED_IGNORE_MS) state.lifted.delete(id); });
+    state.marks = (Array.isArray(frame.abuse) ? frame.abuse : []).filter((m) => m && m.id && !state.lifted.has(m.id));
+    render();
   }
 
   function render() {
-    const f = sup.frame;
+    const f = state.frame;
     if (!f) return;
     const focused = focusedControl();
     renderLine(f.line);
     renderUpdated();
-    renderFigures(f.figures || {});
+    renderWatch(f.watch || []);
     renderQueue(f.queue || []);
     renderTeam(f.team || []);
+    renderFigures(f.figures || {});
+    renderMarks();
+    refreshReassign();
+    app.emit('rendered');
     if (focused) el.supervision.querySelector(focused)?.focus();
   }
 
-  // The tables are rebuilt at each snapshot: keep keyboard focus on the same button
-  // (a conversation has two: "Réattribuer" and "Effacer", told apart by data-role).
+  // The lists are rebuilt at each snapshot: keep keyboard focus on the same button.
   function focusedControl() {
     const active = document.activeElement;
-    if (!active || !el.supervision.contains(active) || !active.dataset.conv) return null;
-    return '[data-area="' + active.closest('[data-area]')?.dataset.area + '"] '
-      + byAttr('data-conv', active.dataset.conv) + byAttr('data-role', active.dataset.role || '');
+    if (!active || !el.supervision.contains(active) || !(active.dataset.conv || active.dataset.mark)) return null;
+    const area = active.closest('[data-area]')?.dataset.area;
+    const key = active.dataset.conv ? byAttr('data-conv', active.dataset.conv) : byAttr('data-mark', active.dataset.mark);
+    return '[data-area="' + area + '"] ' + key + byAttr('data-role', active.dataset.role || '');
   }
 
   function renderLine(line) {
@@ -125,11 +205,140 @@
   }
 
   function renderUpdated() {
-    if (!sup.frame) return;
-    const stale = Date.now() - sup.receivedAt > STALE_MS || !state.connected;
+    if (!state.frame) return;
+    const stale = Date.now() - state.receivedAt > STALE_MS || !state.connected;
     el.supUpdated.classList.toggle('is-stale', stale);
     app.setText(el.supUpdated, (stale ? 'Données figées, mises à jour à ' : 'Mis à jour à ')
-      + new Date(sup.frame.server_time).toLocaleTimeString('fr-FR'));
+      + new Date(state.frame.server_time).toLocaleTimeString('fr-FR'));
+  }
+
+  const sinceText = (at) => app.formatWait(app.serverNow() - at);
+
+  /* ---------- À surveiller ---------- */
+
+  // Why a held conversation is flagged, in words; the server sends them strongest first.
+  const REASONS = {
+    offline_holding: (w) => 'Écoutant·e ' + (w.presence === 'paused' ? 'en pause' : 'hors ligne')
+      + (w.presence_since ? ' depuis ' + app.formatClock(w.presence_since) : ''),
+    silent: () => 'Sans réponse depuis ',
+    teen_left: () => 'Le jeune a quitté le tchat',
+  };
+
+  function renderWatch(items) {
+    el.supWatchEmpty.hidden = items.length > 0;
+    el.supWatchCount.hidden = items.length === 0;
+    app.setText(el.supWatchCount, String(items.length));
+    el.supWatchRows.replaceChildren(...items.map(watchItem));
+  }
+
+  function watchItem(w) {
+    const li = make('li', 'sup-flag');
+    li.dataset.id = w.conversation_id;
+    li.classList.toggle('is-raised', w.priority > 0);
+    const head = make('p', 'sup-flag-head');
+    head.append(make('span', 'sup-flag-alias', w.alias), make('span', 'sup-conv-channel', app.channelLabel(w.channel)));
+    const priority = app.priorityText(w);
+    if (priority) head.append(make('span', 'priority-badge', priority));
+    const reasons = make('ul', 'sup-flag-reasons');
+    for (const reason of w.reasons || []) {
+      const words = REASONS[reason];
+      if (!words) continue;
+      const item = make('li', 'sup-reason', words(w));
+      item.dataset.reason = reason;
+      if (reason === 'silent' && w.waiting_since != null) {
+        item.dataset.since = String(w.waiting_since);
+        item.textContent = words(w) + sinceText(w.waiting_since);
+      }
+      reasons.append(item);
+    }
+    const who = make('p', 'sup-flag-who', 'Tenue par ' + w.display_name);
+    const action = reassignButton({ id: w.conversation_id, alias: w.alias }, 'avec ' + w.display_name);
+    li.append(head, who, reasons, action);
+    return li;
+  }
+
+  /* ---------- the queue, the team, the figures ---------- */
+
+  function reassignButton(conv, where) {
+    const b = button('btn btn-quiet btn-small sup-reassign', 'Réattribuer', 'Réattribuer ' + conv.alias + ' (' + where + ')');
+    b.dataset.conv = conv.id;
+    b.dataset.role = 'reassign';
+    b.setAttribute('aria-controls', 'reassign-form');
+    return b;
+  }
+
+  function priorityCell(item) {
+    const td = make('td', 'sup-priority');
+    const text = app.priorityText(item);
+    if (text) td.append(make('span', 'priority-badge', text));
+    if (item.required_skill) td.append(make('span', 'conv-skill', app.skillText(item)));
+    if (!text && !item.required_skill) td.append(make('span', 'figure-none', 'normale'));
+    return td;
+  }
+
+  function renderQueue(queue) {
+    el.supQueueEmpty.hidden = queue.length > 0;
+    el.supQueue.hidden = queue.length === 0;
+    el.supQueueRows.replaceChildren(...queue.map((w) => {
+      const tr = make('tr', 'sup-waiting');
+      tr.dataset.id = w.id;
+      tr.classList.toggle('is-raised', w.priority > 0);
+      const wait = make('td', 'sup-wait', sinceText(w.queued_at));
+      wait.dataset.since = String(w.queued_at);
+      const action = make('td', 'sup-action');
+      action.append(reassignButton(w, 'en file, n° ' + w.position));
+      const alias = make('th', 'sup-alias', w.alias);
+      alias.scope = 'row';
+      tr.append(make('td', 'sup-position', w.position), alias, make('td', null, app.channelLabel(w.channel)),
+        wait, priorityCell(w), action);
+      return tr;
+    }));
+  }
+
+  function renderTeam(team) {
+    const sorted = team.slice().sort((a, b) => String(a.display_name).localeCompare(String(b.display_name), 'fr'));
+    el.supTeamRows.replaceChildren(...sorted.map(memberRow));
+  }
+
+  function memberRow(m) {
+    const tr = make('tr', 'sup-member');
+    tr.dataset.id = m.id;
+    tr.dataset.presence = m.presence;
+    tr.classList.toggle('is-flagged', !!(m.offline_holding || m.silent));
+    const name = make('th', 'sup-name', m.display_name);
+    name.scope = 'row';
+    const presence = make('td', 'sup-presence');
+    presence.append(make('span', 'presence-chip', app.presenceLabel(m.presence)));
+    if (m.presence_since) presence.append(make('span', 'sup-since', 'depuis ' + app.formatClock(m.presence_since)));
+    const held = (m.conversations || []).length;
+    if (m.offline_holding) presence.append(make('span', 'sup-member-flag', 'tient ' + held + (held > 1 ? ' conversations' : ' conversation')));
+    const load = make('td', 'sup-load');
+    const meter = make('meter');
+    Object.assign(meter, { min: 0, max: Math.max(1, m.capacity || 1), value: m.load || 0 });
+    meter.setAttribute('aria-hidden', 'true'); // the words say it
+    load.append(make('span', 'sup-load-text', (m.load || 0) + ' / ' + (m.capacity || 0)), meter);
+    const skills = make('td', 'sup-skills', (m.skills || []).length ? m.skills.join(', ') : '—');
+    const convs = make('td', 'sup-convs');
+    if ((m.conversations || []).length) {
+      const ul = make('ul', 'sup-conv-list');
+      ul.append(...m.conversations.map((c) => heldItem(m, c)));
+      convs.append(ul);
+    } else {
+      convs.append(make('span', 'figure-none', 'aucune'));
+    }
+    tr.append(name, presence, load, skills, convs);
+    return tr;
+  }
+
+  function heldItem(m, c) {
+    const li = make('li', 'sup-conv');
+    li.dataset.id = c.id;
+    li.classList.toggle('is-raised', c.priority > 0);
+    li.append(make('span', 'sup-conv-alias', c.alias), make('span', 'sup-conv-channel', app.channelLabel(c.channel)));
+    if (c.priority > 0) li.append(make('span', 'priority-badge', 'Prioritaire'));
+    if (c.teen_left) li.append(make('span', 'sup-conv-left', 'a quitté le tchat'));
+    li.append(reassignButton(c, 'avec ' + m.display_name));
+    return li;
   }
 
   const seconds = (s) => (s == null ? null : app.formatWait(Math.round(s) * 1000));
@@ -161,105 +370,21 @@
     }));
   }
 
-  function priorityCell(item) {
-    const td = make('td', 'sup-priority');
-    const text = app.priorityText(item);
-    if (text) td.append(make('span', 'priority-badge', text));
-    if (item.required_skill) td.append(make('span', 'conv-skill', app.skillText(item)));
-    if (!text && !item.required_skill) td.append(make('span', 'figure-none', 'normale'));
-    return td;
-  }
-
-  // "Réattribuer" and "Effacer", on each conversation of the queue and of the team.
-  const ACTIONS = {
-    reassign: { className: 'btn btn-quiet btn-small sup-reassign', text: 'Réattribuer', form: 'reassign-form' },
-    erase: { className: 'btn btn-danger-quiet btn-small sup-erase', text: 'Effacer', form: 'erase-form' },
-  };
-
-  function actionButtons(conv, where) {
-    return Object.entries(ACTIONS).map(([role, action]) => {
-      const b = button(action.className, action.text, action.text + ' ' + conv.alias + ' (' + where + ')');
-      b.dataset.conv = conv.id;
-      b.dataset.role = role;
-      b.setAttribute('aria-controls', action.form);
-      b.disabled = role === 'erase' && erasing.has(conv.id);
-      return b;
-    });
-  }
-
-  function renderQueue(queue) {
-    el.supQueueEmpty.hidden = queue.length > 0;
-    el.supQueue.hidden = queue.length === 0;
-    el.supQueueRows.replaceChildren(...queue.map((w) => {
-      const tr = make('tr', 'sup-waiting');
-      tr.dataset.id = w.id;
-      tr.classList.toggle('is-raised', w.priority > 0);
-      const wait = make('td', 'sup-wait', app.formatWait(supNow() - w.queued_at));
-      wait.dataset.since = String(w.queued_at);
-      const action = make('td', 'sup-action');
-      const where = 'en file, n° ' + w.position;
-      action.append(...actionButtons(w, where));
-      tr.append(make('td', 'sup-position', w.position), make('th', 'sup-alias', w.alias), make('td', null, app.channelLabel(w.channel)),
-        wait, priorityCell(w), action);
-      tr.querySelector('th').scope = 'row';
-      return tr;
-    }));
-  }
-
-  function renderTeam(team) {
-    const sorted = team.slice().sort((a, b) => String(a.display_name).localeCompare(String(b.display_name), 'fr'));
-    el.supTeamRows.replaceChildren(...sorted.map(memberRow));
-  }
-
-  function memberRow(m) {
-    const tr = make('tr', 'sup-member');
-    tr.dataset.id = m.id;
-    tr.dataset.presence = m.presence;
-    const name = make('th', 'sup-name', m.display_name);
-    name.scope = 'row';
-    const presence = make('td', 'sup-presence');
-    presence.append(make('span', 'presence-chip', app.presenceLabel(m.presence)));
-    if (m.presence_since) presence.append(make('span', 'sup-since', 'depuis ' + app.formatClock(m.presence_since)));
-    const load = make('td', 'sup-load');
-    const meter = make('meter');
-    Object.assign(meter, { min: 0, max: Math.max(1, m.capacity || 1), value: m.load || 0 });
-    meter.setAttribute('aria-hidden', 'true'); // the words say it
-    load.append(make('span', 'sup-load-text', (m.load || 0) + ' / ' + (m.capacity || 0)), meter);
-    const skills = make('td', 'sup-skills', (m.skills || []).length ? m.skills.join(', ') : '—');
-    const convs = make('td', 'sup-convs');
-    if ((m.conversations || []).length) {
-      const ul = make('ul', 'sup-conv-list');
-      for (const c of m.conversations) {
-        const li = make('li', 'sup-conv');
-        li.dataset.id = c.id;
-        li.classList.toggle('is-raised', c.priority > 0);
-        li.append(make('span', 'sup-conv-alias', c.alias), make('span', 'sup-conv-channel', app.channelLabel(c.channel)));
-        if (c.priority > 0) li.append(make('span', 'priority-badge', 'Prioritaire'));
-        li.append(...actionButtons(c, 'avec ' + m.display_name));
-        ul.append(li);
-      }
-      convs.append(ul);
-    } else {
-      convs.append(make('span', 'figure-none', 'aucune'));
-    }
-    tr.append(name, presence, load, skills, convs);
-    return tr;
-  }
-
   // Once a second: waiting times move on between snapshots.
   function tick() {
-    if (!visible() || !sup.frame) return;
-    el.supQueueRows.querySelectorAll('.sup-wait').forEach((td) => {
-      app.setText(td, app.formatWait(supNow() - Number(td.dataset.since)));
+    if (!state.frame) return;
+    el.supervision.querySelectorAll('[data-since]').forEach((node) => {
+      const prefix = node.dataset.reason === 'silent' ? REASONS.silent() : '';
+      app.setText(node, prefix + sinceText(Number(node.dataset.since)));
     });
     renderUpdated();
   }
 
-  /* ---------- reassigning ---------- */
+  /* ---------- where a conversation is now ---------- */
 
-  // Where the conversation is now: {id, alias, holder} (holder null while it waits), or null.
+  // {id, alias, holder, where} (holder null while it waits), or null once it left the snapshot.
   function locate(id) {
-    const f = sup.frame;
+    const f = state.frame;
     if (!f) return null;
     const waiting = (f.queue || []).find((w) => w.id === id);
     if (waiting) return { id, alias: waiting.alias, holder: null, where: 'en file, n° ' + waiting.position };
@@ -270,11 +395,18 @@
     return null;
   }
 
+  function everyConversation() {
+    const f = state.frame || {};
+    return (f.queue || []).map((w) => locate(w.id))
+      .concat(...(f.team || []).map((m) => (m.conversations || []).map((c) => locate(c.id))));
+  }
+
+  /* ---------- reassigning ---------- */
+
   function openReassign(id) {
     const found = locate(id);
     if (!found) return;
-    closeErase(false);
-    sup.target = found;
+    state.target = found;
     setReassignError('');
     el.reassignSend.disabled = false;
     el.reassignTo.value = '';
@@ -284,22 +416,22 @@
   }
 
   function closeReassign(focus = true) {
-    const id = sup.target && sup.target.id;
-    sup.target = null;
+    const id = state.target && state.target.id;
+    state.target = null;
     el.reassignForm.hidden = true;
     if (id && focus) el.supervision.querySelector('.sup-reassign' + byAttr('data-conv', id))?.focus();
   }
 
   // Only someone available with room can take it now; the options follow each snapshot.
   function refreshReassign() {
-    if (!sup.target || el.reassignForm.hidden) return;
-    const now = locate(sup.target.id);
-    if (now) sup.target = now;
-    app.setText(el.reassignTitle, 'Réattribuer ' + sup.target.alias + ' (' + sup.target.where + ')');
-    if (!now && !reassigning.has(sup.target.id)) setReassignError('Cette conversation n’est plus en cours.');
+    if (!state.target || el.reassignForm.hidden) return;
+    const now = locate(state.target.id);
+    if (now) state.target = now;
+    app.setText(el.reassignTitle, 'Réattribuer ' + state.target.alias + ' (' + state.target.where + ')');
+    if (!now && !reassigning.has(state.target.id)) setReassignError('Cette conversation n’est plus en cours.');
     const chosen = el.reassignTo.value;
-    const free = (sup.frame.team || [])
-      .filter((m) => m.presence === 'available' && (m.load || 0) < (m.capacity || 0) && m.id !== sup.target.holder)
+    const free = (state.frame.team || [])
+      .filter((m) => m.presence === 'available' && (m.load || 0) < (m.capacity || 0) && m.id !== state.target.holder)
       .sort((a, b) => (a.load || 0) - (b.load || 0) || String(a.display_name).localeCompare(String(b.display_name), 'fr'));
     const options = free.map((m) => {
       const option = make('option', null, m.display_name + ' — ' + m.load + ' / ' + m.capacity
@@ -314,17 +446,17 @@
     }
     el.reassignTo.replaceChildren(...options);
     if (free.some((m) => m.id === chosen)) el.reassignTo.value = chosen;
-    el.reassignSend.disabled = !free.length || !now || reassigning.has(sup.target.id);
+    el.reassignSend.disabled = !free.length || !now || reassigning.has(state.target.id);
   }
 
   const setReassignError = (text) => app.setError(el.reassignError, text);
 
   function onReassignSubmit(event) {
     event.preventDefault();
-    const target = sup.target;
+    const target = state.target;
     const to = el.reassignTo.value;
-    if (!target || !to) { setReassignError('Choisissez un·e conseiller·e disponible.'); return; }
-    if (erasing.has(target.id)) { setReassignError('Un effacement de cette conversation est en cours.'); return; }
+    if (!target || !to) { setReassignError('Choisissez un·e écoutant·e disponible.'); return; }
+    if (app.sup.erasing(target.id)) { setReassignError('Un effacement de cette conversation est en cours.'); return; }
     if (!reassigning.send(target.id, { type: 'reassign', conversation_id: target.id, to_counsellor: to }, { alias: target.alias })) {
       setReassignError('Hors connexion : rien n’a été réattribué.');
       return;
@@ -335,18 +467,17 @@
 
   function onReassigned(frame, sent) {
     const alias = sent?.alias || locate(frame.conversation_id)?.alias || 'La conversation';
-    showSupNotice(alias + ' : réattribuée à ' + (frame.to || 'un·e conseiller·e') + '.');
-    if (sup.target && sup.target.id === frame.conversation_id) closeReassign();
+    showNotice(alias + ' : réattribuée à ' + (frame.to || 'un·e écoutant·e') + '.');
+    if (state.target && state.target.id === frame.conversation_id) closeReassign();
   }
 
   function onReassignRefused(frame) {
-    const id = frame.conversation_id;
     const text = frame.message || 'Réattribution refusée.';
-    if (sup.target && sup.target.id === id) {
+    if (state.target && state.target.id === frame.conversation_id) {
       setReassignError(text);
       refreshReassign();
     } else {
-      showSupNotice(text);
+      showNotice(text);
     }
   }
 
@@ -354,124 +485,94 @@
     setReassignError('Connexion perdue : la réattribution n’a peut-être pas abouti. Vérifiez après la reconnexion.');
   }
 
-  /* ---------- erasing at the teen's request ---------- */
+  /* ---------- abuse marks: lifting ---------- */
 
-  // A small form, not the browser's confirm(): what happens, Confirmer / Annuler. The id it
-  // is for sits on the form (data-conv); the conversation may close meanwhile and can still
-  // be erased, so the form stays usable when it leaves the snapshot.
-  function openErase(id) {
-    const found = locate(id);
-    if (!found) return;
-    closeReassign(false);
-    sup.eraseTarget = found;
-    el.eraseForm.dataset.conv = id;
-    setEraseError('');
-    el.eraseForm.hidden = false;
-    refreshErase();
-    el.eraseCancel.focus(); // the safe choice first: Confirmer is one Tab away
+  function renderMarks() {
+    const focused = app.focusKey(el.supAbuseRows, '.sup-mark');
+    el.supAbuseEmpty.hidden = state.marks.length > 0;
+    el.supAbuse.hidden = state.marks.length === 0;
+    el.supAbuseRows.replaceChildren(...state.marks.map(markRow));
+    app.restoreFocus(el.supAbuseRows, focused);
   }
 
-  function closeErase(focus = true) {
-    const id = sup.eraseTarget && sup.eraseTarget.id;
-    sup.eraseTarget = null;
-    el.eraseForm.hidden = true;
-    delete el.eraseForm.dataset.conv;
-    if (!id || !focus) return;
-    const back = el.supervision.querySelector('.sup-erase' + byAttr('data-conv', id));
-    (back || el.tabSupervision).focus();
+  function markRow(m) {
+    const tr = make('tr', 'sup-mark');
+    tr.dataset.id = m.id;
+    const alias = make('th', 'sup-alias', m.alias);
+    alias.scope = 'row';
+    const until = make('td', 'sup-until', Number.isFinite(m.until) ? app.formatParisDate(m.until) : '—');
+    const action = make('td', 'sup-action');
+    const lift = button('btn btn-quiet btn-small sup-lift', 'Lever', 'Lever le signalement de ' + m.alias);
+    lift.dataset.mark = m.id;
+    lift.dataset.role = 'lift';
+    lift.disabled = lifting.has(m.id);
+    action.append(lift);
+    tr.append(alias, until, action);
+    return tr;
   }
 
-  function refreshErase() {
-    const target = sup.eraseTarget;
-    if (!target || el.eraseForm.hidden) return;
-    const now = locate(target.id);
-    if (now) sup.eraseTarget = Object.assign(target, now);
-    app.setText(el.eraseTitle, 'Effacer ' + target.alias + ' (' + (now ? now.where : 'plus en cours') + ')');
-    el.eraseSend.disabled = erasing.has(el.eraseForm.dataset.conv);
-  }
+  const setLiftError = (text) => app.setError(el.supAbuseError, text);
 
-  const setEraseError = (text) => app.setError(el.eraseError, text);
-
-  function onEraseSubmit(event) {
-    event.preventDefault();
-    const id = el.eraseForm.dataset.conv;
-    if (!id || erasing.has(id)) return;
-    if (reassigning.has(id)) { setEraseError('Une réattribution de cette conversation est en cours : attendez sa réponse.'); return; }
-    const alias = (sup.eraseTarget && sup.eraseTarget.alias) || 'La conversation';
-    if (!erasing.send(id, { type: 'erase', conversation_id: id }, { alias })) {
-      setEraseError('Hors connexion : rien n’a été effacé.');
+  function lift(id) {
+    const alias = state.marks.find((m) => m.id === id)?.alias || null;
+    if (!lifting.send(id, { type: 'lift_abuse', mark_id: id }, { alias })) {
+      setLiftError('Hors connexion : aucun signalement n’a été levé.');
       return;
     }
-    setEraseError('');
-    el.eraseSend.disabled = true; // released by `erased` or `error`
-    if (visible()) render();      // its "Effacer" buttons wait too
+    setLiftError('');
+    renderMarks();
   }
 
-  function onErased(frame, sent) {
-    const id = frame.conversation_id;
-    const alias = sent?.alias || locate(id)?.alias || 'La conversation';
-    showSupNotice(alias + ' : conversation close et effacée. Les chiffres anonymes sont gardés.');
-    app.removeConversation(id); // were it one of mine, its texts leave this page too
-    if (el.eraseForm.dataset.conv === id) closeErase();
-    if (visible()) render();
+  function onLifted(frame, sent) {
+    const id = frame.mark_id;
+    const alias = sent?.alias || state.marks.find((m) => m.id === id)?.alias || 'Le pseudonyme';
+    state.lifted.set(id, Date.now());
+    state.marks = state.marks.filter((m) => m.id !== id);
+    showNotice(alias + ' : signalement levé. Ses prochains messages entreront de nouveau dans la file.');
+    renderMarks();
   }
 
-  function onEraseRefused(frame) {
-    const id = frame.conversation_id;
-    const text = frame.message || 'Effacement refusé.';
-    if (!el.eraseForm.hidden && el.eraseForm.dataset.conv === id) {
-      setEraseError(text);
-      refreshErase();
-    } else {
-      showSupNotice(text);
-    }
-    if (visible()) render();
+  function onLiftRefused(frame) {
+    setLiftError(frame.message || 'Levée refusée.');
+    renderMarks();
   }
 
-  function onEraseLost() {
-    setEraseError('Connexion perdue : l’effacement n’a peut-être pas abouti. Vérifiez après la reconnexion.');
-    refreshErase();
-    if (visible()) render();
-  }
-
-  function showSupNotice(text) {
-    el.supNotice.textContent = text;
-  }
-  app.showSupNotice = showSupNotice;
-
-  function onSupervisionClick(event) {
-    const b = event.target.closest('.sup-reassign, .sup-erase');
-    if (!b || b.disabled) return;
-    if (b.classList.contains('sup-erase')) openErase(b.dataset.conv);
-    else openReassign(b.dataset.conv);
+  function onLiftLost() {
+    setLiftError('Connexion perdue : la levée n’a peut-être pas abouti. Vérifiez la liste après la reconnexion.');
+    renderMarks();
   }
 
   /* ---------- wiring ---------- */
 
-  app.handlers.supervision = onSupervision;
-  app.on('tick', tick);
-  app.on('reset', () => {
-    resetSup();
-    if (!el.reassignForm) return; // before the elements are bound
-    el.reassignForm.hidden = true;
-    el.eraseForm.hidden = true;
-    delete el.eraseForm.dataset.conv;
-    el.supNotice.textContent = '';
-  });
-  app.on('start', (me) => { setEnabled(me); selectTab('conversations', false); });
-  app.on('init', (frame) => setEnabled(frame.me));
-  app.on('disconnected', renderUpdated);
+  function showNotice(text) {
+    el.supNotice.textContent = text;
+  }
 
-  app.on('bind', () => {
-    el.tabConversations.addEventListener('click', () => selectTab('conversations', false));
-    el.tabSupervision.addEventListener('click', () => selectTab('supervision', false));
-    el.tabs.addEventListener('keydown', onTabsKeydown);
+  function onSupervisionClick(event) {
+    const b = event.target.closest('.sup-reassign, .sup-lift');
+    if (!b || b.disabled) return;
+    if (b.classList.contains('sup-lift')) lift(b.dataset.mark); else openReassign(b.dataset.conv);
+  }
+
+  function bind() {
+    document.querySelectorAll('[id]').forEach((node) => {
+      el[node.id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = node;
+    });
     el.supervision.addEventListener('click', onSupervisionClick);
     el.reassignForm.addEventListener('submit', onReassignSubmit);
     el.reassignCancel.addEventListener('click', () => closeReassign());
     el.reassignForm.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeReassign(); });
-    el.eraseForm.addEventListener('submit', onEraseSubmit);
-    el.eraseCancel.addEventListener('click', () => closeErase());
-    el.eraseForm.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeErase(); });
+    app.emit('bind');
+  }
+
+  Object.assign(app.handlers, { init: onInit, supervision: onSupervision, error: onError });
+  // For erase.js: where conversations are now, the notice line, whether one is being reassigned.
+  app.sup = { locate, everyConversation, showNotice, reassigning: (id) => reassigning.has(id), erasing: () => false };
+
+  document.addEventListener('DOMContentLoaded', () => {
+    bind();
+    resetState();
+    setInterval(tick, 1000);
+    boot();
   });
 })();

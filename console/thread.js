@@ -14,6 +14,7 @@
   const TEEN_TYPING_MAX_MS = 8000; // hide "écrit…" if the active:false frame never comes
   const ACK_TIMEOUT_MS = 15000;    // a reply unacknowledged this long is shown as failed
   const RESEND_MAX_MS = 15000;     // `unavailable`: re-sent by itself, backing off up to this
+  const PREVIEW_CHARS = 120;       // as the server's init (console_view.PREVIEW_CHARS)
 
   // Delivery of our messages on Messenger/WhatsApp. States only move forward; read and
   // failed are final (gateway/model.py, Delivery.advance).
@@ -57,8 +58,9 @@
     refused(frame) {
       app.showNotice(frame.message || 'Action refusée.');
       el.closeConversation.disabled = false;
+      el.teenLeftClose.disabled = false;
     },
-    lost() { el.closeConversation.disabled = false; },
+    lost() { el.closeConversation.disabled = false; el.teenLeftClose.disabled = false; },
   });
 
   // The reply box takes the server's limit, so a paste never goes over it.
@@ -97,6 +99,7 @@
     }
     state.unread.delete(id);
     state.fresh.delete(id);
+    app.showList(false);
     app.renderList();
     renderPane();
     if (app.canReply(id)) el.replyInput.focus();
@@ -108,6 +111,7 @@
     state.openId = null;
     clearThread();
     renderPane();
+    app.showList(true);
     app.emit('opened', null);
   }
 
@@ -135,6 +139,7 @@
     const open = !!state.openId;
     el.paneEmpty.hidden = open;
     el.paneBody.hidden = !open;
+    el.viewConversations.dataset.open = open ? 'yes' : 'no';
     el.closeBox.hidden = true;
     if (!open) { el.messages.textContent = ''; el.replyInput.value = ''; return; }
     renderPaneHead();
@@ -154,6 +159,11 @@
     el.transferOpen.hidden = closed;
     el.convClosedNote.hidden = !closed;
     if (closed) el.closeBox.hidden = true;
+    const left = !closed && conv.teen_left === true;
+    el.teenLeftNote.hidden = !left;
+    app.setText(el.teenLeftText, left ? conv.alias + ' a quitté le tchat.' : '');
+    el.teenLeftClose.disabled = closing.has(conv.id);
+    el.teenLeftClose.setAttribute('aria-label', 'Clore la conversation avec ' + conv.alias);
     const priority = closed ? '' : app.priorityText(conv);
     const skill = closed ? '' : app.skillText(conv);
     app.setText(el.convPriority, priority);
@@ -264,8 +274,9 @@
     el.messages.insertBefore(node, after || null);
   }
 
-  const nearBottom = () => el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
-  const scrollToEnd = () => { el.messages.scrollTop = el.messages.scrollHeight; };
+  // The log (a focusable region around the list) is what scrolls.
+  const nearBottom = () => el.messagesLog.scrollHeight - el.messagesLog.scrollTop - el.messagesLog.clientHeight < 80;
+  const scrollToEnd = () => { el.messagesLog.scrollTop = el.messagesLog.scrollHeight; };
 
   function renderTyping() {
     const conv = state.conversations.get(state.openId);
@@ -287,7 +298,9 @@
   function onHistory(frame) {
     (frame.messages || []).forEach((m) => noteSeq(frame.conversation_id, m));
     if (frame.conversation_id !== state.openId) return; // the counsellor moved on meanwhile
-    for (const m of frame.messages || []) keep(m);
+    const conv = state.conversations.get(frame.conversation_id);
+    for (const m of frame.messages || []) { keep(m); if (conv) setPreview(conv, m); }
+    if (conv) app.renderList();
     renderMessages();
     scrollToEnd();
   }
@@ -306,6 +319,8 @@
       if (conv.window) Object.assign(conv, { window: 'open', window_closes_at: m.at + app.DAY_MS });
     }
     if (m.from !== 'note') conv.last_message_at = m.at;
+    setPreview(conv, m);
+    if (m.from === 'teen' && (id !== state.openId || document.hidden)) app.emit('teen-line', conv);
     if (id === state.openId) {
       const stick = nearBottom();
       insertMessage(renderMessage(keep(m)));
@@ -324,11 +339,19 @@
     const conv = state.conversations.get(frame.conversation_id);
     noteSeq(frame.conversation_id, m);
     if (conv && m) Object.assign(conv, { waiting_since: null, last_message_at: m.at });
+    if (conv && m) setPreview(conv, m);
     if (m && frame.conversation_id === state.openId && !state.thread.has(m.seq)) {
       insertMessage(renderMessage(keep(m)));
       scrollToEnd();
     }
     app.renderList();
+  }
+
+  // The list's one-line preview follows the latest line (the server cuts it the same way in init).
+  // Automatic lines are left out: the preview says what a person wrote.
+  function setPreview(conv, m) {
+    if (m.from === 'system' || typeof m.text !== 'string') return;
+    conv.last_line = { from: m.from, text: m.text.slice(0, PREVIEW_CHARS) };
   }
 
   // A receipt for a line not shown yet (its history is on the way) waits in `early`.
@@ -495,10 +518,18 @@
   function confirmClose() {
     const id = state.openId;
     el.closeBox.hidden = true;
-    if (!id || app.isClosed(id)) return;
+    if (id) closeNow(id);
+  }
+
+  // Also in one click, without the question, for a teen who left the chat (console.js).
+  function closeNow(id) {
+    if (app.isClosed(id) || closing.has(id)) return;
     if (closing.send(id, { type: 'close', conversation_id: id })) {
-      stopTyping();
-      el.closeConversation.disabled = true; // released by the `conversation` frame, an `error` or a drop
+      if (id === state.openId) {
+        stopTyping();
+        el.closeConversation.disabled = true; // released by the `conversation` frame, an `error` or a drop
+        el.teenLeftClose.disabled = true;
+      }
     } else {
       app.showNotice('Hors connexion : la conversation n’a pas été close. Réessayez après la reconnexion.');
     }
@@ -517,6 +548,7 @@
     render: renderPane,
     renderHead: renderPaneHead,
     onClosed,
+    closeNow,
     flushPending,
     stopTyping,
   });
@@ -534,6 +566,7 @@
     el.replyInput.addEventListener('keydown', onReplyKeydown);
     el.replyInput.addEventListener('input', onReplyInput);
     el.closeConversation.addEventListener('click', askClose);
+    el.teenLeftClose.addEventListener('click', () => { if (state.openId) closeNow(state.openId); });
     el.closeConfirm.addEventListener('click', confirmClose);
     el.closeCancel.addEventListener('click', cancelClose);
     el.closeBox.addEventListener('keydown', (e) => { if (e.key === 'Escape') cancelClose(); });

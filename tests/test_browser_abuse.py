@@ -17,7 +17,7 @@ from gateway.domain.model import CloseReason, Role
 from tests.browser import chromium
 from tests.clients import Widget
 from tests.harness import make_config, running_gateway
-from tests.test_browser_supervision import open_console
+from tests.test_browser_supervision import open_console, open_supervision
 
 EXPLANATION = ("Ses nouveaux messages recevront une réponse automatique et n’entreront pas dans la file ; "
                "la conversation sera close.")
@@ -85,8 +85,7 @@ async def test_a_counsellor_marks_a_teen_abusive_and_a_supervisor_lifts_it(brows
         await expect(page.locator("#conv-active .conv-item")).to_have_count(0)
 
         # The supervisor sees the mark (pseudonym and end only) and lifts it.
-        sup = await open_console(browser, gw.http, "sam", presence=None)
-        await sup.click("#tab-supervision")
+        sup = await open_supervision(browser, gw.http, "sam")  # its own page now (H6)
         rows = sup.locator("#sup-abuse-rows tr")
         await expect(rows).to_have_count(1)
         await expect(rows.first.locator("th")).to_have_text(alias)

@@ -42,7 +42,7 @@ async def test_teen_writes_counsellor_answers_reload_keeps_it_and_quick_exit_lea
     async with running_gateway(make_config()) as gw:
         await gw.add_counsellor("camille", "Camille")
         teen = await open_widget(browser, gw.http)
-        await expect(teen.locator("#w3018-line")).to_contain_text("En ligne")
+        await expect(teen.locator("#w3018-line")).to_have_text("Ouvert")
         await teen.fill("#w3018-input", "quelqu'un a volé mon compte insta")
         await teen.click("#w3018-send")
         await expect(teen.locator('.w3018-msg[data-from="teen"]')).to_contain_text("volé mon compte")

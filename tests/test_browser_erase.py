@@ -1,10 +1,11 @@
 """Erasing on request in a real headless Chromium: a supervisor erases a teen's conversation
-from the supervision tab, through a small confirmation form (never the browser's confirm());
-the conversation is closed (the teen is told), its texts are gone from the store, and a
-refusal is shown in the form.
+from the danger zone at the bottom of the supervision page (/console/supervision), apart from
+every other action: pick the conversation, then type its pseudonym to enable the button (never
+the browser's confirm()); the conversation is closed (the teen is told), its texts are gone
+from the store, and a refusal is shown in the form.
 
-The console page enforces `script-src 'self'; style-src 'self'`: the test fails on any
-inline script, style or handler the browser refuses.
+The page enforces `script-src 'self'; style-src 'self'`: the test fails on any inline script,
+style or handler the browser refuses.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gateway.domain.model import Role
 from tests.browser import chromium
 from tests.clients import Widget
 from tests.harness import make_config, running_gateway
-from tests.test_browser_supervision import open_console
+from tests.test_browser_supervision import open_supervision
 
 EXPLANATION = ("La conversation sera close et son contenu effacé définitivement (demande du jeune). "
                "Les chiffres anonymes sont gardés.")
@@ -30,11 +31,11 @@ async def browser():
         yield b
 
 
-async def test_a_supervisor_erases_an_assigned_conversation_from_the_supervision_tab(browser):
+async def test_a_supervisor_erases_a_conversation_only_after_typing_its_pseudonym(browser):
     async with running_gateway(make_config()) as gw:
         camille = await gw.on_duty("camille", "Camille", max_conversations=1)
         await gw.add_counsellor("sam", "Sam", role=Role.SUPERVISOR)
-        page = await open_console(browser, gw.http, "sam", presence=None)
+        page = await open_supervision(browser, gw.http, "sam")
         page.on("dialog", lambda d: pytest.fail(f"unexpected browser dialog: {d.message}"))
 
         teen = await Widget.connect(gw.ws)
@@ -46,50 +47,57 @@ async def test_a_supervisor_erases_an_assigned_conversation_from_the_supervision
         await other.state(lambda c: c["state"] == "queued")
         assert await gw.helpline.store.messages(conversation["id"])
 
-        await page.click("#tab-supervision")
-        queue_row = page.locator("#sup-queue-rows tr")
-        await expect(queue_row).to_have_count(1)
-        await expect(queue_row.get_by_role("button", name=re.compile("^Effacer .* \\(en file, n° 1\\)$"))).to_be_visible()
+        # No erase button beside "Réattribuer" any more: erasing lives in the danger zone only.
+        await expect(page.locator("#sup-queue-rows tr")).to_have_count(1)
         camille_row = page.locator("#sup-team-rows tr").filter(has_text="Camille")
-        erase = camille_row.get_by_role("button", name=f"Effacer {alias} (avec Camille)")
-        await expect(erase).to_have_text("Effacer")
-
-        # The form says what will happen; Annuler changes nothing and gives focus back.
-        form = page.locator("#erase-form")
-        await erase.click()
-        await expect(form).to_be_visible()
-        await expect(page.locator("#erase-title")).to_have_text(f"Effacer {alias} (avec Camille)")
+        await expect(camille_row.locator(".sup-conv")).to_contain_text(alias)
+        await expect(page.locator("#sup-queue-rows, #sup-team-rows, #sup-watch-rows")
+                     .get_by_role("button", name=re.compile("Effacer"))).to_have_count(0)
+        zone = page.locator("#erase-zone")
+        await expect(zone.get_by_role("heading")).to_have_text(
+            "Zone sensible : effacer une conversation à la demande du jeune")
         await expect(page.locator("#erase-explain")).to_have_text(EXPLANATION)
-        await expect(page.locator("#erase-cancel")).to_be_focused()
-        await page.click("#erase-cancel")
-        await expect(form).to_be_hidden()
-        await expect(erase).to_be_focused()
+        send = page.locator("#erase-send")
+        await expect(send).to_be_disabled()
+
+        # Picked, but the pseudonym not typed (or mistyped): the button stays disabled.
+        await expect(page.locator("#erase-conv option")).to_have_count(3)  # the prompt, the waiting one, Camille's
+        await page.select_option("#erase-conv", conversation["id"])
+        await expect(page.locator("#erase-conv option:checked")).to_have_text(f"{alias} — avec Camille")
+        await expect(page.locator("#erase-alias")).to_have_text(f" « {alias} »")
+        await expect(send).to_be_disabled()
+        await page.fill("#erase-typed", "Jeune 0000")
+        await expect(send).to_be_disabled()
+        await page.press("#erase-typed", "Enter")  # submitting anyway sends nothing
+        await page.locator("#erase-form").evaluate("form => form.requestSubmit()")
         assert await gw.helpline.store.messages(conversation["id"])
         assert (await gw.helpline.store.get_conversation(conversation["id"])).is_open
 
         # A refusal (here an unknown conversation) is shown in the form; nothing is erased.
-        await erase.click()
-        await form.evaluate("form => { form.dataset.conv = 'inconnu'; form.requestSubmit(); }")
+        await page.locator("#erase-conv").evaluate(
+            "select => { const o = select.selectedOptions[0]; o.value = 'inconnu'; o.dataset.alias = 'Jeune 0000'; }")
+        await page.fill("#erase-typed", "Jeune 0000")
+        await send.click()
         await expect(page.locator("#erase-error")).to_contain_text("Conversation inconnue")
-        await expect(page.locator("#erase-send")).to_be_enabled()
-        await expect(form).to_be_visible()
-        await page.keyboard.press("Escape")
-        await expect(form).to_be_hidden()
         assert await gw.helpline.store.messages(conversation["id"])
 
-        # Confirmed: closed (the teen is told), erased, and gone from the supervisor's view.
-        await erase.click()
+        # Picked again, typed right (case and spaces do not matter): erased.
+        await page.select_option("#erase-conv", conversation["id"])
         await expect(page.locator("#erase-error")).to_be_hidden()
-        await page.click("#erase-send")
+        await page.fill("#erase-typed", "  " + alias.lower() + " ")
+        await expect(send).to_be_enabled()
+        await send.click()
         await expect(page.locator("#sup-notice")).to_have_text(
             f"{alias} : conversation close et effacée. Les chiffres anonymes sont gardés.")
-        await expect(form).to_be_hidden()
         await teen.state(lambda c: c["state"] == "closed")
         await camille.next("conversation", where=lambda f: f["conversation"]["id"] == conversation["id"]
                            and f["conversation"]["state"] == "closed")
         assert await gw.helpline.store.messages(conversation["id"]) == []
         erased = await gw.helpline.store.get_conversation(conversation["id"])
         assert erased.erased_at is not None and erased.reply_to is None and "MARQUEUR" not in repr(erased)
+        await expect(page.locator("#erase-typed")).to_have_value("")
+        await expect(send).to_be_disabled()
+        await expect(page.locator("#erase-conv")).to_have_value("")
         await expect(camille_row.locator(".sup-conv").filter(has_text=alias)).to_have_count(0)
         await expect(page.get_by_text("MARQUEUR-EFFACEMENT")).to_have_count(0)
 
@@ -97,6 +105,8 @@ async def test_a_supervisor_erases_an_assigned_conversation_from_the_supervision
         other_id = (await camille.assigned())["id"]
         assert other_id != conversation["id"] and await gw.helpline.store.messages(other_id)
 
-        assert page.csp_errors == []
+        await zone.scroll_into_view_if_needed()
+        await page.screenshot(path="/tmp/h6/erase-zone.png")
+        assert page.csp_errors == [] and page.js_errors == []
         for client in (teen, other, camille):
             await client.close()

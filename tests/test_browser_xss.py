@@ -338,7 +338,7 @@ async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_t
         shown = await widget_lines(teen.page)
         assert shown == expected, f"widget: {first_difference(shown, expected)}"
         assert any(NAMES["camille"] in m["text"] for m in shown if m["from"] == "system")
-        await expect(teen.page.locator("#w3018-status")).to_have_text(f"{NAMES['camille']} est là pour t'écouter.")
+        await expect(teen.page.locator("#w3018-status")).to_have_text(f"{NAMES['camille']} est avec toi.")
         assert not (await tags_in(teen.page, "#w3018-messages")) - MESSAGE_TAGS["widget"]
         await teen.assert_clean("after the counsellor's replies")
 
@@ -362,18 +362,20 @@ async def test_hostile_text_shows_literally_and_runs_nothing_in_the_widget_and_t
         await check_console_thread(lea, gw, web, "web thread with the transfer note")
         await expect(lea.page.locator("#me-name")).to_have_text(NAMES["lea"])
 
-        # The supervisor's view (Léa is one): names in the team table, as text.
-        await lea.page.click("#tab-supervision")
-        team = lea.page.locator("#sup-team-rows .sup-name")
+        # The supervision page (Léa is a supervisor; its own page, H6): names in the team table, as text.
+        sup = Watched(await lea.page.context.new_page(), "supervision page of lea")
+        await sup.page.goto(f"{gw.http}/console/supervision")
+        await sup.set_baseline()
+        team = sup.page.locator("#sup-team-rows .sup-name")
         await expect(team).to_have_count(2)
         assert sorted(await team.all_text_contents()) == sorted(NAMES.values())
-        await expect(lea.page.locator("#sup-team-rows .sup-conv-alias")).to_have_count(3)
-        await lea.assert_clean("in the supervision tab")
+        await expect(sup.page.locator("#sup-team-rows .sup-conv-alias")).to_have_count(3)
+        await sup.assert_clean("on the supervision page")
 
         # The teen sees Léa's name (status) as text, the handover notice, and never the note.
         stored = await gw.helpline.store.messages(web.id)
         expected = widget_expected(stored)
-        await expect(teen.page.locator("#w3018-status")).to_have_text(f"{NAMES['lea']} est là pour t'écouter.")
+        await expect(teen.page.locator("#w3018-status")).to_have_text(f"{NAMES['lea']} est avec toi.")
         await expect(teen.page.locator("#w3018-messages .w3018-msg[data-seq]")).to_have_count(len(expected))
         shown = await widget_lines(teen.page)
         assert shown == expected, f"widget after the transfer: {first_difference(shown, expected)}"

@@ -13,7 +13,7 @@ import pytest
 from gateway.bus.redis import RedisBus
 from gateway.domain.events import (
     EVENT_TYPES, Barrier, ConversationChanged, ConversationFacts, DeliveryChanged, HandedOver, MessageAdded,
-    PresenceChanged, PriorityRaised, Seen, SessionEnded, Typing, from_wire, to_wire,
+    PresenceChanged, PriorityRaised, Seen, SessionEnded, TeenAway, Typing, from_wire, to_wire,
 )
 from gateway.domain.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, Delivery, Message, Presence,
@@ -33,6 +33,7 @@ SAMPLES = [
     MessageAdded("c1", None, Message("c1", 8, Author.NOTE, "note interne", 1005.0)),
     ConversationChanged(FACTS),
     PriorityRaised(dataclasses.replace(FACTS, state=ConversationState.QUEUED, counsellor_id=None)),
+    TeenAway(dataclasses.replace(FACTS, state=ConversationState.ASSIGNED, teen_away_since=1006.0)),
     HandedOver(dataclasses.replace(FACTS, state=ConversationState.QUEUED), "u0"),
     Typing("c1", "u1", Author.TEEN, True),
     PresenceChanged("u1", Presence.PAUSED),

@@ -4,7 +4,7 @@ import pytest
 
 from gateway.domain.figures import (
     NOBODY_AVAILABLE_FR,
-    NOT_ENOUGH_DATA_FR,
+    TYPICAL_HANDLING_SECONDS,
     ConversationRecord,
     WaitEstimate,
     day_figures,
@@ -146,17 +146,32 @@ def test_one_very_long_conversation_does_not_move_the_estimate():
     assert usual.seconds == with_crisis.seconds == 600
 
 
-def test_too_few_samples_gives_no_figure():
-    estimate = estimate_wait(1, [600, 600], active_capacity=2)
-    assert estimate.seconds is None and not estimate.enough_data
-    assert estimate.text_fr() == NOT_ENOUGH_DATA_FR
+def test_without_samples_the_typical_handling_time_gives_a_figure():
+    estimate = estimate_wait(2, [], active_capacity=2)
+    assert estimate == WaitEstimate(2 * TYPICAL_HANDLING_SECONDS / 2, False, 0)
+    assert estimate.text_fr() == "environ 20 minutes"
+
+
+def test_few_samples_are_blended_with_the_prior_until_there_are_enough():
+    # 2 samples of 5 min + 3 priors of 20 min: the median is still the prior.
+    assert estimate_wait(1, [300, 300], active_capacity=1).seconds == TYPICAL_HANDLING_SECONDS
+    # 3 real samples outnumber the priors: the median is theirs.
+    assert estimate_wait(1, [300, 300, 300], active_capacity=1).seconds == 300
+    ten = estimate_wait(1, [300] * 10, active_capacity=1)
+    assert ten.seconds == 300 and ten.enough_data and ten.text_fr() == "environ 5 minutes"
+
+
+def test_free_slots_are_served_first_and_all_busy_is_said():
+    assert estimate_wait(2, [600] * 5, active_capacity=3, free_slots=2).seconds == 0
+    busy = estimate_wait(2, [600] * 5, active_capacity=3, free_slots=0)
+    assert busy.seconds == 2 * 600 / 3 and busy.all_busy
+    assert not estimate_wait(2, [600] * 5, active_capacity=3).all_busy  # unknown: no claim
 
 
 def test_nobody_available_says_so_rather_than_guessing():
     estimate = estimate_wait(1, [600] * 10, active_capacity=0)
     assert estimate.seconds is None and estimate.nobody_available
     assert estimate.text_fr() == NOBODY_AVAILABLE_FR
-    assert NOBODY_AVAILABLE_FR != NOT_ENOUGH_DATA_FR
 
 
 def test_positions_start_at_one():

@@ -84,9 +84,10 @@ async def test_whatsapp_teen_reaches_the_console_and_gets_each_answer(config, st
         await console.barrier()
         console.assert_none("delivery", where=lambda f: f["seq"] == seq)
 
-        # The automatic messages reached the teen on WhatsApp too (queued notice, counsellor's arrival).
+        # The automatic messages reached the teen on WhatsApp too (counsellor's arrival, and,
+        # "chantage" being raised by triage, the danger reply with 3114 instead of the queued notice).
         bodies = [r.body["text"]["body"] for r in whatsapp_sends(standin, PHONE)]
-        assert any("Camille est là" in b for b in bodies) and any("n° 1" in b for b in bodies)
+        assert any("Camille est là" in b for b in bodies) and any("3114" in b for b in bodies)
         raw_frames = json.dumps(console.buffer + [history, conversation])
         assert PHONE not in raw_frames
 

@@ -349,7 +349,7 @@ console_frames = st.one_of(
     ),
 )
 CONSOLE_ANSWERS = {"error", "ack", "history", "presence", "team", "transferred", "reassigned", "conversation",
-                   "message", "typing", "resumed"}
+                   "message", "typing", "resumed", "queue"}  # queue: counts only, every console
 
 
 async def conversation_picture(helpline, conversation_id: str) -> tuple:

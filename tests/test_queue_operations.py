@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from gateway.domain.figures import NOBODY_AVAILABLE_FR
-from gateway.domain.model import Channel, CloseReason, ConversationState, InboundMessage, Role
+from gateway.domain.model import Channel, CloseReason, ConversationState, InboundMessage, Presence, Role
 from gateway.core.handover import reassign
 from gateway.core.supervision import snapshot
 from tests.clients import Console, Widget
@@ -159,13 +159,16 @@ async def test_transfer_to_a_busy_skill_goes_to_the_head_of_the_queue(store_url)
 
 
 async def test_a_disconnected_counsellors_teens_go_back_to_the_head_of_the_queue(store_url):
+    """The safety net: going offline hands the teens back at once (tests/test_leaving.py); if the
+    process died between the two, the sweep hands them back after the grace."""
     config = config_for(store_url, console={"disconnect_grace_seconds": 60})
     async with running_gateway(config) as gw:
         first = await gw.on_duty("camille", "Camille")
         teen = await Widget.connect(gw.ws)
         await teen.say("aide moi stp")
         conversation = await first.assigned()
-        await first.presence("offline")  # what the console's grace sets after a disconnect
+        # Offline in the store only, as left by a process that died before handing back.
+        await gw.helpline.store.set_presence(first.init["me"]["id"], Presence.OFFLINE, gw.clock.now())
         gw.clock.advance(30)
         await gw.housekeeper.sweep_once()
         assert (await gw.helpline.store.get_conversation(conversation["id"])).state is ConversationState.ASSIGNED

@@ -67,6 +67,7 @@
       clearStorage();
       document.removeEventListener('keydown', W.onDocumentKey, true);
       window.removeEventListener('online', W.reconnectNow);
+      window.removeEventListener('offline', W.wentOffline);
       if (D.root) D.root.remove();
       if (D.link) D.link.remove();
       delete window.W3018;

@@ -17,11 +17,12 @@
 
   // ---------------------------------------------------------------- the line, the conversation
 
-  function fetchLine() {
+  /** `fresh`: asked after the welcome (a conversation just closed), so newer than its line. */
+  function fetchLine(fresh = false) {
     S.lineFetched = true;
     fetch(cfg.origin + '/api/line', { credentials: 'omit', cache: 'no-store' })
       .then((r) => (r.ok ? r.json() : null))
-      .then((line) => { if (!S.lineFromWelcome && !S.exiting) W.setLine(line); })
+      .then((line) => { if ((fresh || !S.lineFromWelcome) && !S.exiting) W.setLine(line); })
       .catch(() => { S.lineFetched = false; }); // try again at the next opening
   }
 
@@ -35,7 +36,11 @@
     S.hadConv = true;
   }
 
+  /** `handedBack`: queued again after an écoutant·e had it (they left): the band says so
+   * until the next assignment. */
   function setConv(conv) {
+    const was = S.conv && S.conv.state;
+    S.handedBack = !!conv && conv.state === 'queued' && (S.handedBack || was === 'assigned');
     S.conv = conv;
     S.convOpen = !!conv && conv.state !== 'closed';
     if (S.convOpen) S.hadConv = true;
@@ -70,16 +75,30 @@
     ws.addEventListener('message', (e) => onFrame(e.data));
     ws.addEventListener('close', (e) => {
       if (S.ws !== ws) return;
-      S.ws = null;
-      S.ready = false;
-      S.typingActive = false;
-      W.hidePeerTyping();
-      if (S.exiting) return;
-      D.banner.hidden = false;
       if (e.code === SERVICE_RESTART) S.attempt = 0; // not our fault, nor the network's: come back soon
-      scheduleReconnect();
+      lostSocket();
     });
   }
+
+  /** The socket is gone (closed, or the browser went offline): say so, keep the messages. */
+  function lostSocket() {
+    S.ws = null;
+    S.ready = false;
+    S.typingActive = false;
+    W.hidePeerTyping();
+    if (S.exiting) return;
+    S.disconnected = true;
+    W.renderOffline();
+    scheduleReconnect();
+  }
+
+  /** The browser says the network is gone: a socket may linger for a long while before it
+   * notices, so leave it now; messages stay pending and go at the next welcome. */
+  W.wentOffline = function () {
+    const ws = S.ws;
+    if (ws) { S.ws = null; try { ws.close(); } catch (_) { /* already closing */ } lostSocket(); }
+    W.renderOffline();
+  };
 
   /** What the page shows: its highest seq, and the seqs below it it lacks (a line lost on the
    * way, or an internal note it can never have: the server just skips those). */
@@ -96,7 +115,11 @@
     if (S.exiting || S.reconnectTimer) return;
     const cap = Math.min(BACKOFF_MAX, 2 * BACKOFF_MIN * 2 ** S.attempt);
     S.attempt += 1;
-    S.reconnectTimer = setTimeout(() => { S.reconnectTimer = 0; connect(); }, cap / 2 + Math.random() * cap / 2);
+    S.reconnectTimer = setTimeout(() => {
+      S.reconnectTimer = 0;
+      if (navigator.onLine === false) scheduleReconnect(); // 'online' (W.reconnectNow) will not wait
+      else connect();
+    }, cap / 2 + Math.random() * cap / 2);
   }
 
   /** The server could not store them just now (`unavailable`): send the unacked ones again
@@ -110,6 +133,7 @@
   }
 
   W.reconnectNow = function () { // the browser says the network is back: do not wait for the backoff
+    W.renderOffline();
     if (S.ws || !S.reconnectTimer) return;
     clearTimeout(S.reconnectTimer);
     S.reconnectTimer = 0;
@@ -143,11 +167,12 @@
       S.ready = true;
       S.welcomed = true;
       S.attempt = 0;
-      D.banner.hidden = true;
+      S.disconnected = false;
       for (const m of Array.isArray(f.messages) ? f.messages : []) W.showMessage(m);
-      if (firstWelcome) D.badge.hidden = true;
+      if (firstWelcome) { D.badge.hidden = true; W.scrollToLatest(); }
       setConv(conv);
       S.pending.forEach(transmit); // unacked ones again; the server drops duplicates by client_id
+      W.renderOffline();
     },
     ack(f) {
       const m = f.message;
@@ -171,6 +196,8 @@
     state(f) {
       if (!validConv(f.conversation)) return;
       if (f.conversation.state !== 'closed' && !S.convOpen) startConversation();
+      // Closed at closing time? The band must not say "réécris quand tu veux" then: ask the line.
+      if (f.conversation.state === 'closed' && S.convOpen) fetchLine(true);
       setConv(f.conversation);
     },
     typing(f) { if (f.active === true && S.convOpen) W.showPeerTyping(); else W.hidePeerTyping(); },
@@ -214,9 +241,15 @@
     }
   }
 
+  /** The unacked list changed: keep the tab's copy and the offline count in step. */
+  function pendingChanged() {
+    W.savePending();
+    W.renderOffline();
+  }
+
   function dropPending(clientId) {
     S.pending = S.pending.filter((p) => p.client_id !== clientId);
-    W.savePending();
+    pendingChanged();
   }
 
   /** Stored (acked, or a duplicate of one stored): neither pending nor failed any more. */
@@ -246,7 +279,7 @@
     W.setUnconfirmed(node, 'pending');
     p.sentAt = undefined;
     S.pending.push(p);
-    W.savePending();
+    pendingChanged();
     transmit(p);
     D.input.focus();
   };
@@ -258,7 +291,7 @@
     const p = { client_id: newClientId(), text, at: Date.now() };
     stopTyping();
     S.pending.push(p);
-    W.savePending();
+    pendingChanged();
     W.renderPending(p);
     D.input.value = '';
     W.updateCount();

@@ -1,7 +1,13 @@
 /* 3018 widget, what the teen sees: the launcher, the panel and the words in it (loaded by
  * widget.js). Every text from the network or the teen goes through textContent /
- * createTextNode, never innerHTML; no inline handlers, no style attributes (visibility uses
- * the `hidden` attribute), so the widget runs under a strict CSP.
+ * createTextNode, never innerHTML; no inline handlers, no style attributes in markup
+ * (visibility uses the `hidden` attribute; only the visual viewport's size goes in two CSS
+ * custom properties through the CSSOM, which a strict CSP allows), so the widget runs under
+ * a strict CSP.
+ *
+ * Layout (issue #11): the conversation first. A one-row header (3018, the line's state,
+ * Urgences, Quitter vite, réduire), the list takes every pixel left, the composer stays at
+ * the bottom of the *visual* viewport, above a phone's keyboard.
  */
 (function (W) {
   'use strict';
@@ -9,8 +15,15 @@
   const { S, D, cfg } = W;
   const PEER_TYPING_TTL = 15000; // hide "… est en train d'écrire" if active:false got lost
   const FROM = new Set(['teen', 'counsellor', 'system']);
-  const CLOSED_TEXT = 'La conversation est terminée. Tu peux nous réécrire quand tu veux.';
+  const STAFF = 'Ton écoutant·e'; // one word for staff in every teen text: écoutant·e
   const TIME = new Intl.DateTimeFormat('fr-FR', { hour: '2-digit', minute: '2-digit' });
+  // Whom to call, one tap away (never a permanent footer eating the height).
+  const HELP_NUMBERS = [
+    [['3114'], 'Prévention du suicide, 24h/24, gratuit'],
+    [['17', '112'], 'Danger immédiat'],
+    [['119'], 'Enfant en danger, 24h/24'],
+    [['3018'], 'Le 3018 par téléphone'],
+  ];
 
   // ---------------------------------------------------------------- DOM building
 
@@ -36,6 +49,7 @@
 
   function tel(number) { return el('a', { href: 'tel:' + number, class: 'w3018-tel' }, number); }
 
+  /** The quick exit next to the launcher shows only while the panel is closed: one at a time. */
   W.buildLauncherArea = function () {
     D.launcherText = el('span', {}, 'Parler au 3018');
     D.badge = el('span', { class: 'w3018-badge', hidden: true }, 'Nouveau message');
@@ -44,23 +58,48 @@
     el('span', { class: 'w3018-launcher-icon', 'aria-hidden': 'true' }), D.launcherText, D.badge);
     D.launcher.addEventListener('click', () => W.setOpen(!S.open, true));
     D.launcherExit = exitControl('w3018-exit-launcher');
-    D.launcherExit.hidden = true;
     return el('div', { class: 'w3018-launcher-area' }, D.launcherExit, D.launcher);
   };
 
+  // Divs, not <header>: landmarks inside the widget would compete with the host page's.
   function buildHeader() {
     const minimise = el('button', { type: 'button', class: 'w3018-minimise', 'aria-label': 'Réduire le tchat' },
       el('span', { 'aria-hidden': 'true' }, '▾'));
     minimise.addEventListener('click', () => W.setOpen(false, true));
-    D.line = el('p', { id: 'w3018-line', class: 'w3018-line' }, 'On vérifie si le tchat est ouvert…');
-    return el('header', { class: 'w3018-header' },
+    D.urgentToggle = el('button', { type: 'button', id: 'w3018-urgent', class: 'w3018-urgent',
+      'aria-expanded': 'false', 'aria-controls': 'w3018-urgences' }, 'Urgences');
+    D.urgentToggle.addEventListener('click', () => W.showUrgences(D.urgences.hidden));
+    D.line = el('p', { id: 'w3018-line', class: 'w3018-line' }, 'On vérifie…');
+    return el('div', { class: 'w3018-header' },
       el('div', { class: 'w3018-header-top' },
-        el('h2', { id: 'w3018-title', class: 'w3018-title' }, '3018 — Tchat anonyme et gratuit'),
-        exitControl('w3018-exit'), minimise),
-      D.line,
-      el('p', { class: 'w3018-reassure' },
-        'C\'est anonyme, gratuit et confidentiel. Tu n\'as pas besoin de dire ton nom.'));
+        el('h2', { id: 'w3018-title', class: 'w3018-title' }, '3018',
+          el('span', { class: 'w3018-sr' }, ' — tchat anonyme et gratuit')),
+        D.urgentToggle, exitControl('w3018-exit'), minimise),
+      D.line, buildUrgences());
   }
+
+  function buildUrgences() {
+    const list = el('ul', { class: 'w3018-urgences-list' });
+    for (const [numbers, what] of HELP_NUMBERS) {
+      const calls = el('span', { class: 'w3018-urgences-numbers' });
+      numbers.forEach((n, i) => {
+        if (i) calls.appendChild(document.createTextNode(' ou '));
+        calls.appendChild(tel(n));
+      });
+      list.appendChild(el('li', {}, calls, el('span', { class: 'w3018-urgences-what' }, what)));
+    }
+    D.urgences = el('div', { id: 'w3018-urgences', class: 'w3018-urgences', role: 'group',
+      'aria-labelledby': 'w3018-urgences-title', hidden: true },
+    el('p', { id: 'w3018-urgences-title', class: 'w3018-urgences-title' }, 'Besoin d\'aide tout de suite ? Appelle :'),
+    list);
+    return D.urgences;
+  }
+
+  /** A sheet over the top of the conversation: nothing moves, the composer keeps its place. */
+  W.showUrgences = function (show) {
+    D.urgences.hidden = !show;
+    D.urgentToggle.setAttribute('aria-expanded', String(show));
+  };
 
   function buildConfirm() {
     D.confirmNo = el('button', { type: 'button', id: 'w3018-end-no', class: 'w3018-btn-secondary' }, 'Non');
@@ -75,46 +114,79 @@
 
   // No maxlength yet: the server says its limit in `welcome` (W.setLimit).
   function buildComposer() {
-    D.input = el('textarea', { id: 'w3018-input', class: 'w3018-input', rows: '2',
+    D.input = el('textarea', { id: 'w3018-input', class: 'w3018-input', rows: '1',
       placeholder: 'Écris ton message…', enterkeyhint: 'send', 'aria-describedby': 'w3018-count' });
     D.count = el('span', { id: 'w3018-count', class: 'w3018-count' });
     D.send = el('button', { type: 'submit', id: 'w3018-send', class: 'w3018-send' }, 'Envoyer');
-    D.end = el('button', { type: 'button', id: 'w3018-end', class: 'w3018-end', hidden: true,
-      'aria-label': 'Terminer la conversation' }, 'Terminer');
-    D.end.addEventListener('click', askEnd);
     D.input.addEventListener('input', () => W.onInput());
     D.input.addEventListener('keydown', onInputKey);
     const form = el('form', { class: 'w3018-composer', novalidate: true },
       el('label', { for: 'w3018-input', class: 'w3018-sr' }, 'Ton message'),
-      D.input, el('div', { class: 'w3018-composer-bar' }, D.count, D.end, D.send));
+      D.count, el('div', { class: 'w3018-composer-row' }, D.input, D.send));
     form.addEventListener('submit', (e) => { e.preventDefault(); W.sendFromInput(); });
     return form;
   }
 
-  W.buildPanel = function () {
+  /** The offline banner: what is happening, and how many messages wait to go. */
+  function buildBanner() {
+    D.bannerCount = el('span', { class: 'w3018-banner-count' });
     D.banner = el('p', { id: 'w3018-banner', class: 'w3018-banner', role: 'status', hidden: true },
-      'Connexion perdue, on réessaie…');
+      el('span', {}, 'Tu es hors ligne. Tes messages partiront dès que la connexion revient.'), D.bannerCount);
+    return D.banner;
+  }
+
+  function buildStatusRow() {
     D.status = el('p', { id: 'w3018-status', class: 'w3018-status', role: 'status' });
+    D.end = el('button', { type: 'button', id: 'w3018-end', class: 'w3018-end', hidden: true,
+      'aria-label': 'Terminer la conversation' }, 'Terminer');
+    D.end.addEventListener('click', askEnd);
+    D.statusRow = el('div', { class: 'w3018-status-row', hidden: true }, D.status, D.end);
+    return D.statusRow;
+  }
+
+  /** The first thing in the list: who answers and the promises, then the conversation. */
+  function buildIntro() {
+    D.introLine = el('p', { class: 'w3018-intro-line', hidden: true });
+    return el('div', { id: 'w3018-intro', class: 'w3018-intro' },
+      el('p', { class: 'w3018-intro-hello' }, 'Ici, tu peux écrire à un·e écoutant·e du 3018.'),
+      el('p', {}, 'C\'est anonyme, gratuit et confidentiel : tu n\'as pas besoin de dire ton nom.'),
+      D.introLine);
+  }
+
+  W.buildPanel = function () {
     D.messages = el('div', { id: 'w3018-messages', class: 'w3018-messages', role: 'log',
-      'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: '0' });
+      'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: '0' }, buildIntro());
     D.typing = el('p', { id: 'w3018-typing', class: 'w3018-typing', 'aria-live': 'polite', hidden: true });
-    D.panel = el('section', { id: 'w3018-panel', class: 'w3018-panel', role: 'dialog',
+    D.panel = el('div', { id: 'w3018-panel', class: 'w3018-panel', role: 'dialog',
       'aria-modal': 'false', 'aria-labelledby': 'w3018-title', hidden: true },
-    buildHeader(), D.banner, D.status, D.messages, D.typing, buildConfirm(), buildComposer(),
-    el('footer', { class: 'w3018-emergency' },
-      'En danger immédiat : ', tel('17'), ' ou ', tel('112'),
-      ' · Enfant en danger : ', tel('119'), ' · Le 3018 par téléphone : ', tel('3018')));
+    buildHeader(), buildBanner(), buildStatusRow(), D.messages, D.typing, buildConfirm(),
+    buildComposer());
     return D.panel;
   };
 
   W.loadStylesheet = function () {
     // Hidden until styled, so the host page never flashes an unstyled widget.
-    const reveal = () => { if (D.root) D.root.hidden = false; };
+    const reveal = () => { if (D.root && D.root.hidden) { D.root.hidden = false; W.scrollToLatest(); } };
     D.link = el('link', { rel: 'stylesheet', href: cfg.origin + '/widget/widget.css' });
     D.link.addEventListener('load', reveal);
     D.link.addEventListener('error', reveal);
     setTimeout(reveal, 3000);
     (document.head || document.documentElement).appendChild(D.link);
+  };
+
+  /** Phones: the panel follows the visual viewport, so the keyboard never covers the composer. */
+  W.followVisualViewport = function () {
+    const vv = window.visualViewport;
+    if (!vv) return; // 100dvh in widget.css is the fallback
+    const fit = () => {
+      const stick = nearBottom();
+      D.root.style.setProperty('--w3018-vv-height', Math.round(vv.height) + 'px');
+      D.root.style.setProperty('--w3018-vv-top', Math.round(vv.offsetTop) + 'px');
+      if (stick) scrollToEnd();
+    };
+    vv.addEventListener('resize', fit);
+    vv.addEventListener('scroll', fit);
+    fit();
   };
 
   // ---------------------------------------------------------------- messages
@@ -123,14 +195,19 @@
 
   function scrollToEnd() { D.messages.scrollTop = D.messages.scrollHeight; }
 
+  /** After a reload or an opening: the latest line, not the top of the history. */
+  W.scrollToLatest = scrollToEnd;
+
   function formatTime(at) { return typeof at === 'number' ? TIME.format(new Date(at)) : ''; }
 
+  // dir="auto" + unicode-bidi isolation (widget.css): a U+202E in a text reorders that text
+  // only, never the author line nor the next bubble.
   function bubble(from, author, text) {
     const node = el('div', { class: 'w3018-msg w3018-msg--' + from, 'data-from': from });
     if (from !== 'system') {
-      node.appendChild(el('span', { class: 'w3018-author' }, from === 'teen' ? 'Toi' : (author || 'Conseiller·e')));
+      node.appendChild(el('span', { class: 'w3018-author' }, from === 'teen' ? 'Toi' : (author || 'Écoutant·e')));
     }
-    node.appendChild(el('p', { class: 'w3018-text' }, text));
+    node.appendChild(el('p', { class: 'w3018-text', dir: 'auto' }, text));
     node.appendChild(el('span', { class: 'w3018-meta' }));
     return node;
   }
@@ -213,42 +290,75 @@
 
   // ---------------------------------------------------------------- status, line, typing
 
-  function ordinal(n) { return n === 1 ? '1re' : n + 'e'; }
+  function reopening() {
+    const next = S.line && typeof S.line.next_opening_text === 'string' ? S.line.next_opening_text : '';
+    return 'Le tchat est fermé pour l\'instant' + (next ? ', il rouvre ' + next + '.' : '.');
+  }
 
-  function statusText() {
-    const conv = S.conv;
-    if (!conv || conv.state === 'closed') {
-      if (conv || S.hadConv) return CLOSED_TEXT;
-      return S.line && !S.line.open
-        ? 'Si tu es en danger maintenant, appelle le 17 ou le 112.'
-        : 'Dis-nous ce qui se passe, on est là pour t\'aider.';
-    }
-    if (conv.state === 'assigned') return (conv.counsellor || 'Un·e conseiller·e') + ' est là pour t\'écouter.';
+  function lineClosed() { return !!S.line && S.line.open === false; }
+
+  // Closed while the line is closed: no "réécris quand tu veux", but when and whom to call.
+  function closedText() {
+    if (!lineClosed()) return 'La conversation est terminée. Tu peux nous réécrire quand tu veux.';
+    return reopening() + ' Si ça ne va pas du tout : 3114 (24h/24). En danger : 17 ou 112.';
+  }
+
+  // The server's sentence (`queue_text`) when it sends one: position and wait in one voice.
+  function queuedText(conv) {
+    if (S.handedBack) return 'Ton écoutant·e a dû partir. Quelqu\'un d\'autre va te répondre, tu passes en premier.';
+    if (typeof conv.queue_text === 'string' && conv.queue_text.trim()) return conv.queue_text;
     const where = Number.isInteger(conv.position) && conv.position > 0
-      ? 'Tu es ' + ordinal(conv.position) + ' dans la file d\'attente.'
-      : 'Tu es dans la file d\'attente.';
+      ? 'Tu es n° ' + conv.position + ' dans la file.'
+      : 'Tu es dans la file.';
     // An estimate reads "environ 5 minutes"; "we cannot tell yet" is a whole sentence.
     const wait = typeof conv.wait !== 'string' || !conv.wait ? ''
       : /[.!]$/.test(conv.wait) ? ' ' + conv.wait : ' Attente estimée : ' + conv.wait + '.';
     return where + wait + ' Reste là, quelqu\'un va te répondre.';
   }
 
-  W.renderStatus = function () { D.status.textContent = statusText(); };
+  function statusText() {
+    const conv = S.conv;
+    if (!conv || conv.state === 'closed') return conv || S.hadConv ? closedText() : '';
+    if (conv.state === 'assigned') return (conv.counsellor || 'Un·e écoutant·e') + ' est avec toi.';
+    return queuedText(conv);
+  }
 
+  W.renderStatus = function () {
+    D.status.textContent = statusText();
+    D.statusRow.hidden = !D.status.textContent && D.end.hidden;
+    renderIntro();
+  };
+
+  /** Before any conversation, the intro says the line is closed; afterwards the band does. */
+  function renderIntro() {
+    D.introLine.textContent = lineClosed() && !D.status.textContent
+      ? reopening() + ' En cas d\'urgence, touche « Urgences » en haut.'
+      : '';
+    D.introLine.hidden = !D.introLine.textContent;
+  }
+
+  /** The header says opening hours only: whether someone is free is the status band's job. */
   W.setLine = function (line) {
     if (!line || typeof line.open !== 'boolean') return;
     S.line = line;
     const next = typeof line.next_opening_text === 'string' ? line.next_opening_text : '';
-    D.line.textContent = line.open
-      ? 'En ligne : un·e conseiller·e peut te répondre'
-      : 'Fermé pour l\'instant' + (next ? ' — réouverture ' + next : '');
+    D.line.textContent = line.open ? 'Ouvert' : 'Fermé' + (next ? ' — réouverture ' + next : ' pour l\'instant');
     D.line.classList.toggle('w3018-line--open', line.open);
     D.line.classList.toggle('w3018-line--closed', !line.open);
     W.renderStatus();
   };
 
+  /** Offline: a banner while the socket is down (or the browser says so), with what waits. */
+  W.renderOffline = function () {
+    const offline = !S.exiting && (S.disconnected || navigator.onLine === false);
+    const waiting = S.pending.length;
+    D.bannerCount.textContent = !waiting ? ''
+      : ' ' + waiting + (waiting === 1 ? ' message en attente.' : ' messages en attente.');
+    D.banner.hidden = !offline;
+  };
+
   W.showPeerTyping = function () {
-    const name = (S.conv && S.conv.counsellor) || 'Un·e conseiller·e';
+    const name = (S.conv && S.conv.counsellor) || STAFF;
     const stick = nearBottom();
     D.typing.textContent = name + ' est en train d\'écrire…';
     D.typing.hidden = false;
@@ -296,6 +406,7 @@
   W.hideConfirm = function (focusInput) {
     D.confirm.hidden = true;
     D.end.hidden = !S.convOpen;
+    W.renderStatus();
     if (focusInput) D.input.focus();
   };
 
@@ -303,17 +414,17 @@
     S.open = open;
     W.store(W.KEY.open, open ? '1' : null);
     D.panel.hidden = !open;
-    D.launcherExit.hidden = !open;
+    D.launcherExit.hidden = open; // the panel's header has its own: never two at once
     D.root.classList.toggle('w3018-is-open', open);
     D.launcher.setAttribute('aria-expanded', String(open));
-    D.launcherText.textContent = open ? 'Réduire le tchat' : 'Parler au 3018';
     if (open) {
       D.badge.hidden = true;
       W.ensureConnected();
       scrollToEnd();
       if (moveFocus) D.input.focus();
-    } else if (moveFocus) {
-      D.launcher.focus();
+    } else {
+      W.showUrgences(false);
+      if (moveFocus) D.launcher.focus();
     }
   };
 })(window.W3018);

@@ -35,6 +35,8 @@
       // conversations this page has shown, `seen` maps seq -> element for the current one.
       conv: null, convOpen: false, hadConv: false, epoch: 0, seen: new Map(), maxSeq: 0,
       pending: [], failed: new Map(), resendTimer: 0, resendAttempt: 0, outageNoted: false,
+      disconnected: false, // the socket dropped and no welcome since: the offline banner shows
+      handedBack: false,   // queued again after an écoutant·e had the conversation
       typingActive: false, typingSentAt: 0, typingIdleTimer: 0, peerTypingTimer: 0,
       lastEsc: 0, exiting: false,
     },
@@ -62,16 +64,23 @@
   function start() {
     const { S, D } = W;
     if (document.getElementById('w3018-root')) return; // embedded twice
-    D.root = W.el('div', { id: 'w3018-root', hidden: true, lang: 'fr' }, W.buildPanel(), W.buildLauncherArea());
+    // A named region (a landmark of its own, so no content sits outside landmarks), and the
+    // first child of <body>: the quick exit and the launcher are the first Tab stops, not
+    // the last ones after the whole host page.
+    D.root = W.el('div', { id: 'w3018-root', hidden: true, lang: 'fr', role: 'region', 'aria-label': 'Tchat du 3018' },
+      W.buildLauncherArea(), W.buildPanel());
     W.loadStylesheet();
-    document.body.appendChild(D.root);
+    document.body.insertBefore(D.root, document.body.firstChild);
     document.addEventListener('keydown', W.onDocumentKey, true);
     window.addEventListener('online', W.reconnectNow);
+    window.addEventListener('offline', W.wentOffline);
+    W.followVisualViewport();
 
     S.token = W.load(W.KEY.token);
     S.pending = W.loadPending();
     S.pending.forEach(W.renderPending);
     W.renderStatus();
+    W.renderOffline();
     if (W.load(W.KEY.open) === '1') W.setOpen(true, false);
     else if (S.token || S.pending.length) W.ensureConnected(); // a conversation may be going on
   }

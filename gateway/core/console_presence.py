@@ -2,16 +2,18 @@
 process has held a console of theirs for a while.
 
 A page reload, a phone switching networks, a second tab closing or a console reconnecting to
-another process must not flip a counsellor to "hors ligne" (which sends their teens back to the
-queue after `disconnect_grace_seconds`). Each process counts its own sockets and, by heartbeat,
+another process must not flip a counsellor to "hors ligne" (which hands their teens back to the
+head of the queue at once: Helpline.set_presence). Each process counts its own sockets and, by heartbeat,
 tells the store which counsellors it holds a console of (`hold_console`, refreshed every
 HEARTBEAT_SECONDS, lasting HOLD_SECONDS: a process that dies stops refreshing and its holds run
 out). When the last socket of a counsellor here closes, this process releases its hold at once
 and arms the offline grace; when the grace ends, it sets them offline only if no other process
 holds a console of theirs. Timers sleep on the injected clock, so tests move time.
 
-Shortcut accepted: if the process holding the last console dies, nobody arms a grace; the
-counsellor stays as they were until a console opens and closes again (as before heartbeats).
+Shortcut accepted: if the process holding the last console dies (kill -9), nobody arms a grace;
+the counsellor stays as they were until a console opens and closes again (as before heartbeats).
+A sweep could notice holds that all ran out, but on a hand-moved test clock every jump past
+HOLD_SECONDS looks like that: not done yet.
 """
 
 from __future__ import annotations

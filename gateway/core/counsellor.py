@@ -15,10 +15,11 @@ from gateway.core.accounts import authenticate, hash_token, open_session, sessio
 from gateway.core.handover import Handover, reassign, transfer
 from gateway.core.helpline import Helpline
 from gateway.core.ports import MessageId
+from gateway.core.supervision import start_of_day
 from gateway.domain.errors import AuthError, ProtocolError
 from gateway.domain.events import SessionEnded
 from gateway.domain.login_guard import LoginGuard, account_key
-from gateway.domain.model import Conversation, Counsellor, Message, Presence
+from gateway.domain.model import Author, Conversation, Counsellor, Message, Presence
 
 MAX_CLIENT_ID = 64
 
@@ -62,26 +63,52 @@ async def session_alive(helpline: Helpline, token_hash: str) -> bool:
 
 
 async def log_out(helpline: Helpline, token: str) -> None:
-    """End the session everywhere: deleted, and every process closes its sockets (SessionEnded)."""
+    """End the session everywhere: deleted, and every process closes its sockets (SessionEnded).
+    Logging out is leaving: first offline, which hands every open conversation back to the head
+    of the queue (each teen told at once someone else takes over), so no teen is left alone
+    while the console's grace runs. Another session of theirs still open sees it too."""
     who = await counsellor_of_session(helpline, token)
     audit.record("logout", who.id if who else None, at=helpline.clock.now())
+    if who is not None:
+        await helpline.set_presence(who.id, Presence.OFFLINE)
     await helpline.store.delete_session(hash_token(token))
     await helpline.bus.publish(SessionEnded(hash_token(token)))
 
 
 # --- the console's reads -----------------------------------------------------------------------
 
+CLOSED_TODAY_MAX = 50  # "Terminées aujourd'hui": a shift's worth, newest first
+
+
 @dataclass(frozen=True)
 class ConsoleStart:
-    """What a console shows when it opens: my conversations and my colleagues."""
+    """What a console shows when it opens: my open conversations, those I closed today (so a
+    reload does not make them vanish), the last line of each (the list's preview) and my colleagues."""
 
     conversations: list[Conversation]
     team: list[Counsellor]
+    last_lines: dict[str, Message]  # conversation id -> its latest spoken line (absent: none yet)
 
 
 async def console_start(helpline: Helpline, counsellor_id: str) -> ConsoleStart:
-    conversations = await helpline.store.conversations_of(counsellor_id)
-    return ConsoleStart(conversations, await team_of(helpline, counsellor_id))
+    store = helpline.store
+    conversations = await store.conversations_of(counsellor_id) + await _closed_today_of(helpline, counsellor_id)
+    last_lines = {}
+    for conversation in conversations:
+        # Automatic lines are the same for everyone ("Camille est là…"): the preview says what a person wrote.
+        spoken = [m for m in await store.messages(conversation.id) if m.author is not Author.SYSTEM]
+        if spoken:
+            last_lines[conversation.id] = spoken[-1]
+    return ConsoleStart(conversations, await team_of(helpline, counsellor_id), last_lines)
+
+
+async def _closed_today_of(helpline: Helpline, counsellor_id: str) -> list[Conversation]:
+    """Conversations I held when they closed today (Europe/Paris), not erased, newest first."""
+    since = start_of_day(helpline, helpline.clock.now())
+    closed = [c for c in await helpline.store.conversations_since(since)
+              if c.counsellor_id == counsellor_id and not c.is_open and c.erased_at is None]
+    closed.sort(key=lambda c: c.closed_at or 0, reverse=True)
+    return closed[:CLOSED_TODAY_MAX]
 
 
 async def team_of(helpline: Helpline, counsellor_id: str) -> list[Counsellor]:

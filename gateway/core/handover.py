@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from gateway.core.helpline import Helpline
+from gateway.core.dispatch import capacity_now
 from gateway.core.lines import ours
 from gateway.domain.texts import clean_text
 from gateway.domain.errors import ProtocolError
 from gateway.domain.events import ConversationChanged, ConversationFacts, HandedOver, MessageAdded
 from gateway.domain.model import Author, Conversation, ConversationState, Presence
 from gateway.core.ports import AssignOutcome, NewMessage
+
+if TYPE_CHECKING:  # the helpline calls hand_back_all (a counsellor going offline): no import cycle
+    from gateway.core.helpline import Helpline
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,19 @@ async def requeue_at_head(helpline: Helpline, conversation: Conversation, expect
     await helpline.say(moved, ours(moved, Author.SYSTEM, helpline.config.messages[tell_key], now))
     helpline.kick()
     log.info("conversation %s back at the head of the queue", moved.id)
+    return moved
+
+
+async def hand_back_all(helpline: Helpline, counsellor_id: str) -> list[Conversation]:
+    """A counsellor leaves (logout, "hors ligne", a console lost past its grace): every teen of
+    theirs goes back to the head of the queue at once and is told someone else takes over.
+    Newest first, so that they keep their order at the head (each goes before the current head)."""
+    held = await helpline.store.conversations_of(counsellor_id)
+    moved = []
+    for conversation in reversed(held):
+        back = await requeue_at_head(helpline, conversation, counsellor_id, conversation.required_skill, "requeued")
+        if back is not None:
+            moved.append(back)
     return moved
 
 
@@ -136,7 +153,7 @@ async def _give(helpline: Helpline, conversation: Conversation, expected: str | 
     target = await helpline.store.get_counsellor(to_id)
     if target is None:
         return None
-    capacity = helpline.capacity_of(target)
+    capacity = await capacity_now(helpline, target)
     now = helpline.clock.now()
     done = await helpline.store.hand_over(conversation.id, expected, to_id, capacity, now)
     if done.outcome is not AssignOutcome.ASSIGNED:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from gateway.core import intake, teen
 from gateway.core.dispatch import Dispatcher
+from gateway.core.handover import hand_back_all
 from gateway.core.intake import Received
 from gateway.core.lines import ours
 from gateway.core.ports import Bus, MessageId, NewMessage, Store
@@ -22,7 +23,7 @@ from gateway.domain.clock import Clock, as_datetime
 from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
 from gateway.domain.events import (
-    Barrier, ConversationChanged, ConversationFacts, MessageAdded, PresenceChanged, Seen, Typing,
+    Barrier, ConversationChanged, ConversationFacts, MessageAdded, PresenceChanged, Seen, TeenAway, Typing,
 )
 from gateway.domain.figures import WaitEstimate, estimate_wait
 from gateway.domain.model import (
@@ -132,21 +133,34 @@ class Helpline:
     def next_opening_text(self) -> str:
         return self.line_status()["next_opening_text"] or "dès que possible"
 
-    def out_of_hours_text(self) -> str:
+    def out_of_hours_text(self, key: str = "out_of_hours") -> str:
+        """The closed-door answer (`key`: out_of_hours, or danger_closed), after any closure's note."""
         status = self.line_status()
-        text = self.config.messages["out_of_hours"].format(
+        text = self.config.messages[key].format(
             next_opening=status["next_opening_text"] or "dès que possible")
         return f"{status['closure_message']}\n{text}" if status.get("closure_message") else text
 
-    def wait_estimate(self, position: int) -> WaitEstimate:
-        return estimate_wait(max(position, 1), self.handling_seconds, self.active_capacity)
+    def wait_estimate(self, position: int, capacity: int | None = None,
+                      free_slots: int | None = None) -> WaitEstimate:
+        """From the last refreshed capacity, unless the caller has just read it (and the free slots)."""
+        return estimate_wait(max(position, 1), self.handling_seconds,
+                             self.active_capacity if capacity is None else capacity, free_slots=free_slots)
 
-    def queued_text(self, key: str, position: int) -> str:
-        return self.config.messages[key].format(position=position_text(position),
-                                                wait=wait_sentence(self.wait_estimate(position)))
+    def queued_text(self, key: str, position: int, capacity: int | None = None,
+                    free_slots: int | None = None) -> str:
+        return self.config.messages[key].format(
+            position=position_text(position), wait=wait_sentence(self.wait_estimate(position, capacity, free_slots)))
 
     async def queue_positions(self) -> dict[str, int]:
-        return {e.conversation_id: i for i, e in enumerate(await self.store.queue(), start=1)}
+        """Each waiting conversation's place: 1 + the teens still there ahead of it. A widget teen
+        whose tab is gone is not counted (the others' positions stay true) but keeps the place
+        they would have, so a teen coming back within the grace reads it at once."""
+        positions, present = {}, 0
+        for entry in await self.store.queue():
+            positions[entry.conversation_id] = present + 1
+            if entry.teen_away_since is None:
+                present += 1
+        return positions
 
     # --- teen side ------------------------------------------------------------------
     async def receive(self, inbound: InboundMessage) -> Received:
@@ -177,20 +191,52 @@ class Helpline:
         await teen.end(self, sender_key, conversation_id)
 
     def teen_socket_gone(self, conversation_id: str, state: ConversationState | None) -> None:
-        """The last socket of a conversation closed in this process: the leave timer starts."""
+        """The last socket of a conversation closed in this process: marked away, the leave timer starts."""
         self.leave_timers.gone(conversation_id, state)
 
     def teen_socket_back(self, conversation_id: str) -> None:
+        """A socket of this conversation (re)opened here: the timer stops, the marks are cleared."""
         self.leave_timers.back(conversation_id)
 
-    async def teen_left(self, conversation_id: str, left_at: float) -> Conversation | None:
-        """The teen closed the widget while waiting and did not come back: abandoned."""
+    async def teen_away(self, conversation_id: str, since: float) -> None:
+        """Mark an open widget conversation's teen away (tab closed), for every process and console."""
         conversation = await self.store.get_conversation(conversation_id)
-        if conversation is None or conversation.state is not ConversationState.QUEUED:
-            return None
+        if conversation is not None and conversation.is_open:
+            await self._teen_marks(conversation, {"teen_away_since": since, "teen_left_at": None})
+
+    async def teen_back(self, conversation_id: str) -> None:
+        """The teen is back (a hello resumed the conversation, through any process): marks cleared."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is not None and conversation.is_open and \
+                (conversation.teen_away_since is not None or conversation.teen_left_at is not None):
+            await self._teen_marks(conversation, {"teen_away_since": None, "teen_left_at": None})
+
+    async def teen_left(self, conversation_id: str, left_at: float) -> Conversation | None:
+        """The leave grace since `left_at` is over and the teen did not come back (the store's mark
+        says so, whichever process they came back through). Waiting: abandoned. In a
+        conversation: marked left, and the counsellor's console shows it."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or not conversation.is_open or conversation.teen_away_since != left_at:
+            return None  # back meanwhile, or gone again later (that departure's timer decides)
         if (conversation.last_teen_message_at or 0) > left_at:
             return None  # they wrote again since (from another tab or process)
-        return await self.close(conversation_id, CloseReason.ABANDONED)
+        if conversation.state is ConversationState.QUEUED:
+            return await self.close(conversation_id, CloseReason.ABANDONED)
+        if conversation.teen_left_at is not None:
+            return None  # marked already (another process's sweep)
+        return await self._teen_marks(conversation, {"teen_left_at": self.clock.now()})
+
+    async def _teen_marks(self, conversation: Conversation, marks: dict[str, float | None]) -> Conversation:
+        """Write a teen's presence marks and tell consoles (TeenAway: the state is unchanged, the
+        console re-renders the row, the queue's counts and positions are read again)."""
+        await self.store.set_marks(conversation.id, marks)
+        marked = await self.store.get_conversation(conversation.id) or replace(conversation, **marks)
+        name = None
+        if marked.counsellor_id:
+            counsellor = await self.store.get_counsellor(marked.counsellor_id)
+            name = counsellor.display_name if counsellor else None
+        await self.bus.publish(TeenAway(ConversationFacts.of(marked, name)))
+        return marked
 
     async def teen_typing(self, conversation: Conversation, active: bool) -> None:
         await self.bus.publish(Typing(conversation.id, conversation.counsellor_id, Author.TEEN, active))
@@ -253,5 +299,9 @@ class Helpline:
         return closed
 
     async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
+        """Offline (by hand, at logout, or a console lost past its grace) hands every teen of theirs
+        back to the head of the queue at once: nobody is left talking to an empty chair."""
         await self.store.set_presence(counsellor_id, presence, self.clock.now())
         await self.bus.publish(PresenceChanged(counsellor_id, presence))
+        if presence is Presence.OFFLINE:
+            await hand_back_all(self, counsellor_id)

@@ -1,6 +1,10 @@
 """The rules that time enforces: closing time, abandons, inactivity, disconnected counsellors,
 paced queue positions on Messenger/WhatsApp, and the inputs of the wait estimate.
 
+Two of them are safety nets behind a timer of one process, for when that process died: a
+counsellor left offline still holding teens (the handback at offline did not happen), and a
+widget teen marked away whose leave timer never ended (core/teen.py's LeaveTimers).
+
 `sweep_once()` reads the injected clock once and applies every rule, so tests move a
 ManualClock and call it, no sleeping; in a process it is the round of a `Periodic` every
 `SWEEP_SECONDS` on the same clock. Every process sweeps; each action is either atomic in the
@@ -15,10 +19,13 @@ from gateway.core.helpline import Helpline
 from gateway.core.lines import ours
 from gateway.core.periodic import Periodic
 from gateway.domain.figures import position_update_due
-from gateway.core.handover import requeue_at_head
+from gateway.core.handover import hand_back_all
 from gateway.domain.model import Author, Channel, CloseReason, Conversation, ConversationState, Counsellor, Presence
 
 SWEEP_SECONDS = 5.0
+# The leave timer of the process that saw the tab close normally ends the grace; the sweep acts
+# only this much later, so that it never races a teen coming back right at the grace's end.
+LEAVE_NET_SECONDS = 2 * SWEEP_SECONDS
 HANDLING_WINDOW_SECONDS = 3 * 3600  # the wait estimate learns from the last 3 hours
 HANDLING_SAMPLES = 50
 
@@ -44,7 +51,9 @@ class Housekeeper:
         await self.close_queue_when_line_closed(now, waiting)
         await self.drop_silent_waiters(now, waiting)
         await self.requeue_from_disconnected(now, team)
-        await self.check_inactive(now, team)
+        held = [c for counsellor in team for c in await self.helpline.store.conversations_of(counsellor.id)]
+        await self.note_teens_left(now, waiting, held)
+        await self.check_inactive(now, held)
         await self.tell_positions(now)  # reads the queue again: the steps above changed it
 
     async def _queued(self) -> list[Conversation]:
@@ -83,30 +92,35 @@ class Housekeeper:
                 await self.helpline.close(conversation.id, CloseReason.ABANDONED)
 
     async def requeue_from_disconnected(self, now: float, team: list[Counsellor]) -> None:
-        """A counsellor offline past the grace: their teens go back to the head of the queue."""
+        """Safety net: going offline hands a counsellor's teens back at once (Helpline.set_presence);
+        one still offline past the grace with teens (that process died first) has them handed back now."""
         grace = self.helpline.config.disconnect_grace_seconds
         for counsellor in team:
-            if counsellor.presence is not Presence.OFFLINE or now - counsellor.presence_since < grace:
-                continue
-            for conversation in await self.helpline.store.conversations_of(counsellor.id):
-                await requeue_at_head(self.helpline, conversation, counsellor.id, conversation.required_skill,
-                                      "requeued")
+            if counsellor.presence is Presence.OFFLINE and now - counsellor.presence_since >= grace:
+                await hand_back_all(self.helpline, counsellor.id)
 
-    async def check_inactive(self, now: float, team: list[Counsellor]) -> None:
+    async def note_teens_left(self, now: float, waiting: list[Conversation], held: list[Conversation]) -> None:
+        """Safety net for a leave timer that never ended (its process died): a widget teen away
+        past the grace has left (waiting: abandoned; in a conversation: shown as left)."""
+        grace = self.helpline.config.widget_leave_seconds + LEAVE_NET_SECONDS
+        for c in [*waiting, *(c for c in held if c.teen_left_at is None)]:
+            if c.teen_away_since is not None and c.teen_gone(now, grace):
+                await self.helpline.teen_left(c.id, c.teen_away_since)
+
+    async def check_inactive(self, now: float, held: list[Conversation]) -> None:
         """Teen silent after our answer: a gentle check, then a kind close."""
         config = self.helpline.config
-        for counsellor in team:
-            for c in await self.helpline.store.conversations_of(counsellor.id):
-                if c.waiting_since is not None or c.last_answer_at is None:
-                    continue  # the teen waits for us, or we never answered: not the teen's silence
-                silent_since = max(c.last_answer_at, c.last_teen_message_at or 0)
-                if c.checked_at is None or c.checked_at < silent_since:
-                    if now - silent_since >= config.inactivity_check_minutes * 60 and \
-                            await self._claim(f"check:{c.id}:{silent_since!r}"):
-                        await self._say(c, config.messages["inactivity_check"], now)
-                        await self.helpline.store.set_marks(c.id, {"checked_at": now})
-                elif now - c.checked_at >= config.inactivity_close_minutes * 60:
-                    await self.helpline.close(c.id, CloseReason.INACTIVE)
+        for c in held:
+            if c.waiting_since is not None or c.last_answer_at is None:
+                continue  # the teen waits for us, or we never answered: not the teen's silence
+            silent_since = max(c.last_answer_at, c.last_teen_message_at or 0)
+            if c.checked_at is None or c.checked_at < silent_since:
+                if now - silent_since >= config.inactivity_check_minutes * 60 and \
+                        await self._claim(f"check:{c.id}:{silent_since!r}"):
+                    await self._say(c, config.messages["inactivity_check"], now)
+                    await self.helpline.store.set_marks(c.id, {"checked_at": now})
+            elif now - c.checked_at >= config.inactivity_close_minutes * 60:
+                await self.helpline.close(c.id, CloseReason.INACTIVE)
 
     async def tell_positions(self, now: float) -> None:
         """Messenger/WhatsApp: the position when it changes meaningfully, never more than once

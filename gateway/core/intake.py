@@ -1,6 +1,11 @@
 """Intake: a teen's message in, whatever the channel, stored once; their conversation opened
 or continued, triage applied, the automatic replies stored with it.
 
+Triage reads the new line, and with it the teen's few lines before (a teen in distress writes
+in bursts: "j'ai envie" / "de mourir"). A conversation it raises gets one warm automatic reply
+with 3114 (`danger_reply`, once per conversation), and out of hours the closed-door answer
+becomes `danger_closed`: the chat is closed, 3114 is not.
+
 The caller acknowledges (the widget's `ack`, Meta's 200) only once `receive()` returns: a
 message is stored before anybody is told, and a failure after storing is never retried by
 the sender (that would duplicate it). The message and the claim on its id are one store
@@ -21,10 +26,10 @@ from gateway.domain.clock import as_datetime
 from gateway.domain.errors import ProtocolError, StoreError
 from gateway.domain.events import ConversationChanged, ConversationFacts, MessageAdded, PriorityRaised
 from gateway.domain.model import (
-    Attachment, Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
+    Attachment, Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message, Presence,
 )
 from gateway.domain.texts import clean_text
-from gateway.domain.triage import TriageMatch
+from gateway.domain.triage import LINES_READ_BACK, TriageMatch, recent_teen_lines
 
 if TYPE_CHECKING:
     from gateway.core.helpline import Helpline
@@ -32,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ATTACHMENT_ONLY = "(pièce jointe)"  # what the record keeps of a closed-door message without text
+# The once-per-conversation claim on the danger reply (a claim, not a mark: two messages handled
+# by two processes at once still send it once). Longer than any open conversation lasts.
+DANGER_REPLY_CLAIM_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str,
     # What is missed is caught up: the dispatcher's tick, the console's history on open.
     try:
         if stored.created and conversation.state is ConversationState.CLOSED:
-            await _answer_closed(helpline, conversation, now)
+            await _answer_closed(helpline, conversation, match, now)
         else:
             await _follow_up(helpline, conversation, inbound, message, match, stored.created, now)
     except Exception as exc:  # noqa: BLE001 - stored: the sender must not retry (a duplicate)
@@ -136,10 +144,42 @@ async def _follow_up(helpline: Helpline, conversation: Conversation, inbound: In
                                     inbound.provider_message_id if inbound.channel is not Channel.WEB else None)
     if inbound.attachments:
         await _note_attachments(helpline, conversation, inbound, now)
+    if message is not None and not created:
+        match = await _with_recent_lines(helpline, conversation, message, match)
+    raised = None
     if match is not None and (created or match.priority > conversation.priority):
-        await _raise(helpline, conversation, match, created, now)
+        raised = await _raise(helpline, conversation, match, created, now)
     if created:
-        await announce_queued(helpline, conversation)
+        await announce_queued(helpline, conversation, danger=match is not None)
+    elif raised is not None:
+        await _reassure(helpline, raised, now)
+
+
+async def _with_recent_lines(helpline: Helpline, conversation: Conversation, message: Message,
+                             match: TriageMatch | None) -> TriageMatch | None:
+    """The stronger of the new line's match and that of the teen's recent lines read together.
+    One read of the last lines, skipped when nothing could come out higher than what is in hand."""
+    triage = helpline.config.triage
+    if max(conversation.priority, match.priority if match else 0) >= triage.top_priority:
+        return match
+    history = await helpline.store.messages(conversation.id, after_seq=max(0, message.seq - LINES_READ_BACK))
+    lines = recent_teen_lines(history, message.at)
+    joined = triage.assess_lines(lines) if len(lines) > 1 else None
+    return joined if joined is not None and (match is None or joined.priority > match.priority) else match
+
+
+async def _reassure(helpline: Helpline, conversation: Conversation, now: float) -> None:
+    """An open conversation just raised: the waiting teen hears at once that we read it (once).
+
+    Only while it waits: once assigned, a person is reading along, sees the priority note and
+    answers in their own words; an automatic line would then talk over them."""
+    if conversation.state is not ConversationState.QUEUED or not await _claim_danger_reply(helpline, conversation):
+        return
+    await helpline.say(conversation, ours(conversation, Author.SYSTEM, helpline.config.messages["danger_reply"], now))
+
+
+async def _claim_danger_reply(helpline: Helpline, conversation: Conversation) -> bool:
+    return await helpline.store.claim_message_id("danger_reply", conversation.id, DANGER_REPLY_CLAIM_SECONDS)
 
 
 async def _note_attachments(helpline: Helpline, conversation: Conversation, inbound: InboundMessage,
@@ -154,17 +194,19 @@ async def _note_attachments(helpline: Helpline, conversation: Conversation, inbo
 
 
 async def _raise(helpline: Helpline, conversation: Conversation, match: TriageMatch, created: bool,
-                 now: float) -> None:
-    """Triage found danger: counsellors see why (an internal note); the dispatcher serves it first."""
+                 now: float) -> Conversation | None:
+    """Triage found danger: counsellors see why (an internal note); the dispatcher serves it first.
+    The conversation as raised; None when it was not (already as high, or closed meanwhile)."""
     if not created:
         if not await helpline.store.raise_priority(conversation.id, match.priority, match.reason, match.skill):
-            return
+            return None
         helpline.kick()
     raised = await helpline.store.get_conversation(conversation.id)
     if raised is not None:
         await helpline.bus.publish(PriorityRaised(ConversationFacts.of(raised)))
     await helpline.say(conversation, NewMessage(Author.NOTE, f"Priorité relevée : {match.reason}", now))
     log.info("conversation %s raised (rule %s)", conversation.id, match.rule)
+    return raised
 
 
 def new_conversation(helpline: Helpline, inbound: InboundMessage, now: float,
@@ -183,30 +225,52 @@ def new_conversation(helpline: Helpline, inbound: InboundMessage, now: float,
         priority=match.priority if match else 0,
         priority_reason=match.reason if match else None,
         required_skill=match.skill if match else None,
+        # Its first notice is the intake's (announce_queued writes the real place): told from
+        # birth, so a housekeeper sweeping in between does not send a "Tu es maintenant…" first.
+        told_position=1,
+        told_at=now,
     )
 
 
-async def _answer_closed(helpline: Helpline, conversation: Conversation, now: float) -> None:
+async def _answer_closed(helpline: Helpline, conversation: Conversation, match: TriageMatch | None,
+                         now: float) -> None:
     """Not queued (out of hours, or a sender marked abusive): stored closed with the teen's
-    line, answered at once, kept for the record and the figures."""
+    line, answered at once, kept for the record and the figures. Out of hours, danger is
+    answered as danger (`danger_closed`, 3114 first); nobody will read it before we reopen.
+    A sender marked abusive gets the short reply, which carries the numbers too."""
     if conversation.close_reason is CloseReason.BLOCKED:
         answer = helpline.config.messages["abuse_reply"]
     else:
-        answer = helpline.out_of_hours_text()
+        answer = helpline.out_of_hours_text("danger_closed" if match is not None else "out_of_hours")
     await helpline.say(conversation, ours(conversation, Author.SYSTEM, answer, now))
     log.info("conversation %s answered without queueing (%s)", conversation.id,
              conversation.close_reason.value if conversation.close_reason else "closed")
 
 
-async def announce_queued(helpline: Helpline, conversation: Conversation) -> None:
-    """A new conversation waits: the teen learns their place and the wait, the consoles see it."""
+async def announce_queued(helpline: Helpline, conversation: Conversation, danger: bool = False) -> None:
+    """A new conversation waits: the teen learns their place and the wait, the consoles see it.
+    Raised at once (`danger`): the danger reply instead, which says it waits in priority."""
     positions = await helpline.queue_positions()
     position = positions.get(conversation.id, len(positions) or 1)
     now = helpline.clock.now()
-    notice = ours(conversation, Author.SYSTEM, helpline.queued_text("queued", position), now)
+    if danger and await _claim_danger_reply(helpline, conversation):
+        text = helpline.config.messages["danger_reply"]
+    else:
+        text = helpline.queued_text("queued", position, *await _slots(helpline))
+    notice = ours(conversation, Author.SYSTEM, text, now)
     stored = await helpline.store.append_message(conversation.id, notice)
     await helpline.store.set_marks(conversation.id, {"told_position": position, "told_at": now})
     await helpline.bus.publish(MessageAdded(conversation.id, None, stored))
     await helpline.bus.publish(ConversationChanged(ConversationFacts.of(conversation)))
     log.info("conversation %s queued (channel %s)", conversation.id, conversation.channel.value)
     helpline.kick()
+
+
+async def _slots(helpline: Helpline) -> tuple[int, int]:
+    """(capacity, free slots) of the available counsellors, read now: the first notice must not
+    say "nobody is available" from a figure the dispatcher last refreshed before anyone came."""
+    team, loads = await helpline.store.counsellors(), await helpline.store.loads()
+    available = [c for c in team if c.presence is Presence.AVAILABLE]
+    capacity = sum(helpline.capacity_of(c) for c in available)
+    helpline.active_capacity = capacity  # as the dispatcher and the housekeeper refresh it
+    return capacity, sum(max(0, helpline.capacity_of(c) - loads.get(c.id, 0)) for c in available)

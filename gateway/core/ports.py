@@ -29,8 +29,10 @@ from gateway.domain.model import (
 from gateway.domain.events import Event
 from gateway.domain.windows import SendWindow
 
-# Bookkeeping fields `set_marks` may write (None erases).
-MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at"})
+# Bookkeeping fields `set_marks` may write (None erases). `teen_away_since` / `teen_left_at`: a
+# widget teen's tab closed / the leave grace ended without them (times, not personal data).
+MARK_FIELDS = frozenset({"checked_at", "told_position", "told_at", "last_answer_at", "teen_away_since",
+                         "teen_left_at"})
 
 # Retention: what an erased conversation keeps in place of its pseudonym and alias.
 ERASED_SENDER_KEY = "erased"
@@ -315,7 +317,8 @@ class Store(ABC):
     # --- queue and assignment ---------------------------------------------------
     @abstractmethod
     async def queue(self) -> list[QueueEntry]:
-        """Waiting conversations, highest priority first, then longest waiting."""
+        """Waiting conversations, highest priority first, then longest waiting; each entry carries
+        its `teen_away_since` mark (positions and the dispatcher skip a teen whose tab is gone)."""
 
     @abstractmethod
     async def try_assign(

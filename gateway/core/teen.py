@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from gateway.domain.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
 )
 from gateway.domain.rate_limit import MONOTONIC, KeyedBuckets
+from gateway.domain.texts import queue_sentence
 
 if TYPE_CHECKING:
     from gateway.core.helpline import Helpline
@@ -57,6 +58,7 @@ class TeenStatus:
     counsellor_name: str | None = None
     position: int | None = None  # queued only
     wait: str | None = None  # the estimated wait as the teen reads it; queued only
+    queue_text: str | None = None  # the band's sentence, place and wait (texts.queue_sentence); queued only
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Written:
 
 
 async def status_of(helpline: Helpline, conversation: Conversation) -> TeenStatus:
-    counsellor_name = position = wait = None
+    counsellor_name = position = wait = queue_text = None
     if conversation.counsellor_id:
         profile = await helpline.store.get_counsellor(conversation.counsellor_id)
         counsellor_name = profile.display_name if profile else None
@@ -85,7 +87,8 @@ async def status_of(helpline: Helpline, conversation: Conversation) -> TeenStatu
         position = (await helpline.queue_positions()).get(conversation.id)
         if position is not None:
             wait = helpline.wait_estimate(position).text_fr()
-    return TeenStatus(conversation.id, conversation.state, counsellor_name, position, wait)
+            queue_text = queue_sentence(position, wait)
+    return TeenStatus(conversation.id, conversation.state, counsellor_name, position, wait, queue_text)
 
 
 async def _listen_then_read(helpline: Helpline, conversation: Conversation, listen: Listen) -> TeenStatus:
@@ -163,13 +166,22 @@ async def end(helpline: Helpline, sender_key: str, conversation_id: str | None) 
 
 
 class LeaveTimers:
-    """A waiting teen whose last socket (in this process) closed has `widget_leave_seconds` to
-    come back (a reload does, within seconds); otherwise they left the queue: abandoned.
-    The timers sleep on the helpline's clock, so tests move time instead of waiting."""
+    """A widget teen whose last socket (in this process) closed is marked away in the store at
+    once (positions and the dispatcher skip them, their counsellor's console sees it) and has
+    `widget_leave_seconds` to come back (a reload does, within seconds). If not: waiting, they
+    left the queue (abandoned); in a conversation, the console is told they left.
+
+    The marks live in the store because the teen may come back through another process: a
+    hello there clears them, and the timer's end here checks them. The store steps of one
+    conversation run one after the other (away, back, the grace's end), so a quick reload
+    never leaves a stale mark. Timers sleep on the helpline's clock: tests move time."""
+
+    STOP_WAIT_SECONDS = 1.0  # at shutdown, for marks being written (then they are dropped)
 
     def __init__(self, helpline: Helpline):
         self.helpline = helpline
         self._timers: dict[str, asyncio.Task] = {}
+        self._steps: dict[str, asyncio.Task] = {}  # the latest store step of each conversation
 
     @property
     def pending(self) -> int:
@@ -177,16 +189,43 @@ class LeaveTimers:
 
     def gone(self, conversation_id: str, state: ConversationState | None) -> None:
         """The last socket of this conversation closed; `state` is the last one its client showed."""
-        if state is not ConversationState.QUEUED or conversation_id in self._timers:
+        if state not in (ConversationState.QUEUED, ConversationState.ASSIGNED) or conversation_id in self._timers:
             return
         left_at = self.helpline.clock.now()
+        self._step(conversation_id, lambda: self.helpline.teen_away(conversation_id, left_at))
         task = asyncio.get_running_loop().create_task(self._after_grace(conversation_id, left_at))
         self._timers[conversation_id] = task
 
     def back(self, conversation_id: str) -> None:
+        """A socket of this conversation opened here: no more timer, and the marks go (whichever
+        process wrote them: the step reads the store first, and writes only if marked)."""
         task = self._timers.pop(conversation_id, None)
         if task is not None:
             task.cancel()
+        self._step(conversation_id, lambda: self.helpline.teen_back(conversation_id))
+
+    async def settled(self, conversation_id: str) -> None:
+        """Return once the store steps of this conversation asked so far are done (tests)."""
+        while (step := self._steps.get(conversation_id)) is not None:
+            await asyncio.wait({step})
+
+    def _step(self, conversation_id: str, action: Callable[[], Awaitable[object]]) -> asyncio.Task:
+        """Run `action` after this conversation's previous step (never both at once)."""
+        previous = self._steps.get(conversation_id)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait({previous})
+            try:
+                await action()
+            except GatewayError as exc:
+                log.warning("could not record a teen leaving or coming back: %s", exc.code)
+
+        task = asyncio.get_running_loop().create_task(run(), name="teen-presence")
+        self._steps[conversation_id] = task
+        task.add_done_callback(lambda done: self._steps.pop(conversation_id, None)
+                               if self._steps.get(conversation_id) is done else None)
+        return task
 
     async def _after_grace(self, conversation_id: str, left_at: float) -> None:
         clock = self.helpline.clock
@@ -195,10 +234,8 @@ class LeaveTimers:
         finally:
             if self._timers.get(conversation_id) is asyncio.current_task():
                 del self._timers[conversation_id]
-        try:
-            await self.helpline.teen_left(conversation_id, left_at)
-        except GatewayError as exc:
-            log.warning("could not record a teen leaving the queue: %s", exc.code)
+        step = self._step(conversation_id, lambda: self.helpline.teen_left(conversation_id, left_at))
+        await asyncio.wait({step})
 
     async def close(self) -> None:
         timers = list(self._timers.values())
@@ -206,3 +243,9 @@ class LeaveTimers:
         for task in timers:
             task.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
+        steps = list(self._steps.values())
+        if steps:
+            _, late = await asyncio.wait(steps, timeout=self.STOP_WAIT_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)

@@ -64,9 +64,10 @@ class Config:
     max_conversations_per_counsellor: int = 3
     skill_wait_seconds: int = 60  # a skilled conversation waits this long for a specialist, then anyone
     abandon_after_minutes: int = 45  # Messenger/WhatsApp: silent this long while queued = left
-    widget_leave_seconds: int = 60  # widget: no socket this long while queued = left (a reload comes back)
+    widget_leave_seconds: int = 60  # widget: no socket this long = left (queued: abandoned; assigned: shown)
+    left_frees_place_minutes: int = 5  # a teen left this long ago: no longer counts against capacity (0: at once)
     position_update_seconds: int = 60  # Messenger/WhatsApp: at most one position message per this
-    disconnect_grace_seconds: int = 120  # a counsellor offline this long: their teens go back to the queue
+    disconnect_grace_seconds: int = 120  # safety net: offline this long, still holding teens: back to the queue
     inactivity_check_minutes: int = 10  # teen silent after our answer: a gentle check
     inactivity_close_minutes: int = 10  # then still silent: closed with a message
     max_message_chars: int = 2000

@@ -116,6 +116,7 @@ class Routing(Section):
 class Queue(Section):
     abandon_after_minutes: whole(1, 24 * 60) = None
     widget_leave_seconds: whole(1, 3600) = None
+    left_frees_place_minutes: whole(0, 24 * 60) = None
     position_update_seconds: whole(6, 3600) = None
 
 

@@ -38,6 +38,8 @@ class ConversationFacts:
     priority: int = 0
     priority_reason: str | None = None
     required_skill: str | None = None
+    teen_away_since: float | None = None  # widget: the teen's tab closed then (None: here)
+    teen_left_at: float | None = None  # …and the leave grace ended without them
 
     @classmethod
     def of(cls, c: Conversation, counsellor_name: str | None = None) -> "ConversationFacts":
@@ -45,7 +47,8 @@ class ConversationFacts:
                    counsellor_id=c.counsellor_id, counsellor_name=counsellor_name, queued_at=c.queued_at,
                    assigned_at=c.assigned_at, closed_at=c.closed_at, close_reason=c.close_reason,
                    last_teen_message_at=c.last_teen_message_at, waiting_since=c.waiting_since,
-                   priority=c.priority, priority_reason=c.priority_reason, required_skill=c.required_skill)
+                   priority=c.priority, priority_reason=c.priority_reason, required_skill=c.required_skill,
+                   teen_away_since=c.teen_away_since, teen_left_at=c.teen_left_at)
 
 
 class _AboutConversation:
@@ -92,6 +95,16 @@ class PriorityRaised(_AboutConversation):
 
     conversation: ConversationFacts
     name = "conversation.raised"
+
+
+@dataclass(frozen=True)
+class TeenAway(_AboutConversation):
+    """A widget teen's tab went away, came back, or stayed away past the grace (the marks in
+    `conversation`); the state is unchanged, so it is not a ConversationChanged: the widget
+    and the metrics ignore it, the console re-renders the row and the queue is counted again."""
+
+    conversation: ConversationFacts
+    name = "conversation.teen_away"
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,7 @@ class Barrier:
     name = "barrier"
 
 
-Event = Union[MessageAdded, ConversationChanged, PriorityRaised, HandedOver, Typing, PresenceChanged, SessionEnded,
+Event = Union[MessageAdded, ConversationChanged, PriorityRaised, TeenAway, HandedOver, Typing, PresenceChanged, SessionEnded,
               DeliveryChanged, Seen, Barrier]
 EVENT_TYPES = typing.get_args(Event)
 _BY_NAME = {cls.name: cls for cls in EVENT_TYPES}

@@ -148,29 +148,32 @@ def day_figures(records: Iterable[ConversationRecord], since: float, now: float)
 
 # --- the teen's estimated wait --------------------------------------------------------------------
 
-NOT_ENOUGH_DATA_FR = "On ne peut pas encore estimer le temps d'attente."
 NOBODY_AVAILABLE_FR = (
-    "Aucun·e écoutant·e n'est disponible à l'instant. Ta demande reste dans la file : "
-    "on te répond dès que quelqu'un se libère."
+    "Aucun·e écoutant·e n'est disponible pour l'instant : tu gardes ta place, "
+    "on te répond dès que quelqu'un revient."
 )
 _LONGEST_SHOWN_MINUTES = 180  # past 3 hours a figure means nothing: say "plus de 3 heures"
+# The prior of the handling time (assignment to close) until there are `min_samples` recent
+# conversations: 20 minutes, the order of a helpline chat for teens (most last 10 to 30 min).
+# A built-in constant, not a setting: an estimate given as "environ", refined by real samples.
+TYPICAL_HANDLING_SECONDS = 20 * 60
 
 
 @dataclass(frozen=True)
 class WaitEstimate:
-    """An estimated wait. `seconds` is None when we cannot honestly give one."""
+    """An estimated wait. `seconds` is None only when nobody is available to answer at all."""
 
     seconds: float | None
-    enough_data: bool
+    enough_data: bool  # False: the handling time still leans on the built-in prior
     samples: int
-    nobody_available: bool = False  # no free counsellor slot at all right now
+    nobody_available: bool = False  # no available counsellor at all (all paused or offline)
+    all_busy: bool = False  # counsellors are available, and known to have no free slot now
 
     def text_fr(self) -> str:
-        """What the teen reads, rounded so that it does not sound more precise than it is."""
-        if self.nobody_available:
+        """What the teen reads (ConvView.wait): a figure rounded so that it does not sound more
+        precise than it is ("environ 5 minutes"), or a whole sentence when there is none."""
+        if self.nobody_available or self.seconds is None:
             return NOBODY_AVAILABLE_FR
-        if self.seconds is None or not self.enough_data:
-            return NOT_ENOUGH_DATA_FR
         return _wait_text_fr(self.seconds)
 
 
@@ -199,18 +202,23 @@ def estimate_wait(
     recent_handling_seconds: Sequence[float],
     active_capacity: int,
     min_samples: int = 5,
+    free_slots: int | None = None,
 ) -> WaitEstimate:
     """Estimated wait of the teen at `position` (1 = next) in the queue.
 
-    Model: the teen is served when `position` slots have freed up. With C slots (the summed
-    capacities of available counsellors) and a handling time H (assignment to close), a slot
-    frees every H / C seconds on average, so wait ≈ position × H / C. A rough steady-state
-    figure: it ignores raised conversations that will pass ahead and counsellors pausing.
+    Model: the teen is served when `position` slots have freed up (fewer by the `free_slots`
+    known to be free now; None: unknown, taken as none). With C slots (the summed capacities
+    of available counsellors) and a handling time H (assignment to close), a slot frees every
+    H / C seconds on average, so wait ≈ slots to free × H / C. A rough steady-state figure: it
+    ignores raised conversations that will pass ahead and counsellors pausing.
 
     H is the median of the recent handling times, not the mean: handling times are skewed,
     and one two-hour crisis conversation among a few samples would double a mean and tell
-    every teen to expect an hour. The median follows the typical conversation; it runs
-    low when long conversations are common, an accepted bias for a figure given as "environ".
+    every teen to expect an hour. Until there are `min_samples`, the missing ones are the
+    built-in prior (TYPICAL_HANDLING_SECONDS), so the first teens of the day get a figure
+    too; honest because it is said as "environ" and rounded coarsely, and it moves to the
+    real median as soon as real samples outnumber the prior. With nobody available there is
+    no figure at all: no slot will free, whatever the history.
     """
     if position < 1:
         raise ValueError(f"queue positions start at 1, got {position}")
@@ -218,10 +226,10 @@ def estimate_wait(
     enough = samples >= min_samples
     if active_capacity <= 0:
         return WaitEstimate(None, enough, samples, nobody_available=True)
-    if not enough:
-        return WaitEstimate(None, False, samples)
-    handling = statistics.median(max(0.0, s) for s in recent_handling_seconds)
-    return WaitEstimate(position * handling / active_capacity, True, samples)
+    handling = statistics.median([max(0.0, s) for s in recent_handling_seconds]
+                                 + [TYPICAL_HANDLING_SECONDS] * (min_samples - samples))
+    to_free = position if free_slots is None else max(0, position - free_slots)
+    return WaitEstimate(to_free * handling / active_capacity, enough, samples, all_busy=free_slots == 0)
 
 
 def meaningful_change(old: WaitEstimate | None, new: WaitEstimate) -> bool:

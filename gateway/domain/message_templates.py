@@ -10,35 +10,54 @@ from __future__ import annotations
 
 import string
 
+# The numbers a teen can call at any hour, said alike in every closed-line text: 17/112 for
+# danger now, 3114 (national suicide-prevention line, free, 24/7), 119 for a child in danger.
+_EMERGENCY_NUMBERS = (
+    "Si tu es en danger maintenant, appelle le 17 ou le 112. "
+    "Si tu penses au suicide, appelle le 3114 (gratuit, 24h/24). "
+    "Si un enfant ou un ado est en danger, appelle le 119 (gratuit, 24h/24)."
+)
+
 DEFAULT_MESSAGES: dict[str, str] = {
     "out_of_hours": (
         "Merci pour ton message. Le tchat du 3018 est fermé pour l'instant : "
         "on rouvre {next_opening}. Tu pourras nous écrire à ce moment-là, on sera là pour toi.\n"
-        "Si tu es en danger maintenant, appelle le 17 ou le 112. "
-        "Si un enfant ou un ado est en danger, appelle le 119 (gratuit, 24h/24)."
+        + _EMERGENCY_NUMBERS
     ),
     "queued": (
         "Merci de nous avoir écrit. Ce tchat est anonyme et gratuit. "
-        "Tu es {position} dans la file : un·e conseiller·e va te répondre dès que possible. {wait} "
-        "Reste là, tu n'es pas seul·e."
+        "Tu es {position} dans la file. {wait} Reste là, tu n'es pas seul·e."
     ),
     "position_update": "Tu es maintenant {position} dans la file. {wait} Reste là, on arrive.",
-    "line_closing": (
-        "Le tchat du 3018 ferme maintenant et aucun·e conseiller·e n'a pu te répondre à temps, "
-        "on en est désolé·es. On rouvre {next_opening} : réécris-nous, on sera là.\n"
-        "Si tu es en danger maintenant, appelle le 17 ou le 112. "
+    # Triage found danger: replaces "queued" for a new conversation, sent once per conversation.
+    "danger_reply": (
+        "On a bien lu ton message, et on le prend très au sérieux. Tu passes en priorité dans la file : "
+        "un·e écoutant·e va te répondre dès que possible, reste avec nous. "
+        "Si tu as envie d'en finir ou que tu es en danger maintenant, appelle le 3114 (gratuit, 24h/24) "
+        "ou le 112."
+    ),
+    # The same danger out of hours: the line is closed, 3114 is not.
+    "danger_closed": (
+        "On a bien lu ton message, et on le prend très au sérieux. Le tchat du 3018 est fermé pour "
+        "l'instant (on rouvre {next_opening}), mais tu n'as pas à rester seul·e : si tu as envie d'en finir "
+        "ou que tu es en danger, appelle maintenant le 3114 (gratuit, 24h/24) ou le 112. "
         "Si un enfant ou un ado est en danger, appelle le 119 (gratuit, 24h/24)."
+    ),
+    "line_closing": (
+        "Le tchat du 3018 ferme maintenant et aucun·e écoutant·e n'a pu te répondre à temps, "
+        "on en est désolé·es. On rouvre {next_opening} : réécris-nous, on sera là.\n"
+        + _EMERGENCY_NUMBERS
     ),
     "abandoned": (
         "On n'a plus de nouvelles de toi depuis un moment, alors on a fermé cette demande. "
         "Tu peux nous réécrire quand tu veux, on sera là."
     ),
     "transferred": (
-        "Un·e autre conseiller·e va prendre le relais pour mieux t'aider. "
+        "Un·e autre écoutant·e va prendre le relais pour mieux t'aider. "
         "Tu n'as rien à répéter : reste là."
     ),
     "requeued": (
-        "Ton ou ta conseiller·e a dû s'absenter. Quelqu'un d'autre va te répondre très vite : "
+        "Ton écoutant·e a dû s'absenter. Quelqu'un d'autre va te répondre très vite : "
         "tu passes en premier. Reste là."
     ),
     "inactivity_check": "Tu es toujours là ? Tu peux continuer à écrire quand tu veux, on t'écoute.",
@@ -48,7 +67,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     ),
     "abuse_reply": (
         "Ce tchat ne peut pas te répondre pour le moment. "
-        "Si tu es en danger, appelle le 17 ou le 112, ou le 119 (gratuit, 24h/24)."
+        "Si tu es en danger, appelle le 17 ou le 112, ou le 119 (gratuit, 24h/24). "
+        "Le 3114 si tu penses au suicide, 24h/24."
     ),
     "inactivity_closed": (
         "Comme on n'a plus de nouvelles, on termine la conversation. "
@@ -72,6 +92,9 @@ MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "out_of_hours": frozenset({"next_opening"}),
     "queued": frozenset({"position", "wait"}),
     "position_update": frozenset({"position", "wait"}),
+    # No {position}/{wait}: it answers danger, not the queue (the widget's band shows the place).
+    "danger_reply": frozenset(),
+    "danger_closed": frozenset({"next_opening"}),
     "line_closing": frozenset({"next_opening"}),
     "abandoned": frozenset(),
     "transferred": frozenset(),

@@ -176,6 +176,10 @@ class Conversation:
     erased_at: float | None = None  # retention: texts and platform ids erased then, figures kept
     # Who last handed it over to the queue (a transfer): the router gives it to anyone else with room first.
     handed_over_by: str | None = None
+    # Widget only: when the teen's last socket closed (None: here, or never seen leaving), and
+    # when the leave grace then ended without them (the console shows "a quitté le tchat").
+    teen_away_since: float | None = None
+    teen_left_at: float | None = None
 
     def _move(self, to: ConversationState) -> None:
         if to not in TRANSITIONS[self.state]:
@@ -198,6 +202,16 @@ class Conversation:
     @property
     def is_open(self) -> bool:
         return self.state is not ConversationState.CLOSED
+
+    def teen_gone(self, now: float, grace: float) -> bool:
+        """Away for `grace` seconds and silent since: the teen closed their tab for good."""
+        away = self.teen_away_since
+        return away is not None and now - away >= grace and (self.last_teen_message_at or 0) <= away
+
+    def frees_place(self, now: float, after_seconds: float) -> bool:
+        """The teen left `after_seconds` ago: it no longer counts against the counsellor's capacity
+        (they close it with one click when they can; a waiting teen should not wait for that)."""
+        return self.teen_left_at is not None and now - self.teen_left_at >= after_seconds
 
 
 @dataclass(frozen=True)
@@ -235,6 +249,7 @@ class QueueEntry:
     queued_at: float
     required_skill: str | None = None
     handed_over_by: str | None = None  # goes to them only when nobody else with room can take it
+    teen_away_since: float | None = None  # widget teen's tab gone: not counted in positions, not dispatched
 
 
 @dataclass(frozen=True)

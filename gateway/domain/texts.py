@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from gateway.domain.errors import ProtocolError
-from gateway.domain.figures import WaitEstimate
+from gateway.domain.figures import NOBODY_AVAILABLE_FR, WaitEstimate
 from gateway.domain.model import CloseReason
 
 
@@ -21,14 +21,36 @@ def clean_text(text: object, limit: int) -> str:
     return kept
 
 
+# Said when the teen waits although counsellors are on duty (never "nobody is available").
+ALL_BUSY_FR = "Les écoutant·es sont tous et toutes occupé·es : on te répond dès que quelqu'un se libère."
+
+
 def position_text(position: int) -> str:
+    """A place in the queue, written one way everywhere (bubbles and the widget's band)."""
     return f"n° {position}"
 
 
+def _as_sentence(wait: str) -> str:
+    """ConvView.wait is a figure ("environ 5 minutes") or already a whole sentence."""
+    return wait if wait.endswith(".") else f"Attente estimée : {wait}."
+
+
 def wait_sentence(estimate: WaitEstimate) -> str:
-    """The estimated wait as one sentence for the teen, honest when we cannot tell."""
-    text = estimate.text_fr()
-    return f"Attente estimée : {text}." if estimate.seconds is not None else text
+    """The estimated wait as the automatic messages' {wait}: one honest sentence or two."""
+    sentence = _as_sentence(estimate.text_fr())
+    return f"{ALL_BUSY_FR} {sentence}" if estimate.all_busy else sentence
+
+
+# The band is read at a glance above the conversation: the short form of NOBODY_AVAILABLE_FR
+# (the bubble under it says the whole sentence once).
+NOBODY_AVAILABLE_SHORT_FR = "Personne n'est disponible pour l'instant : tu gardes ta place."
+
+
+def queue_sentence(position: int, wait: str) -> str:
+    """The widget's band (ConvView.queue_text), phrased as the bubbles' "Tu es {position} dans
+    la file. {wait}": `wait` as ConvView.wait carries it (`WaitEstimate.text_fr()`)."""
+    said = NOBODY_AVAILABLE_SHORT_FR if wait == NOBODY_AVAILABLE_FR else _as_sentence(wait)
+    return f"Tu es {position_text(position)} dans la file. {said}"
 
 
 CLOSE_MESSAGES = {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from gateway.domain.errors import ConfigError
+from gateway.domain.model import Author, Message
 
 # Teen/SMS spellings → standard words, applied word by word after accents and punctuation are
 # gone (so keys are written without them). Values may be several words, or "" to drop the word.
@@ -276,11 +277,28 @@ class Triage:
     def normalise(self, text: str) -> str:
         return normalise(text, self._table)
 
+    @property
+    def top_priority(self) -> int:
+        """The highest priority a match can bring (0: nothing can ever be raised)."""
+        if not self.enabled:
+            return 0
+        return max((compiled.rule.priority for compiled in self._compiled), default=0)
+
     def assess(self, text: str) -> TriageMatch | None:
         """The highest-priority rule the text matches (ties: the first rule), or None."""
         if not self.enabled or not self._compiled:
             return None
-        words = self.normalise(text)
+        return self._assess_words(self.normalise(text))
+
+    def assess_lines(self, lines: Sequence[str]) -> TriageMatch | None:
+        """A teen's recent lines read together, as words: "j'ai envie" then "de mourir" reads
+        "je ai envie de mourir". Each line is normalised alone (a spelling never spans two
+        lines), then joined with a space; which lines are recent: `recent_teen_lines`."""
+        if not self.enabled or not self._compiled:
+            return None
+        return self._assess_words(" ".join(words for words in map(self.normalise, lines) if words))
+
+    def _assess_words(self, words: str) -> TriageMatch | None:
         best: TriageMatch | None = None
         for compiled in self._compiled:
             if best is not None and compiled.rule.priority <= best.priority:
@@ -291,6 +309,22 @@ class Triage:
     def __repr__(self) -> str:
         state = "enabled" if self.enabled else "disabled"
         return f"Triage({state}, rules={[r.name for r in self.rules]})"
+
+
+# --- a teen's recent lines --------------------------------------------------------------------
+# A teen in distress often writes in bursts ("j'ai envie" / "de mourir"): the intake also reads
+# the new line with the few before it. Few and close in time, so that two unrelated messages an
+# hour apart never make a phrase together.
+RECENT_TEEN_LINES = 3  # the new line and the two before it
+RECENT_WINDOW_SECONDS = 600.0  # ... written within the last 10 minutes
+LINES_READ_BACK = 12  # lines of history read to find them (counsellors' lines and notes between)
+
+
+def recent_teen_lines(history: Iterable[Message], now: float) -> list[str]:
+    """The texts `assess_lines` reads: the teen's last RECENT_TEEN_LINES lines of `history`
+    (in seq order) written within RECENT_WINDOW_SECONDS of `now`."""
+    recent = [m.text for m in history if m.author is Author.TEEN and now - m.at <= RECENT_WINDOW_SECONDS]
+    return recent[-RECENT_TEEN_LINES:]
 
 
 # --- config.yaml -----------------------------------------------------------------------------

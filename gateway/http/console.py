@@ -1,4 +1,5 @@
-"""The agent console's HTTP routes: the page, login, logout, me, and the socket's upgrade.
+"""The agent console's HTTP routes: the pages (console, supervision), login, logout, me, and the
+socket's upgrade (`?view=supervision`: the supervision page's watcher socket).
 
 Protocol: docs/protocol.md ("Console"). The socket is authenticated by the session cookie;
 its frames are handled by console_socket.ConsoleConnection, its events by console_hub.ConsoleHub.
@@ -17,7 +18,7 @@ from gateway.core.accounts import hash_token
 from gateway.core.counsellor import counsellor_of_session, log_in, log_out
 from gateway.domain.permissions import supervises
 from gateway.core.helpline import Helpline
-from gateway.domain.errors import AuthError, StoreError
+from gateway.domain.errors import AuthError, ProtocolError, StoreError
 from gateway.domain.login_guard import LoginGuard
 from gateway.domain.model import Counsellor
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
@@ -37,6 +38,10 @@ LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 # Keys of client addresses for the login limits: random per process, never stored nor logged.
 _ADDRESS_SECRET = secrets.token_bytes(32)
 FORBIDDEN = {"error": "Requête refusée (origine inconnue)."}
+RESERVED = {"error": "Réservé aux superviseur·es."}
+WATCH_VIEW = "supervision"  # /ws/console?view=supervision
+# What the supervision page may send: a supervisor's actions and the barrier; nothing of a chat.
+WATCHER_FRAMES = frozenset({"reassign", "erase", "lift_abuse", "ping"})
 STORE_AWAY_FRAME = {"type": "error", "code": "unavailable",
                     "message": "Le service est momentanément indisponible, reconnexion…"}
 
@@ -53,6 +58,12 @@ async def current_counsellor(request: web.Request) -> Counsellor | None:
 
 async def console_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(CONSOLE_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def supervision_page(request: web.Request) -> web.FileResponse:
+    """Served to anyone, like /console: the page asks /me and shows data to supervisors only
+    (the socket refuses the others)."""
+    return web.FileResponse(CONSOLE_DIR / "supervision.html", headers={"Cache-Control": "no-store"})
 
 
 async def login(request: web.Request) -> web.Response:
@@ -99,9 +110,15 @@ async def me(request: web.Request) -> web.Response:
 async def console_socket(request: web.Request) -> web.StreamResponse:
     if not csrf_ok(request, request.app[HELPLINE].config.console_origins):
         return web.json_response(FORBIDDEN, status=403)  # cross-site WebSocket hijacking
+    view = request.query.get("view")
+    if view not in (None, WATCH_VIEW):
+        return web.json_response({"error": "Vue inconnue."}, status=400)
     counsellor = await current_counsellor(request)
     if counsellor is None:
         return web.json_response({"error": "Non connecté."}, status=401)
+    watcher = view == WATCH_VIEW
+    if watcher and not supervises(counsellor):
+        return web.json_response(RESERVED, status=403)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES, compress=False)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
@@ -109,10 +126,11 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     metrics.socket_opened("console")
     hub = request.app[CONSOLE_HUB]
     session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]),
-                             supervisor=supervises(counsellor))
+                             supervisor=supervises(counsellor), watcher=watcher)
     hub.add(session)
+    connection = (WatcherConnection if watcher else ConsoleConnection)(request.app[HELPLINE], hub, session)
     try:
-        await ConsoleConnection(request.app[HELPLINE], hub, session).run(counsellor)
+        await connection.run(counsellor)
     except StoreError:
         await _store_away(ws)
     finally:
@@ -120,6 +138,20 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         hub.remove(session)
         await session.sender.aclose()
     return ws
+
+
+class WatcherConnection(ConsoleConnection):
+    """The supervision page's socket: the same frames, minus those of a counsellor's own chat
+    (replying, presence, opening…), which are refused with a reason instead."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in self._handlers.keys() - WATCHER_FRAMES:
+            self._handlers[kind] = _not_on_supervision_page
+
+
+async def _not_on_supervision_page(frame: dict) -> None:
+    raise ProtocolError("not_here", "Cette action se fait depuis la console des conversations.")
 
 
 async def _store_away(ws: web.WebSocketResponse) -> None:
@@ -137,6 +169,7 @@ async def _store_away(ws: web.WebSocketResponse) -> None:
 
 def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
+    app.router.add_get("/console/supervision", supervision_page)
     app.router.add_static("/console/static/", CONSOLE_DIR, append_version=False)
     app.router.add_post("/api/console/login", login)
     app.router.add_post("/api/console/logout", logout)

@@ -18,6 +18,7 @@ from gateway.domain.events import (
     MessageAdded,
     PresenceChanged,
     PriorityRaised,
+    TeenAway,
     Typing,
 )
 from gateway.domain.model import Author, Message
@@ -26,6 +27,7 @@ from gateway.http.console_view import TRANSFERRED, console_view
 
 class Session(Protocol):
     counsellor_id: str
+    watcher: bool
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ RENDERINGS: dict[type, Rendering] = {
         lambda e, now: line_frame(e.conversation_id, e.message)),  # sent through the session's SeqGate
     ConversationChanged: Rendering(_for_assignee, _conversation),
     PriorityRaised: Rendering(_for_assignee, _conversation),  # the row shows why, the state is unchanged
+    TeenAway: Rendering(_for_assignee, _conversation),  # the row says the teen left (or is back)
     HandedOver: Rendering(  # the one it left removes it; the new assignee gets its ConversationChanged
         lambda e, me: e.previous_counsellor_id == me,
         lambda e, now: {"type": "conversation", "conversation": console_view(e.conversation, now, TRANSFERRED)}),
@@ -70,13 +73,15 @@ RENDERINGS: dict[type, Rendering] = {
         lambda e, now: {"type": "presence", "presence": e.presence.value}),
 }
 
-# Events that change what a supervisor sees (queue, team, load): the feed is refreshed at once.
-FEED_EVENTS: frozenset[type] = frozenset({ConversationChanged, PriorityRaised, HandedOver, PresenceChanged})
+# Events that change what a supervisor sees (queue, team, load): the feed and every console's
+# queue summary are refreshed at once.
+FEED_EVENTS: frozenset[type] = frozenset({ConversationChanged, PriorityRaised, TeenAway, HandedOver, PresenceChanged})
 
 
 def accepts(session: Session, event: Event) -> bool:
+    """A watcher (the supervision page) takes no conversation event: it has the feeds."""
     rendering = RENDERINGS.get(type(event))
-    return rendering is not None and rendering.wanted(event, session.counsellor_id)
+    return not session.watcher and rendering is not None and rendering.wanted(event, session.counsellor_id)
 
 
 def payload(event: Event, now: float) -> dict:

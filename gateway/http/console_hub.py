@@ -1,10 +1,13 @@
-"""This process's console sockets: fan-out of bus events, the supervision feed, the session check.
+"""This process's console sockets: fan-out of bus events, the supervision feed, the queue
+summary every console gets, the session check.
 
 Each socket's session decides what it accepts and renders its own payload at fan-out (Zulip's
 `accepts_event` / `get_client_payload`): the core publishes facts, the console's view of them
-is built here. Timers (the supervision feed every SUPERVISION_SECONDS, the session check every
-SESSION_CHECK_SECONDS) run on the helpline's clock through `Periodic`; the offline grace is the
-core's (ConsolePresence): the hub only reports sockets opened and closed.
+is built here. Timers (the supervision feed every SUPERVISION_SECONDS, the queue summary on
+every change and every QUEUE_SECONDS, the session check every SESSION_CHECK_SECONDS) run on the
+helpline's clock through `Periodic`, whose kicks coalesce: a burst of events costs one read.
+The offline grace is the core's (ConsolePresence): the hub only reports sockets opened and
+closed, and a watcher's (the supervision page) not at all: it is not the counsellor's console.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from gateway.core.counsellor import session_alive
 from gateway.core.helpline import Helpline
 from gateway.core.periodic import Periodic
 from gateway.core.seq_gate import SeqGate
-from gateway.core.supervision import snapshot
+from gateway.core.supervision import queue_summary, snapshot
 from gateway.domain.errors import GatewayError
 from gateway.domain.events import Barrier, Event, HandedOver, MessageAdded, SessionEnded
 from gateway.http.console_frames import FEED_EVENTS, accepts, line_frame, payload
@@ -30,18 +33,23 @@ from gateway.http.sockets import QueuedSender
 log = logging.getLogger(__name__)
 
 SUPERVISION_SECONDS = 2.0  # the supervisor view is a snapshot pushed this often (any process's changes)
+QUEUE_SECONDS = 30.0  # the queue summary is also re-read this often: a safety net, events push it at once
 SESSION_CHECK_SECONDS = 30.0  # an expired session closes its sockets within this long
 SESSION_ENDED = 4401  # close code: the page goes back to the login form
 
 
 @dataclass(eq=False)
 class ConsoleSession:
-    """One open console socket: whose it is, which session opened it."""
+    """One open console socket: whose it is, which session opened it. A `watcher` (the supervision
+    page, `?view=supervision`) gets the feeds but no conversation event, and holds no presence."""
 
     sender: QueuedSender
     counsellor_id: str
     token_hash: str
     supervisor: bool = False
+    watcher: bool = False
+    started: bool = False  # its `init` is out: the protocol's first frame, before any `queue`
+    queue_sent: dict | None = field(default=None, repr=False)  # the last `queue` frame sent here
     lines: SeqGate | None = field(default=None, repr=False)  # per conversation, in seq order, no gap (hub.add)
 
 
@@ -56,6 +64,7 @@ class ConsoleHub:
         self._closed = False  # after close(), no timer starts again (events still come during shutdown)
         self._supervision = Periodic("console-supervision", self._push_supervision, SUPERVISION_SECONDS,
                                      helpline.clock)
+        self._queue = Periodic("console-queue", self._push_queue, QUEUE_SECONDS, helpline.clock)
         self._session_check = Periodic("console-session-check", self._close_ended_sessions,
                                        SESSION_CHECK_SECONDS, helpline.clock)
         self._own_events: dict[type, Callable[[Any], None]] = {SessionEnded: self._session_ended,
@@ -68,7 +77,8 @@ class ConsoleHub:
     def add(self, session: ConsoleSession) -> None:
         session.lines = SeqGate(self.helpline, lambda cid, message: session.sender.send(line_frame(cid, message)))
         self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
-        self.presence.socket_opened(session.counsellor_id)
+        if not session.watcher:
+            self.presence.socket_opened(session.counsellor_id)
         if not self._closed:
             self._session_check.start()
         if session.supervisor:
@@ -82,25 +92,27 @@ class ConsoleHub:
         session.lines.close()
         if not sessions:
             del self._by_counsellor[session.counsellor_id]
-        self.presence.socket_closed(session.counsellor_id)
+        if not session.watcher:
+            self.presence.socket_closed(session.counsellor_id)
         for token in [t for t, (s, _) in self._pongs.items() if s is session]:
             del self._pongs[token]
 
     async def close(self) -> None:
         self._closed = True
         await self._supervision.stop()
+        await self._queue.stop()
         await self._session_check.stop()
         await self.presence.close()
 
     # --- timers -----------------------------------------------------------------------------------
     def refresh_supervision(self) -> None:
         """Push the supervisors here a fresh picture now (started on the first supervisor)."""
-        if self._closed:
-            return
-        if self._supervision.running:
-            self._supervision.kick()
-        else:
-            self._supervision.start()
+        _run_now(self._supervision, self._closed)
+
+    def refresh_queue(self) -> None:
+        """Push every console here the queue summary soon; kicks during a read make one more read.
+        Called on queue events and by a connection once its `init` is out (ConsoleConnection.run)."""
+        _run_now(self._queue, self._closed)
 
     def _supervisors(self) -> list[ConsoleSession]:
         return [s for s in self.sessions() if s.supervisor]
@@ -116,6 +128,20 @@ class ConsoleHub:
             return
         for session in self._supervisors():
             session.sender.send(frame)
+
+    async def _push_queue(self) -> None:
+        """One read of the queue, to every session here whose last summary differs."""
+        if not self._by_counsellor:
+            return
+        try:
+            frame = await queue_summary(self.helpline)
+        except GatewayError as exc:
+            log.warning("queue summary failed: %s", exc.code)
+            return
+        for session in self.sessions():
+            if session.started and session.queue_sent != frame:
+                session.queue_sent = frame
+                session.sender.send(frame)
 
     async def _close_ended_sessions(self) -> None:
         """A session that expires closes its sockets, like a logout does."""
@@ -162,8 +188,11 @@ class ConsoleHub:
             if isinstance(event, HandedOver):  # no longer mine: if it comes back, it starts afresh
                 session.lines.forget(event.conversation_id)
             session.sender.send(payload(event, now))
-        if type(event) in FEED_EVENTS and self._supervisors():
-            self.refresh_supervision()
+        if type(event) in FEED_EVENTS:
+            if self._by_counsellor:
+                self.refresh_queue()
+            if self._supervisors():
+                self.refresh_supervision()
 
     def _session_ended(self, event: SessionEnded) -> None:
         """Logged out on some process: this session's sockets here close too."""
@@ -176,3 +205,13 @@ class ConsoleHub:
         if pinged is not None:
             session, ping_id = pinged
             session.sender.send({"type": "pong", "id": ping_id})
+
+
+def _run_now(timer: Periodic, closed: bool) -> None:
+    """A round of `timer` as soon as it can (started on first use); nothing once the hub closed."""
+    if closed:
+        return
+    if timer.running:
+        timer.kick()
+    else:
+        timer.start()

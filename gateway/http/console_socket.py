@@ -28,7 +28,7 @@ from gateway.core.retention import erase_on_request
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
 from gateway.domain.model import CloseReason, Counsellor, Presence
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
-from gateway.http.console_view import console_view
+from gateway.http.console_view import console_view, line_preview
 from gateway.http.frame_schema import CONSOLE_FRAMES, read_frame
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,14 @@ class ConsoleConnection:
         self.send({
             "type": "init",
             "me": counsellor.public(),
-            "conversations": [console_view(c, now) for c in start.conversations],
+            "conversations": [{**console_view(c, now), "last_line": line_preview(start.last_lines.get(c.id))}
+                              for c in start.conversations],
             "team": team_view(start.team),
             "server_time": int(now * 1000),
             "limits": {"max_message_chars": self.helpline.config.max_message_chars},
         })
+        self.session.started = True
+        self.hub.refresh_queue()  # the queue summary follows the init, never before it
         async for frame in self.session.sender.ws:
             if frame.type is not WSMsgType.TEXT:
                 break

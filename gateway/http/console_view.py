@@ -7,10 +7,19 @@ Presentation, so it lives with the console, not in the core: the core's events c
 from __future__ import annotations
 
 from gateway.domain.events import ConversationFacts
-from gateway.domain.model import Conversation
+from gateway.domain.model import Conversation, Message
 from gateway.domain.windows import window_view
 
 TRANSFERRED = "transferred"  # the state shown to the counsellor a conversation was handed away from
+PREVIEW_CHARS = 120  # the list shows one line; the page cuts it again with an ellipsis
+
+
+def line_preview(message: Message | None) -> dict | None:
+    """The list item's one-line preview: who wrote the latest line and its start. Counsellors
+    see notes in the thread anyway, so a note's start is fine here (never on the widget)."""
+    if message is None:
+        return None
+    return {"from": message.author.value, "text": message.text[:PREVIEW_CHARS]}
 
 
 def ms(ts: float | None) -> int | None:
@@ -32,5 +41,8 @@ def console_view(c: Conversation | ConversationFacts, now: float, state: str | N
         "priority": c.priority,
         "priority_reason": c.priority_reason,
         "required_skill": c.required_skill,
+        # Widget: the teen's tab closed then (null: here); `teen_left` once the grace ended without them.
+        "teen_away_since": ms(c.teen_away_since),
+        "teen_left": c.teen_left_at is not None,
         **window_view(c, now),
     }

@@ -310,8 +310,8 @@ class MemoryStore(Store):
     async def queue(self) -> list[QueueEntry]:
         waiting = [c for c in self._conversations.values() if c.state is ConversationState.QUEUED]
         waiting.sort(key=lambda c: (-c.priority, c.queued_at or c.opened_at))
-        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at, c.required_skill, c.handed_over_by)
-                for c in waiting]
+        return [QueueEntry(c.id, c.priority, c.queued_at or c.opened_at, c.required_skill, c.handed_over_by,
+                           c.teen_away_since) for c in waiting]
 
     async def try_assign(
         self, conversation_id: str, counsellor_id: str, capacity: int, at: float

@@ -164,11 +164,12 @@ class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, Store):
     @redis_errors
     async def queue(self) -> list[QueueEntry]:
         ids = await self._r.zrange(self._keys.queue, 0, -1)
-        fields = ["priority", "queued_at", "opened_at", "required_skill", "handed_over_by"]
+        fields = ["priority", "queued_at", "opened_at", "required_skill", "handed_over_by", "teen_away_since"]
         rows = await self._each(ids, lambda pipe, i: pipe.hmget(self._keys.conversation(i), fields))
         entries = [
-            QueueEntry(conversation_id, int(priority or 0), float(queued_at or opened_at), skill or None, by or None)
-            for conversation_id, (priority, queued_at, opened_at, skill, by) in zip(ids, rows)
+            QueueEntry(conversation_id, int(priority or 0), float(queued_at or opened_at), skill or None, by or None,
+                       float(away) if away else None)
+            for conversation_id, (priority, queued_at, opened_at, skill, by, away) in zip(ids, rows)
             if opened_at is not None  # no hash (never stored): skip
         ]
         # The score orders by whole ms; this sort restores exact order within one ms.

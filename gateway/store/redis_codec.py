@@ -65,6 +65,8 @@ def conversation_fields(c: Conversation) -> dict[str, str]:
         "last_answer_at": opt_repr(c.last_answer_at),
         "erased_at": opt_repr(c.erased_at),
         "handed_over_by": c.handed_over_by,
+        "teen_away_since": opt_repr(c.teen_away_since),
+        "teen_left_at": opt_repr(c.teen_left_at),
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -97,6 +99,8 @@ def parse_conversation(f: dict[str, str]) -> Conversation:
         last_answer_at=opt_float(f.get("last_answer_at")),
         erased_at=opt_float(f.get("erased_at")),
         handed_over_by=f.get("handed_over_by") or None,
+        teen_away_since=opt_float(f.get("teen_away_since")),
+        teen_left_at=opt_float(f.get("teen_left_at")),
     )
 
 

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 MESSENGER_TEXT_MAX = 1999
 WHATSAPP_TEXT_MAX = 4096
 SENDER_ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen"})
+# Buttons under a message (the post-chat question). Messenger quick replies: up to 13, title
+# ≤ 20 characters, payload ≤ 1000 ("Quick Replies" reference). WhatsApp interactive reply
+# buttons: up to 3, title ≤ 20, id ≤ 256, body.text ≤ 1024 ("Interactive reply buttons messages").
+MESSENGER_QUICK_REPLIES_MAX, WHATSAPP_BUTTONS_MAX = 13, 3
+BUTTON_TITLE_MAX, WHATSAPP_BUTTON_TEXT_MAX = 20, 1024
 PAIR_RATE_CODE = 131056  # WhatsApp (business, consumer) pair rate limit: back off 4^n seconds
 
 
@@ -134,12 +139,19 @@ class GraphClient:
     # --- Messenger ------------------------------------------------------------------------------
 
     async def send_messenger_text(self, page_token: str, psid: str, text: str, *,
-                                  human_agent_tag: bool = False) -> str:
+                                  human_agent_tag: bool = False,
+                                  quick_replies: tuple[tuple[str, str], ...] = ()) -> str:
         """Send a text; return Meta's `message_id`. Past 24 h a human agent may still answer
-        for 7 days with the HUMAN_AGENT tag (META.md "Messaging windows")."""
+        for 7 days with the HUMAN_AGENT tag (META.md "Messaging windows"). `quick_replies`:
+        (payload, title) buttons under it; a tap comes back as `message.quick_reply.payload`."""
         if len(text) > MESSENGER_TEXT_MAX:
             raise ValueError(f"Messenger text must be at most {MESSENGER_TEXT_MAX} characters, got {len(text)}")
-        body: dict[str, Any] = {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": text}}
+        message: dict[str, Any] = {"text": text}
+        if quick_replies:
+            _check_buttons(quick_replies, MESSENGER_QUICK_REPLIES_MAX, 1000)
+            message["quick_replies"] = [{"content_type": "text", "title": title, "payload": payload}
+                                        for payload, title in quick_replies]
+        body: dict[str, Any] = {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message}
         if human_agent_tag:
             body["messaging_type"] = "MESSAGE_TAG"
             body["tag"] = "HUMAN_AGENT"
@@ -170,6 +182,21 @@ class GraphClient:
             raise ValueError(f"WhatsApp text must be at most {WHATSAPP_TEXT_MAX} characters, got {len(text)}")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
                 "text": {"preview_url": False, "body": text}}
+        return await self._whatsapp_message(token, phone_number_id, body)
+
+    async def send_whatsapp_buttons(self, token: str, phone_number_id: str, to: str, text: str,
+                                    buttons: tuple[tuple[str, str], ...]) -> str:
+        """A text with (id, title) reply buttons; a tap comes back as an `interactive` message
+        whose `button_reply.id` is the button's id. Returns the `wamid`."""
+        if not 0 < len(text) <= WHATSAPP_BUTTON_TEXT_MAX:
+            raise ValueError(f"WhatsApp button text must be 1 to {WHATSAPP_BUTTON_TEXT_MAX} characters")
+        _check_buttons(buttons, WHATSAPP_BUTTONS_MAX, 256)
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive",
+                "interactive": {"type": "button", "body": {"text": text}, "action": {"buttons": [
+                    {"type": "reply", "reply": {"id": button_id, "title": title}} for button_id, title in buttons]}}}
+        return await self._whatsapp_message(token, phone_number_id, body)
+
+    async def _whatsapp_message(self, token: str, phone_number_id: str, body: dict[str, Any]) -> str:
         reply = await self._whatsapp("whatsapp_send", token, phone_number_id, body)
         messages = reply.get("messages")
         first = messages[0] if isinstance(messages, list) and messages else None
@@ -215,6 +242,15 @@ class GraphClient:
                 "graph %s failed: kind=%s code=%s subcode=%s http=%s fbtrace_id=%s", operation,
                 error.kind.value, error.code, error.subcode, error.http_status, error.fbtrace_id)
         raise error
+
+
+def _check_buttons(buttons: tuple[tuple[str, str], ...], most: int, id_max: int) -> None:
+    """Meta refuses more buttons, or a longer title or payload, than its limits: say so here."""
+    if not 0 < len(buttons) <= most:
+        raise ValueError(f"1 to {most} buttons, got {len(buttons)}")
+    for button_id, title in buttons:
+        if not 0 < len(title) <= BUTTON_TITLE_MAX or not 0 < len(button_id) <= id_max:
+            raise ValueError("a button title is 1 to 20 characters, its payload within the platform's limit")
 
 
 def _json(raw: bytes) -> Any:

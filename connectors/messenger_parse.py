@@ -29,6 +29,7 @@ from .meta_events import (
     load_envelope,
     optional_text,
     order_messages,
+    reply_payload_of,
     required_str,
     safely,
 )
@@ -122,6 +123,7 @@ def _message(event: dict[str, Any]) -> MetaEvent:
         text=optional_text(message, "text"),  # a quick reply's text comes here too
         attachments=attachments,
         business_id=_party(event, "recipient"),
+        reply_payload=reply_payload_of(message, "quick_reply", "payload"),
     )
 
 

@@ -44,6 +44,9 @@ class MetaMessage:
     text: str  # "" when none
     attachments: tuple[str, ...]  # attachment TYPES only: never a URL (we must not fetch images)
     business_id: str = field(repr=False)  # our page id / phone_number_id: where replies go from
+    # A quick reply (Messenger `message.quick_reply.payload`) or reply button (WhatsApp
+    # `interactive.button_reply.id`) of ours that the teen tapped: the payload we set (core/survey).
+    reply_payload: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +169,21 @@ def as_seconds(value: Any) -> float:
 
 
 def build_message(channel: Channel, platform_id: str, provider_message_id: str, timestamp: float,
-                  text: str, attachments: tuple[str, ...], business_id: str) -> MetaMessage:
+                  text: str, attachments: tuple[str, ...], business_id: str,
+                  reply_payload: str | None = None) -> MetaMessage:
     """A MetaMessage; one with neither text nor attachment says "unsupported" rather than
     vanish: the teen did send something, and the counsellor should know."""
     if not text and not attachments:
         attachments = ("unsupported",)
-    return MetaMessage(channel, platform_id, provider_message_id, timestamp, text, attachments, business_id)
+    return MetaMessage(channel, platform_id, provider_message_id, timestamp, text, attachments, business_id,
+                       reply_payload)
+
+
+def reply_payload_of(container: dict[str, Any], key: str, payload_key: str) -> str | None:
+    """The payload of a tapped quick reply / button (`container[key][payload_key]`), if a string."""
+    tapped = container.get(key)
+    value = tapped.get(payload_key) if isinstance(tapped, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def order_messages(events: list[MetaEvent]) -> list[MetaEvent]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from gateway.core import survey
 from gateway.core.delivery import WINDOW_CLOSED
 from gateway.domain.errors import DeliveryError
 from gateway.domain.model import Conversation
@@ -36,6 +37,11 @@ def chunks(text: str, size: int) -> list[str]:
     """Split a reply where the platform's limit falls: only when `limits.max_message_chars`
     (our own limit) is set above the platform's."""
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def survey_buttons(conversation: Conversation) -> tuple[tuple[str, str], ...]:
+    """(payload, title) of each answer: the payload names the conversation, so a tap counts for it."""
+    return tuple((survey.payload(conversation.id, value), label) for value, label in survey.ANSWERS)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,10 @@ class MessengerSender:
 
     async def send_text(self, conversation: Conversation, text: str, *, human_agent: bool) -> list[str]:
         try:
+            if survey.is_question_text(text):  # the post-chat question: its answers as quick replies
+                return [await self._graph.send_messenger_text(self._token, conversation.reply_to, text,
+                                                              human_agent_tag=human_agent,
+                                                              quick_replies=survey_buttons(conversation))]
             return [await self._graph.send_messenger_text(self._token, conversation.reply_to, part,
                                                           human_agent_tag=human_agent)
                     for part in chunks(text, MESSENGER_TEXT_MAX)]
@@ -104,6 +114,9 @@ class WhatsAppSender:
         # human_agent does not exist on WhatsApp: past 24 h the core does not send at all.
         number_id = conversation.business_id or self._phone_number_id
         try:
+            if survey.is_question_text(text):  # the post-chat question: its answers as reply buttons
+                return [await self._graph.send_whatsapp_buttons(self._token, number_id, conversation.reply_to, text,
+                                                                survey_buttons(conversation))]
             return [await self._graph.send_whatsapp_text(self._token, number_id, conversation.reply_to, part)
                     for part in chunks(text, WHATSAPP_TEXT_MAX)]
         except GraphError as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.core import survey
 from gateway.core.helpline import Helpline
 from gateway.core.delivery import DeliveryWorker
 from gateway.domain.model import Channel, Delivery
@@ -110,7 +111,11 @@ class MetaWebhooks:
             log.debug("%s event ignored: %s", channel.value, event.reason)
 
     async def _message(self, event: MetaMessage) -> None:
-        """One teen message: the core splits a long text and stores each part once."""
+        """One teen message: the core splits a long text and stores each part once. A tapped
+        answer to the post-chat question is counted instead (core/survey), never queued."""
+        if survey.parse_payload(event.reply_payload) is not None:
+            await survey.answer_meta(self.helpline, event.channel, event.platform_id, event.reply_payload)
+            return
         await self.helpline.receive_meta(event.channel, event.platform_id, event.provider_message_id, event.text,
                                          event.timestamp, tuple(event.attachments), event.business_id)
 

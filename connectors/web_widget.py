@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from gateway.core import survey
 from gateway.core.helpline import Helpline
+from gateway.core.returning import follow_up_code
 from gateway.core.seq_gate import SeqGate
 from gateway.core.teen import TeenStatus, shown_to_teen
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
@@ -198,6 +200,9 @@ class WidgetHub:
                 session.sender.send(session.payload(event))
                 if session.state is CLOSED:
                     self.unbind(session)
+                    if isinstance(event, ConversationChanged) and survey.asks_after(self.helpline.config,
+                                                                                     event.conversation):
+                        session.sender.send(survey.question_frame())
         if isinstance(event, (ConversationChanged, PriorityRaised, TeenAway, HandedOver)):
             self.refresh_positions_soon()  # the queue moved: new, assigned, raised, away, requeued or closed
 
@@ -325,6 +330,12 @@ class WidgetConnection:
                 await self.helpline.teen_typing_in(session.sender_key, session.conversation_id, fields["active"])
             elif kind == "end":
                 await self.helpline.teen_end(session.sender_key, session.conversation_id)
+            elif kind == "follow_up_code":
+                session.sender.send({"type": "follow_up_code",
+                                     "code": await follow_up_code(self.helpline, session.sender_key)})
+            elif kind == "survey_answer":  # thanked even when not counted (late, twice): nothing to fix for the teen
+                await survey.answer(self.helpline, session.sender_key, session.conversation_id, fields["value"])
+                session.sender.send({"type": "survey_thanks", "text": survey.THANKS})
             else:  # ping
                 await self.hub.ping(session, ping_id(frame))
         except ProtocolError as exc:

@@ -29,6 +29,7 @@ from .meta_events import (
     load_envelope,
     optional_text,
     order_messages,
+    reply_payload_of,
     required_str,
     safely,
 )
@@ -91,7 +92,14 @@ def _message(value: dict[str, Any], message: Any) -> MetaEvent:
         text=text,
         attachments=attachments,
         business_id=required_str(as_obj(value.get("metadata")), "phone_number_id"),
+        reply_payload=_button_id(kind, message),
     )
+
+
+def _button_id(kind: str, message: dict[str, Any]) -> str | None:
+    """A reply button of ours tapped: `interactive.button_reply.id` (the id we sent)."""
+    interactive = message.get("interactive") if kind == "interactive" else None
+    return reply_payload_of(interactive, "button_reply", "id") if isinstance(interactive, dict) else None
 
 
 def _sender(value: dict[str, Any], message: dict[str, Any]) -> str:

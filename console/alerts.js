@@ -3,7 +3,8 @@
  * frame, docs/protocol.md "Console"), and the opt-in sound and desktop notifications.
  *
  * A notification may show on a lock screen or a shared screen: it names the pseudonym and
- * what happened, never what the teen wrote ("Nouveau message — Jeune 4821").
+ * what happened, never what the teen wrote ("Nouveau message — Jeune 4821", "Conversation
+ * transférée — Jeune 4821").
  */
 (() => {
   'use strict';
@@ -149,7 +150,9 @@
     desktop(what + ' — ' + conv.alias, conv);
   }
 
-  app.on('assigned', (conv) => alert('Nouvelle conversation', conv));
+  // A colleague's transfer is not a new teen: the counsellor may expect it (ConsoleConv's
+  // `transferred_from_colleague`, docs/protocol.md).
+  app.on('assigned', (conv) => alert(conv.transferred_from_colleague ? 'Conversation transférée' : 'Nouvelle conversation', conv));
   app.on('teen-line', (conv) => alert('Nouveau message', conv));
 
   app.on('bind', () => {

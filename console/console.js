@@ -15,8 +15,6 @@
   const { state, el, make, button } = app;
 
   const TITLE = 'Console 3018';
-  const BACKOFF_MIN_MS = 1000;
-  const BACKOFF_MAX_MS = 15000;
   const MAX_NOTICES = 3;
   const UNREACHABLE = 'Impossible de joindre le serveur. Vérifiez la connexion puis réessayez.';
 
@@ -156,61 +154,21 @@
     el.app.hidden = true;
   }
 
-  /* ---------- WebSocket ---------- */
+  /* ---------- WebSocket (connect, backoff, frames: app.openSocket in shared.js) ---------- */
 
-  function connect() {
-    if (state.stopped) return;
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(scheme + '//' + location.host + '/ws/console');
-    state.ws = ws;
-    ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
-    ws.onclose = (event) => {
-      if (ws !== state.ws) return;
-      if (event.code === 1012) state.attempt = 0; // the server restarts: another one takes us at once
-      onSocketClosed();
-    };
-  }
-
-  function onSocketClosed() {
-    state.ws = null;
-    state.connected = false;
-    app.emit('disconnected');
-    if (state.stopped) return;
-    el.connectionBanner.hidden = false;
-    el.presence.disabled = true;
-    // Capped exponential backoff with jitter, so that every console does not return at once.
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempt);
-    state.attempt += 1;
-    state.reconnectTimer = setTimeout(reconnect, ceiling / 2 + Math.random() * ceiling / 2);
-  }
-
-  // A refused upgrade (session expired, logout in another tab) only shows as close code
-  // 1006, so ask /me before each attempt: 401 means "back to the login form".
-  async function reconnect() {
-    if (state.stopped) return;
-    try {
-      const res = await api('GET', '/api/console/me');
-      if (state.stopped) return;
-      if (res.status === 401) { stopApp(); showLogin('Votre session a expiré. Reconnectez-vous.'); return; }
-      connect();
-    } catch (e) {
-      if (!state.stopped) onSocketClosed();
-    }
-  }
-
-  // False when offline: the caller decides what to tell.
-  app.send = (frame) => {
-    if (!state.connected || !state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
-    state.ws.send(JSON.stringify(frame));
-    return true;
-  };
-
-  function onFrame(data) {
-    let frame;
-    try { frame = JSON.parse(data); } catch (e) { return; }
-    const handler = frame && app.handlers[frame.type];
-    if (handler) handler(frame); // unknown frame types are ignored
-  }
+  // Before each new attempt: a 401 from /me (session expired, logout in another tab) means
+  // "back to the login form".
+  const socket = app.openSocket('/ws/console', {
+    onClose: () => { el.presence.disabled = true; },
+    mayReconnect: (res) => {
+      if (res.status !== 401) return true;
+      stopApp();
+      showLogin('Votre session a expiré. Reconnectez-vous.');
+      return false;
+    },
+  });
+  const connect = socket.connect;
+  const onSocketClosed = socket.dropped;
 
   /* ---------- server frames ---------- */
 
@@ -325,25 +283,31 @@
   /* ---------- the conversation list ---------- */
 
   // Active ones keep a stable order (raised first, then oldest first) so items only move
-  // when a conversation is raised; closed ones show the latest first.
+  // when a conversation is raised; closed ones show the latest first. A closed one still
+  // waiting for its qualification (casework.js) is "À qualifier" and cannot be removed.
   function sortedConversations() {
     const active = [];
+    const toQualify = [];
     const closed = [];
     state.conversations.forEach((conv) => {
-      if (!state.hidden.has(conv.id)) (conv.state === 'closed' ? closed : active).push(conv);
+      if (app.mustQualify?.(conv)) toQualify.push(conv);
+      else if (!state.hidden.has(conv.id)) (conv.state === 'closed' ? closed : active).push(conv);
     });
     active.sort((a, b) => (b.priority || 0) - (a.priority || 0) || a.opened_at - b.opened_at);
     const last = (c) => c.last_message_at || c.opened_at;
     closed.sort((a, b) => last(b) - last(a));
-    return { active, closed };
+    toQualify.sort((a, b) => last(b) - last(a));
+    return { active, toQualify, closed };
   }
 
   function renderList() {
     const focused = app.focusKey(el.conversations, '.conv-item');
-    const { active, closed } = sortedConversations();
+    const { active, toQualify, closed } = sortedConversations();
     el.convActive.replaceChildren(...active.map(renderItem));
+    el.convQualify.replaceChildren(...toQualify.map(renderItem));
     el.convClosed.replaceChildren(...closed.map(renderItem));
     el.convEmpty.hidden = active.length > 0;
+    el.convQualifyTitle.hidden = toQualify.length === 0;
     el.convClosedTitle.hidden = closed.length === 0;
     app.restoreFocus(el.conversations, focused);
     renderListToggle(active.length);
@@ -415,11 +379,12 @@
       end.dataset.role = 'end';
       li.append(end);
     }
-    if (closed) {
+    if (closed && !app.mustQualify?.(conv)) {
       const remove = button('conv-remove', '×', 'Retirer ' + conv.alias + ' de la liste');
       remove.dataset.role = 'remove';
       li.append(remove);
     }
+    app.emit('item', li, conv); // casework.js: the qualification state
     return li;
   }
 

@@ -1,6 +1,7 @@
 /*
  * Console 3018, shared part: the namespace the other scripts hang on (window.Console3018),
- * the state they share, and small helpers (DOM building, times, reply windows, hooks).
+ * the state they share, the socket (connect, backoff, frames to app.handlers) and small
+ * helpers (DOM building, times, reply windows, hooks).
  *
  * Load order (index.html, all `defer`): shared.js, requests.js, console.js, thread.js,
  * transfer.js, alerts.js (queue, notifications), leaving.js (logout / offline with conversations
@@ -44,6 +45,79 @@
     let taken = false;
     for (const fn of hooks.get(name) || []) taken = fn(...args) === true || taken;
     return taken;
+  };
+
+  /* ---------- the page's socket ---------- */
+
+  // Capped exponential backoff with jitter, so that every console does not return at once
+  // (docs/protocol.md "Retries": 1–2 s, 2–4 s … up to 15 s).
+  const BACKOFF_MIN_MS = 1000;
+  const BACKOFF_MAX_MS = 15000;
+  const RESTARTING = 1012; // the server shuts down: another one takes us at once
+
+  /**
+   * The page's one socket to `path`, kept open until state.stopped: frames go to app.handlers
+   * by type, a drop emits 'disconnected', shows the banner, calls spec.onClose() and tries
+   * again after the backoff. A refused upgrade (session over, role lost) only shows as close
+   * code 1006, so GET /api/console/me comes first and spec.mayReconnect(response) says whether
+   * to go on (false: the page has shown its login or gate). The page's init frame resets
+   * state.attempt. Uses state.ws, connected, stopped, attempt, reconnectTimer.
+   */
+  app.openSocket = (path, spec) => {
+    const { state } = app; // the pages reset its fields (Object.assign), never the object
+
+    function connect() {
+      if (state.stopped) return;
+      const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      const ws = new WebSocket(scheme + '//' + location.host + path);
+      state.ws = ws;
+      ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
+      ws.onclose = (event) => {
+        if (ws !== state.ws) return;
+        if (event.code === RESTARTING) state.attempt = 0;
+        dropped();
+      };
+    }
+
+    function dropped() {
+      state.ws = null;
+      state.connected = false;
+      app.emit('disconnected');
+      if (state.stopped) return;
+      app.el.connectionBanner.hidden = false;
+      if (spec.onClose) spec.onClose();
+      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempt);
+      state.attempt += 1;
+      state.reconnectTimer = setTimeout(reconnect, ceiling / 2 + Math.random() * ceiling / 2);
+    }
+
+    async function reconnect() {
+      if (state.stopped) return;
+      try {
+        const res = await fetch('/api/console/me', { method: 'GET', credentials: 'same-origin' });
+        if (state.stopped) return;
+        if (await spec.mayReconnect(res)) connect();
+      } catch (e) {
+        if (!state.stopped) dropped();
+      }
+    }
+
+    return { connect, dropped };
+  };
+
+  function onFrame(data) {
+    let frame;
+    try { frame = JSON.parse(data); } catch (e) { return; }
+    const handler = frame && app.handlers[frame.type];
+    if (handler) handler(frame); // other types (pong, the other page's frames) are ignored
+  }
+
+  // False when offline: the caller decides what to tell.
+  app.send = (frame) => {
+    const { state } = app;
+    if (!state.connected || !state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
   };
 
   /* ---------- DOM ---------- */

@@ -19,9 +19,6 @@
   const SUPERVISING_ROLES = ['supervisor', 'admin'];
   const STALE_MS = 10000;          // no snapshot for this long: say the figures may be old
   const LIFTED_IGNORE_MS = 6000;   // a snapshot read just before a lift may still list the mark
-  const BACKOFF_MIN_MS = 1000;
-  const BACKOFF_MAX_MS = 15000;
-  const SESSION_ENDED = 4401;      // the server closed our socket: the session is over
   const UNREACHABLE = 'Impossible de joindre le serveur. Vérifiez la connexion puis rechargez la page.';
 
   function resetState() {
@@ -83,7 +80,7 @@
     el.gate.hidden = true;
     el.app.hidden = false;
     el.meName.textContent = me.display_name || me.username || '';
-    connect();
+    socket.connect();
   }
 
   function stop() {
@@ -93,59 +90,17 @@
     state.ws = null;
   }
 
-  /* ---------- the watcher socket ---------- */
+  /* ---------- the watcher socket (app.openSocket, shared.js) ---------- */
 
-  function connect() {
-    if (state.stopped) return;
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(scheme + '//' + location.host + '/ws/console?view=supervision');
-    state.ws = ws;
-    ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
-    ws.onclose = (event) => {
-      if (ws !== state.ws) return;
-      if (event.code === 1012) state.attempt = 0; // the server restarts: another one takes us at once
-      onSocketClosed();
-    };
-  }
-
-  function onSocketClosed() {
-    state.ws = null;
-    state.connected = false;
-    app.emit('disconnected');
-    renderUpdated();
-    if (state.stopped) return;
-    el.connectionBanner.hidden = false;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempt);
-    state.attempt += 1;
-    state.reconnectTimer = setTimeout(reconnect, ceiling / 2 + Math.random() * ceiling / 2);
-  }
-
-  // A refused upgrade (logged out, no longer a supervisor) only shows as 1006: ask /me first.
-  async function reconnect() {
-    if (state.stopped) return;
-    try {
-      const res = await api('GET', '/api/console/me');
-      if (state.stopped) return;
-      if (res.status === 401) { showGate('gateLogin'); return; }
-      if (res.ok && !SUPERVISING_ROLES.includes((await res.json()).me.role)) { showGate('gateReserved'); return; }
-      connect();
-    } catch (e) {
-      if (!state.stopped) onSocketClosed();
-    }
-  }
-
-  app.send = (frame) => {
-    if (!state.connected || !state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
-    state.ws.send(JSON.stringify(frame));
-    return true;
-  };
-
-  function onFrame(data) {
-    let frame;
-    try { frame = JSON.parse(data); } catch (e) { return; }
-    const handler = frame && app.handlers[frame.type];
-    if (handler) handler(frame); // others (queue, pong, the chat's own) are not this page's
-  }
+  // Before each new attempt: logged out, or no longer a supervisor, shows the gate.
+  const socket = app.openSocket('/ws/console?view=supervision', {
+    mayReconnect: async (res) => {
+      if (res.status === 401) { showGate('gateLogin'); return false; }
+      if (res.ok && !SUPERVISING_ROLES.includes((await res.json()).me.role)) { showGate('gateReserved'); return false; }
+      return true;
+    },
+  });
+  app.on('disconnected', () => renderUpdated());
 
   function onInit(frame) {
     Object.assign(state, { connected: true, attempt: 0, me: frame.me });
@@ -308,7 +263,10 @@
     const name = make('th', 'sup-name', m.display_name);
     name.scope = 'row';
     const presence = make('td', 'sup-presence');
-    presence.append(make('span', 'presence-chip', app.presenceLabel(m.presence)));
+    const caring = m.presence === 'paused' && Number.isInteger(m.care_until); // core/care.py
+    presence.append(make('span', 'presence-chip', caring ? 'pause de soin' : app.presenceLabel(m.presence)));
+    if (caring) tr.dataset.care = 'yes';
+    if (caring) presence.append(make('span', 'sup-since', 'jusqu’à ' + app.formatClock(m.care_until)));
     if (m.presence_since) presence.append(make('span', 'sup-since', 'depuis ' + app.formatClock(m.presence_since)));
     const held = (m.conversations || []).length;
     if (m.offline_holding) presence.append(make('span', 'sup-member-flag', 'tient ' + held + (held > 1 ? ' conversations' : ' conversation')));
@@ -344,6 +302,17 @@
   const seconds = (s) => (s == null ? null : app.formatWait(Math.round(s) * 1000));
   const percent = (share) => (share == null ? null : Math.round(share * 100) + ' %');
 
+  // The post-chat answers (core/survey.py): null when nobody answered yet today.
+  function helpedTotal(helped) {
+    const total = helped ? (helped.oui || 0) + (helped.un_peu || 0) + (helped.non || 0) : 0;
+    return total > 0 ? total + (total > 1 ? ' réponses' : ' réponse') : null;
+  }
+
+  function helpedDetail(helped) {
+    if (!helped) return '';
+    return 'oui : ' + (helped.oui || 0) + ' · un peu : ' + (helped.un_peu || 0) + ' · pas vraiment : ' + (helped.non || 0);
+  }
+
   function renderFigures(fig) {
     const perChannel = Object.keys(app.CHANNELS).concat(Object.keys(fig.per_channel || {}))
       .filter((c, i, all) => all.indexOf(c) === i)
@@ -358,6 +327,7 @@
       ['abandons', 'Abandons', fig.abandons],
       ['short_abandons', 'Abandons < 5 s', fig.short_abandons, 'comptés à part'],
       ['out_of_hours', 'Hors horaires', fig.out_of_hours],
+      ['helped', 'Échange utile ? (question après le tchat)', helpedTotal(fig.helped), helpedDetail(fig.helped)],
     ];
     el.supFigures.replaceChildren(...rows.map(([key, label, value, detail]) => {
       const item = make('div', 'figure');

@@ -130,9 +130,10 @@
     state.fresh.delete(id);
     setTeenTyping(id, false);
     if (state.typingOut.convId === id) stopTyping();
-    closing.take(id);
+    const askedHere = closing.take(id) !== undefined;
     replies.forEach((p) => { if (p.conversationId === id) p.failed = true; });
     if (id === state.openId) renderMessages();
+    app.emit('closed', id, askedHere); // casework.js: the qualification form
   }
 
   function renderPane() {

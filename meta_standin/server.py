@@ -29,13 +29,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from meta_standin.shapes import messenger_problem, whatsapp_problem
+
 log = logging.getLogger(__name__)
 
 CHANNELS = ("messenger", "whatsapp")
-MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
-MESSAGE_TAGS = frozenset({"HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE",
-                          "CUSTOMER_FEEDBACK"})
-SENDER_ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen"})
 WHATSAPP_STATUSES = ("sent", "delivered", "read", "failed")
 
 
@@ -138,8 +136,24 @@ class SentRequest:
         if self.channel == "messenger":
             message = self.body.get("message")
             return message.get("text") if isinstance(message, dict) else None
+        if self.channel == "whatsapp" and self.body.get("type") == "interactive":
+            return self.body["interactive"]["body"]["text"]
         text = self.body.get("text")
         return text.get("body") if self.channel == "whatsapp" and isinstance(text, dict) else None
+
+    @property
+    def buttons(self) -> list[dict[str, str]]:
+        """The answers offered under an accepted message: `{"payload", "title"}` each (Messenger
+        quick replies, WhatsApp reply buttons, whose id is the payload that comes back)."""
+        if self.text is None:
+            return []
+        if self.channel == "messenger":
+            replies = self.body["message"].get("quick_replies") or []
+            return [{"payload": r["payload"], "title": r["title"]} for r in replies]
+        if self.body.get("type") != "interactive":
+            return []
+        return [{"payload": b["reply"]["id"], "title": b["reply"]["title"]}
+                for b in self.body["interactive"]["action"]["buttons"]]
 
     @property
     def action(self) -> str | None:
@@ -159,60 +173,8 @@ class SentRequest:
     def as_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "channel": self.channel, "path": self.path, "body": self.body, "time": self.time,
                 "status": self.status, "response": self.response, "error_code": self.error_code,
-                "user": self.user, "text": self.text, "action": self.action, "message_id": self.message_id}
-
-
-# --- request checks (pure) ------------------------------------------------------------------
-
-
-def messenger_problem(body: Any) -> str | None:
-    """Why Meta would refuse this Send API body (None: it is valid)."""
-    if not isinstance(body, dict):
-        return "body is not a JSON object"
-    recipient = body.get("recipient")
-    if not isinstance(recipient, dict) or not isinstance(recipient.get("id"), str) or not recipient["id"]:
-        return "recipient.id missing"
-    if "sender_action" in body:
-        if "message" in body:
-            return "cannot send both message and sender_action"
-        return None if body["sender_action"] in SENDER_ACTIONS else "unknown sender_action"
-    messaging_type = body.get("messaging_type")
-    if messaging_type not in MESSAGING_TYPES:
-        return "messaging_type must be RESPONSE, UPDATE or MESSAGE_TAG"
-    if messaging_type == "MESSAGE_TAG" and body.get("tag") not in MESSAGE_TAGS:
-        return "MESSAGE_TAG needs a valid tag"
-    if messaging_type != "MESSAGE_TAG" and "tag" in body:
-        return "tag without MESSAGE_TAG"
-    message = body.get("message")
-    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
-        return "message.text missing"
-    if not 0 < len(message["text"]) < 2000:
-        return "message.text must be 1 to 1999 characters"
-    return None
-
-
-def whatsapp_problem(body: Any) -> str | None:
-    """Why the Cloud API would refuse this body (None: valid). Text and read receipts only."""
-    if not isinstance(body, dict):
-        return "body is not a JSON object"
-    if body.get("messaging_product") != "whatsapp":
-        return "messaging_product must be whatsapp"
-    if "status" in body:
-        if body["status"] != "read" or not isinstance(body.get("message_id"), str) or not body["message_id"]:
-            return "a status update must be {status: read, message_id}"
-        return None
-    if not isinstance(body.get("to"), str) or not body["to"]:
-        return "to missing"
-    if body.get("recipient_type", "individual") != "individual" or body.get("type", "text") != "text":
-        return "only individual text messages are supported by the stand-in"
-    text = body.get("text")
-    if not isinstance(text, dict) or not isinstance(text.get("body"), str):
-        return "text.body missing"
-    if not 0 < len(text["body"]) <= 4096:
-        return "text.body must be 1 to 4096 characters"
-    if not isinstance(text.get("preview_url", False), bool):
-        return "text.preview_url must be a boolean"
-    return None
+                "user": self.user, "text": self.text, "action": self.action, "message_id": self.message_id,
+                "buttons": self.buttons}
 
 
 # --- webhook bodies (pure) ------------------------------------------------------------------
@@ -455,6 +417,15 @@ class StandIn:
                  "message": {"mid": mid or "m_" + secrets.token_urlsafe(24), "text": text}}
         return await self._post_messenger(gateway_url, [event])
 
+    async def send_messenger_quick_reply(self, gateway_url: str, psid: str, title: str, payload: str,
+                                         mid: str | None = None) -> tuple[int, str]:
+        """The teen tapped a quick reply: a `messages` event whose text is the title and
+        `quick_reply.payload` the payload we sent (Webhooks reference, `messages`)."""
+        event = {"sender": {"id": psid}, "recipient": {"id": self.page_id}, "timestamp": _now_ms(),
+                 "message": {"mid": mid or "m_" + secrets.token_urlsafe(24), "text": title,
+                             "quick_reply": {"payload": payload}}}
+        return await self._post_messenger(gateway_url, [event])
+
     async def send_messenger_delivery(self, gateway_url: str, psid: str, mids: list[str] | None = None,
                                       watermark_ms: int | None = None) -> tuple[int, str]:
         """`message_deliveries`: all our messages before the watermark reached the teen."""
@@ -477,6 +448,16 @@ class StandIn:
         """A teen's WhatsApp text (Cloud API webhooks, `messages` field)."""
         message = {"from": wa_id, "id": message_id or _wamid(), "timestamp": str(timestamp or int(time.time())),
                    "type": "text", "text": {"body": text}}
+        value = {**self._whatsapp_value(), "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
+                 "messages": [message]}
+        return await self.send_raw(gateway_url, "/webhooks/whatsapp", meta_json(whatsapp_envelope(self.waba_id, value)))
+
+    async def send_whatsapp_button_reply(self, gateway_url: str, wa_id: str, button_id: str, title: str, *,
+                                         profile_name: str = "Sam") -> tuple[int, str]:
+        """The teen tapped a reply button: an `interactive` message with `button_reply {id, title}`
+        (Cloud API webhooks, `messages` field)."""
+        message = {"from": wa_id, "id": _wamid(), "timestamp": str(int(time.time())), "type": "interactive",
+                   "interactive": {"type": "button_reply", "button_reply": {"id": button_id, "title": title}}}
         value = {**self._whatsapp_value(), "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
                  "messages": [message]}
         return await self.send_raw(gateway_url, "/webhooks/whatsapp", meta_json(whatsapp_envelope(self.waba_id, value)))

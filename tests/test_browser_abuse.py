@@ -69,7 +69,7 @@ async def test_a_counsellor_marks_a_teen_abusive_and_a_supervisor_lifts_it(brows
         await expect(page.locator("#conv-closed-note")).to_be_visible()
         await expect(page.locator("#abuse-open")).to_be_hidden()
         await expect(page.locator("#conv-active .conv-item")).to_have_count(0)
-        await expect(page.locator("#conv-closed .conv-item")).to_have_count(1)
+        await expect(page.locator("#conv-qualify .conv-item")).to_have_count(1)  # closed, still to qualify
         await teen.state(lambda c: c["state"] == "closed")
         [conversation] = [c for c in await gw.helpline.store.conversations_since(0)]
         assert conversation.close_reason is CloseReason.ABUSE

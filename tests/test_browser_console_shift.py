@@ -210,12 +210,12 @@ async def test_the_list_shows_the_last_line_a_growing_wait_and_todays_closed_one
 
         await page.click("#close-conversation")
         await page.click("#close-confirm")
-        closed = page.locator("#conv-closed .conv-item")
-        await expect(closed).to_have_count(1)
+        to_qualify = page.locator("#conv-qualify .conv-item")  # closed, not qualified yet (casework)
+        await expect(to_qualify).to_have_count(1)
         await page.reload()  # today's closed conversations come back with init
-        await expect(page.locator("#conv-closed-title")).to_have_text("Terminées aujourd’hui")
-        await expect(closed).to_have_count(1)
-        await expect(closed.locator(".conv-preview")).to_have_text("Vous : Je suis là. On va regarder ça ensemble.")
+        await expect(page.locator("#conv-qualify-title")).to_have_text("À qualifier")
+        await expect(to_qualify).to_have_count(1)
+        await expect(to_qualify.locator(".conv-preview")).to_have_text("Vous : Je suis là. On va regarder ça ensemble.")
         assert page.errors == []
         await teen.close()
 
@@ -306,8 +306,8 @@ async def test_a_teen_who_left_is_said_so_and_closed_in_one_click(browser):
         await expect(items.locator(".conv-end")).to_have_count(1)  # the other teen is still there
 
         await item.get_by_role("button", name=f"Clore la conversation avec {gone.alias} (a quitté le tchat)").click()
-        await expect(page.locator("#conv-closed .conv-item")).to_have_count(1)  # no question asked
-        await expect(page.locator("#conv-closed .conv-item")).to_contain_text(gone.alias)
+        await expect(page.locator("#conv-qualify .conv-item")).to_have_count(1)  # no question asked
+        await expect(page.locator("#conv-qualify .conv-item")).to_contain_text(gone.alias)
         assert not (await gw.helpline.store.get_conversation(gone.id)).is_open
         assert page.errors == []
         await stays.close()

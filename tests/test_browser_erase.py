@@ -106,7 +106,6 @@ async def test_a_supervisor_erases_a_conversation_only_after_typing_its_pseudony
         assert other_id != conversation["id"] and await gw.helpline.store.messages(other_id)
 
         await zone.scroll_into_view_if_needed()
-        await page.screenshot(path="/tmp/h6/erase-zone.png")
         assert page.csp_errors == [] and page.js_errors == []
         for client in (teen, other, camille):
             await client.close()

@@ -2,13 +2,12 @@
 what it flags first ("À surveiller"), and that it stays usable on a second screen and at 200%.
 
 The page declares `script-src 'self'; style-src 'self'`: these tests fail on anything the
-browser's CSP refused. Screenshots go to /tmp/h6/ (looked at by hand, not compared).
+browser's CSP refused.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -20,7 +19,6 @@ from tests.clients import Widget
 from tests.harness import make_config, running_gateway
 from tests.test_browser_supervision import SIZES, open_console, open_supervision
 
-SHOTS = Path("/tmp/h6")
 SUICIDE_REASON = "Prioritaire — Idées suicidaires (« envie de mourir »)"
 
 
@@ -103,10 +101,8 @@ async def test_an_away_counsellor_holding_a_raised_teen_comes_first_in_a_supervi
         await expect(page.locator("#reassign-to option")).to_have_text(["Personne n’est disponible avec de la place"])
         await page.keyboard.press("Escape")
 
-        SHOTS.mkdir(exist_ok=True)
         for size, shown in pages.items():
             await expect(shown.locator("#sup-watch-rows > li")).to_have_count(2)
-            await shown.screenshot(path=str(SHOTS / f"supervision-{size}.png"), full_page=size != "zoom200")
             # Usable: nothing wider than the screen but the scrolling team table; the flags first.
             assert await shown.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), size
             watch_top = (await shown.locator(".sup-watch").bounding_box())["y"]

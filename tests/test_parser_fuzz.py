@@ -139,10 +139,12 @@ widget_frames = st.one_of(
     st.text(max_size=120).map(Raw),
     json_values.map(as_raw),
     st.fixed_dictionaries(
-        {"type": st.one_of(st.sampled_from(["message"] * 6 + ["typing", "end", "hello", "Message", "ack", ""]),
+        {"type": st.one_of(st.sampled_from(["message"] * 6 + ["typing", "end", "hello", "Message", "ack", "",
+                                                              "follow_up_code", "survey_answer"]),
                            json_values)},
         optional={"client_id": client_ids, "text": texts, "active": json_values, "token": json_values,
-                  "last_seq": json_values},
+                  "last_seq": json_values,
+                  "value": st.one_of(st.sampled_from(["oui", "un_peu", "non", "bof", "OUI"]), json_values)},
     ).map(as_raw),
 )
 
@@ -156,6 +158,10 @@ def widget_verdict(frame: dict | None, used_ids: set[str]) -> str:
         return "silent" if isinstance(frame.get("active"), bool) else "error"
     if kind == "end":
         return "end"
+    if kind == "follow_up_code":  # nobody answers in this fuzz: no ended chat to give a code for
+        return "error"
+    if kind == "survey_answer":  # a known answer is thanked (never counted here: nothing was asked)
+        return "thanked" if any(frame.get("value") == v for v in ("oui", "un_peu", "non")) else "error"
     if kind != "message":
         return "error"
     client_id, text = frame.get("client_id"), frame.get("text")
@@ -214,6 +220,9 @@ def test_widget_frames_after_hello_get_errors_or_acks_and_bad_ones_store_nothing
                 assert Counter(after) == Counter(before) + Counter([clean(frame["text"])])
             else:
                 assert acks[0]["message"] is None and acks[0]["duplicate"] is True and after == before
+        elif verdict == "thanked":
+            assert not errors and "survey_thanks" in kinds and set(kinds) <= {"survey_thanks", "message"}, answers
+            assert after == before
         else:  # typing (nobody is assigned) or end: nothing stored from the teen, no error
             assert not errors and set(kinds) <= {"message"}, (raw, answers)
             assert after == before
@@ -323,7 +332,7 @@ conversation_ids = st.one_of(st.sampled_from([OWN, OWN, OWN, OTHER, OTHER]), st.
 counsellor_ids = st.one_of(st.sampled_from([MALIK, CAMILLE]), st.text(max_size=40), json_values)
 # Well-formed frames on either conversation: the authorisation checks, not only the parsing.
 console_wellformed = st.fixed_dictionaries(
-    {"type": st.sampled_from(["open", "reply", "reply", "reply", "typing", "close", "transfer", "reassign"]),
+    {"type": st.sampled_from(["open", "reply", "reply", "reply", "typing", "close", "transfer", "reassign", "note"]),
      "conversation_id": st.sampled_from([OWN, OTHER]), "client_id": st.from_regex(CLIENT_ID, fullmatch=True),
      "text": st.one_of(st.text(min_size=1, max_size=30), st.sampled_from(["Je suis là.", "Tu peux m'en dire plus ?"])),
      "active": st.booleans()},
@@ -336,20 +345,23 @@ console_frames = st.one_of(
     json_values.map(as_raw),
     st.fixed_dictionaries(
         {"type": st.one_of(st.sampled_from(["open", "reply", "reply", "reply", "typing", "close", "presence", "team",
-                                            "transfer", "reassign", "init", "Reply", "resume"]), json_values)},
+                                            "transfer", "reassign", "init", "Reply", "resume", "note",
+                                            "open_earlier", "link_earlier", "care_offer", "care_pause"]), json_values)},
         optional={"conversation_id": conversation_ids, "client_id": client_ids, "text": texts,
                   "active": json_values, "presence": st.one_of(st.sampled_from(["available", "paused", "offline"]),
                                                                json_values),
                   "to_counsellor": counsellor_ids, "to_skill": st.one_of(st.sampled_from(["juriste", " Juriste"]),
                                                                          json_values),
-                  "note": texts,
+                  "note": texts, "earlier_id": conversation_ids,
+                  "code": st.one_of(st.sampled_from(["7K4-2QX", "abc", ""]), json_values),
                   "conversations": st.one_of(json_values, st.dictionaries(
                       st.one_of(st.sampled_from([OWN, OTHER]), st.text(max_size=70)),
                       st.one_of(st.integers(-2, 2**64), json_values), max_size=3))},
     ),
 )
 CONSOLE_ANSWERS = {"error", "ack", "history", "presence", "team", "transferred", "reassigned", "conversation",
-                   "message", "typing", "resumed", "queue"}  # queue: counts only, every console
+                   "message", "typing", "resumed", "queue", "noted",
+                   "earlier_history", "linked", "care_offer", "care_pause"}  # queue: counts only, every console
 
 
 async def conversation_picture(helpline, conversation_id: str) -> tuple:
@@ -442,7 +454,9 @@ def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_cha
         else:
             outcomes.add(f"done:{sent.get('type') if sent else None}")
             assert sent is not None and sent.get("type") in ("open", "reply", "typing", "close", "presence",
-                                                              "team", "transfer", "resume"), (raw, answers)
+                                                              "team", "transfer", "resume", "note",
+                                                              "open_earlier", "link_earlier", "care_offer",
+                                                              "care_pause"), (raw, answers)
         acks = [a for a in answers if a["type"] == "ack"]
         if acks and acks[0]["message"] is not None:
             assert sent["type"] == "reply" and sent["conversation_id"] == own

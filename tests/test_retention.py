@@ -299,3 +299,47 @@ def test_a_retention_out_of_range_is_refused_with_its_key(section: dict, key: st
     with pytest.raises(ConfigError) as error:
         parse_config({"retention": section})
     assert error.value.key == key
+
+
+# --- casework: the qualification record (issue #12) ------------------------------------------
+
+
+async def qualified_teen(store: Store, closed_days_ago: float) -> Teen:
+    """A conversation a counsellor held, closed `closed_days_ago`, qualified with a summary
+    that carries its marker."""
+    from gateway.domain.casework import DEFAULT_CASEWORK, Qualification, parse_qualification
+
+    teen = await a_teen(store, Channel.MESSENGER, closed_days_ago=closed_days_ago)
+    conversation = replace(teen.conversation, counsellor_id="ana", assigned_at=teen.conversation.opened_at + 60)
+    fields = parse_qualification({"caller": "jeune", "age_band": "15_17", "categories": ["images_intimes"],
+                                  "outcomes": ["orientation_pharos"], "summary": f"photos diffusées {teen.marker}"},
+                                 DEFAULT_CASEWORK)
+    await store.save_qualification(Qualification.of(conversation, fields, "ana", NOW - closed_days_ago * DAY))
+    return teen
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_the_summary_goes_with_the_texts_and_the_record_after_case_years(make_store, redis_url, kind):
+    prefix = f"retention-{uuid.uuid4().hex[:8]}"
+    store = await make_store(kind, prefix=prefix)
+    old, recent = await qualified_teen(store, 40), await qualified_teen(store, 2)
+    clock = ManualClock(NOW)
+    sweeper = RetentionSweeper(store, clock, RETENTION_DAYS, case_years=1)
+
+    assert await sweeper.sweep_once() == 1
+    kept = await store.qualification_of(old.conversation.id)
+    assert kept is not None and kept.summary is None and kept.categories == ("images_intimes",)
+    assert old.marker not in (await store.qualification_of(recent.conversation.id)).summary
+    assert recent.marker in (await store.qualification_of(recent.conversation.id)).summary
+    if kind == "redis":
+        dump = await everything_under(redis_url, prefix)
+        assert old.marker not in dump and recent.marker in dump
+
+    clock.advance(365.25 * DAY - 39 * DAY)  # the old one closed just over a year ago now
+    await sweeper.sweep_once()
+    assert await store.qualification_of(old.conversation.id) is None
+    assert await store.qualification_of(recent.conversation.id) is not None
+    clock.advance(38 * DAY)  # and the recent one too
+    await sweeper.sweep_once()
+    assert await store.qualifications_since(0) == []
+    assert all(not values for values in (await store.values_in_use()).values())

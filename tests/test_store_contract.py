@@ -661,7 +661,8 @@ async def test_reassign_moves_an_assigned_conversation_to_the_new_counsellor(sto
     await assigned(store, ana, moving, staying, at=T0 + 1)
     assert await store.reassign(moving.id, ana.id, ben.id, 3, T0 + 9) is AssignOutcome.ASSIGNED
     moved = await store.get_conversation(moving.id)
-    assert moved == moving.assign(ben.id, T0 + 9)
+    # Who handed it over is recorded (the console says "transférée"; routing reads it only when queued).
+    assert moved == replace(moving.assign(ben.id, T0 + 9), handed_over_by=ana.id)
     assert await store.loads() == {ana.id: 1, ben.id: 1}
     assert [c.id for c in await store.conversations_of(ana.id)] == [staying.id]
     assert await store.conversations_of(ben.id) == [moved]

@@ -34,6 +34,8 @@
     S.maxSeq = 0;
     S.convOpen = true;
     S.hadConv = true;
+    W.dropFollowUp();
+    W.dropSurvey();
   }
 
   /** `handedBack`: queued again after an écoutant·e had it (they left): the band says so
@@ -41,12 +43,16 @@
   function setConv(conv) {
     const was = S.conv && S.conv.state;
     S.handedBack = !!conv && conv.state === 'queued' && (S.handedBack || was === 'assigned');
+    // A chat with an écoutant·e that ends here and now: offer the follow-up code (never after a reload).
+    const ended = S.convOpen && S.metCounsellor && !!conv && conv.state === 'closed';
+    if (conv && conv.state === 'assigned') S.metCounsellor = true;
     S.conv = conv;
     S.convOpen = !!conv && conv.state !== 'closed';
     if (S.convOpen) S.hadConv = true;
     else { W.hidePeerTyping(); W.hideConfirm(false); stopTyping(false); }
     D.end.hidden = !S.convOpen || !D.confirm.hidden;
     W.renderStatus();
+    if (ended) { S.metCounsellor = false; W.offerFollowUp(); }
   }
 
   function validConv(c) { return !!c && ['queued', 'assigned', 'closed'].includes(c.state); }
@@ -142,6 +148,12 @@
 
   W.ensureConnected = function () { if (!S.lineFetched) fetchLine(); connect(); };
 
+  /** The teen asked for a follow-up code (docs/protocol.md): answered by a `follow_up_code` frame. */
+  W.askFollowUpCode = () => sendFrame({ type: 'follow_up_code' });
+
+  /** The teen tapped an answer to the post-chat question (docs/protocol.md): thanked by `survey_thanks`. */
+  W.answerSurvey = (value) => sendFrame({ type: 'survey_answer', value });
+
   /** Send a frame once the server has welcomed us; false if it could not go. */
   function sendFrame(frame) {
     if (!S.ready || !S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
@@ -201,6 +213,9 @@
       setConv(f.conversation);
     },
     typing(f) { if (f.active === true && S.convOpen) W.showPeerTyping(); else W.hidePeerTyping(); },
+    follow_up_code(f) { W.showFollowUpCode(f.code); },
+    survey(f) { if (!S.convOpen) W.showSurvey(f); }, // after the closing state only
+    survey_thanks(f) { W.thankSurvey(f.text); },
     error(f) {
       if (f.code === 'unavailable') { // a passing outage: nothing to click, it goes again by itself
         if (!S.outageNoted) W.addNote('Petit souci technique, on renvoie ton message tout seul.');

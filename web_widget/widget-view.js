@@ -288,6 +288,93 @@
     if (stick) scrollToEnd();
   };
 
+  // ---------------------------------------------------------------- follow-up code (issue #12)
+
+  /** After a chat with an écoutant·e ends: an optional code, asked for by the teen, shown once. */
+  W.offerFollowUp = function () {
+    W.dropFollowUp();
+    const ask = el('button', { type: 'button', id: 'w3018-followup-ask', class: 'w3018-btn-secondary' },
+      'Obtenir un code');
+    ask.addEventListener('click', () => {
+      if (W.askFollowUpCode()) ask.disabled = true;
+      else W.addNote('Pas de connexion pour l\'instant. Réessaie dans un instant.');
+    });
+    D.followUp = el('div', { id: 'w3018-followup', class: 'w3018-note', role: 'group',
+      'aria-label': 'Code pour revenir' },
+    el('p', {}, 'Si tu reviens un jour, un code permet à l\'écoutant·e de retrouver cet échange. '
+      + 'C\'est toi qui choisis.'), ask);
+    const stick = nearBottom();
+    D.messages.appendChild(D.followUp);
+    if (stick) scrollToEnd();
+  };
+
+  W.showFollowUpCode = function (code) {
+    if (!D.followUp || typeof code !== 'string' || !/^[A-Z0-9-]{1,16}$/.test(code)) return;
+    const value = el('strong', { id: 'w3018-followup-code', class: 'w3018-followup-code' }, code);
+    const copy = el('button', { type: 'button', id: 'w3018-followup-copy', class: 'w3018-btn-secondary' }, 'Copier');
+    const done = el('span', { role: 'status', class: 'w3018-followup-copied' });
+    copy.addEventListener('click', () => copyCode(code, value, done));
+    D.followUp.replaceChildren(
+      el('p', {}, 'Si tu reviens, donne ce code : ', value,
+        '. Il permet à l\'écoutant·e de retrouver notre échange.'),
+      el('p', {}, 'Note-le quelque part : il ne s\'affichera plus.'), copy, done);
+  };
+
+  function copyCode(code, node, done) {
+    const clip = navigator.clipboard;
+    const copied = () => { done.textContent = ' Copié !'; };
+    if (clip && typeof clip.writeText === 'function') {
+      clip.writeText(code).then(copied, () => selectText(node));
+    } else selectText(node);
+  }
+
+  /** No clipboard (an old browser, an insecure page): select it, so a long press copies it. */
+  function selectText(node) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  W.dropFollowUp = function () {
+    if (D.followUp) D.followUp.remove();
+    D.followUp = null;
+  };
+
+  // ---------------------------------------------------------------- post-chat question (issue #12)
+
+  /** "Est-ce que cet échange t'a aidé ?" with its answers as buttons; one tap, then thanks. */
+  W.showSurvey = function (frame) {
+    const answers = Array.isArray(frame.answers) ? frame.answers.slice(0, 5) : [];
+    const valid = typeof frame.question === 'string' && frame.question.length <= 200 && answers.length > 0
+      && answers.every((a) => a && typeof a.value === 'string' && /^[a-z0-9_]{1,40}$/.test(a.value)
+        && typeof a.label === 'string' && a.label.length > 0 && a.label.length <= 40);
+    if (!valid) return;
+    W.dropSurvey();
+    const buttons = answers.map((a) => el('button', { type: 'button', class: 'w3018-btn-secondary w3018-survey-answer' },
+      a.label));
+    buttons.forEach((button, i) => button.addEventListener('click', () => {
+      if (W.answerSurvey(answers[i].value)) buttons.forEach((b) => { b.disabled = true; });
+    }));
+    D.survey = el('div', { id: 'w3018-survey', class: 'w3018-note', role: 'group', 'aria-label': 'Ton avis' },
+      el('p', {}, frame.question), ...buttons);
+    const stick = nearBottom();
+    D.messages.appendChild(D.survey);
+    if (stick) scrollToEnd();
+  };
+
+  W.thankSurvey = function (text) {
+    if (!D.survey) return;
+    D.survey.replaceChildren(el('p', { role: 'status' },
+      typeof text === 'string' && text && text.length <= 200 ? text : 'Merci pour ta réponse !'));
+  };
+
+  W.dropSurvey = function () {
+    if (D.survey) D.survey.remove();
+    D.survey = null;
+  };
+
   // ---------------------------------------------------------------- status, line, typing
 
   function reopening() {

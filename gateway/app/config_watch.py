@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +40,7 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("meta.graph_api_version", "graph_api_version"),
     ("retention.days", "retention_days"),  # the Redis safety-net TTL is set at start
     ("retention.sweep_seconds", "retention_sweep_seconds"),
+    ("retention.case_years", "case_years"),  # the sweeper is built with it at start
     ("http.tls", "tls"),  # the headers middleware is built at start
     ("limits.widget_messages_per_minute", "widget_messages_per_minute"),  # buckets built at start
     ("limits.widget_sockets_per_address", "widget_sockets_per_address"),
@@ -86,17 +87,20 @@ class ConfigWatcher:
     """Watches one config file and feeds each valid edit to `apply` (e.g. `Helpline.reload`).
 
     `apply` runs on the event loop; if it raises, the edit counts as refused. (It should not
-    half-apply: `Helpline.reload` only swaps a reference.) Construct it right after loading
+    half-apply: `Helpline.reload` only swaps a reference.) `check`, when given, is asked first
+    with the valid new config and may refuse it with a ConfigError (what the file cannot tell:
+    e.g. a casework value stored records still use). Construct it right after loading
     `config` from `path`: the bytes on disk at that moment are taken as the ones in force.
     """
 
     def __init__(self, path: str | Path, config: Config, apply: Callable[[Config], None], *,
                  interval: float = 1.0, parse: Callable[[bytes], Config] = config_from_bytes,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), clock: Clock | None = None):
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), clock: Clock | None = None,
+                 check: Callable[[Config], Awaitable[ConfigError | None]] | None = None):
         self.path = Path(path)
         self.config = config
         self.interval = interval
-        self._apply, self._parse, self._now = apply, parse, now
+        self._apply, self._parse, self._now, self._check = apply, parse, now, check
         try:
             self._in_force: str | None = hashlib.sha256(read_config_file(self.path)).hexdigest()
         except ConfigError:
@@ -137,7 +141,7 @@ class ConfigWatcher:
             if not force and self._refused is not None and self._refused[0] == read.digest:
                 return False  # same refused bytes, e.g. touched: already logged
             assert read.config is not None
-            return self._try_apply(read.config, read.digest)
+            return await self._try_apply(read.config, read.digest)
 
     def _read(self, known: Signature | None) -> _Read:
         """Blocking part (stat, read, parse), run in a worker thread."""
@@ -172,8 +176,8 @@ class ConfigWatcher:
                 return _Read(signature, digest, config=config, error=error)
         return _Read(None, None, settled=False)
 
-    def _try_apply(self, config: Config, digest: str | None) -> bool:
-        problem = restart_only_change(self.config, config)
+    async def _try_apply(self, config: Config, digest: str | None) -> bool:
+        problem = restart_only_change(self.config, config) or await self._checked(config)
         if problem is not None:
             self._refuse(problem)
             return False
@@ -188,6 +192,18 @@ class ConfigWatcher:
         self._error, self._refused, self._last_reload = None, None, self._now()
         log.info("config reloaded from %s; changed: %s", self.path, ", ".join(sections) or "nothing (comments only)")
         return True
+
+    async def _checked(self, config: Config) -> ConfigError | None:
+        """The `check`'s refusal, if any; a check that fails (the store is down) refuses too:
+        the edit is tried again when the file or SIGHUP says so."""
+        if self._check is None:
+            return None
+        try:
+            return await self._check(config)
+        except Exception as exc:
+            log.debug("checking config %s failed", self.path, exc_info=True)
+            return ConfigError("(check)", f"could not be checked against stored data ({type(exc).__name__}); "
+                                          f"send SIGHUP to retry")
 
     def _refuse(self, error: ConfigError) -> None:
         self._error = error

@@ -35,6 +35,7 @@ from connectors.web_widget import WIDGET_HUB, WidgetHub, widget_socket
 
 from gateway.app.config_watch import ConfigWatcher
 from gateway.bus import LocalBus, RedisBus
+from gateway.core import casework
 from gateway.core.counsellor import line_gauges
 from gateway.core.delivery import DeliveryWorker, Sender
 from gateway.core.helpline import Helpline
@@ -47,6 +48,7 @@ from gateway.domain.login_guard import LoginGuard
 from gateway.domain.model import Channel
 from gateway.domain.pseudonym import Pseudonyms
 from gateway.domain.rate_limit import MONOTONIC
+from gateway.http.casework_api import add_casework_routes
 from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from gateway.http.health import WIDGET_DIR, add_health_routes, store_outages
 from gateway.http.metrics import METRICS, Metrics, metrics_handler
@@ -179,7 +181,8 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     app[LOGIN_GUARD] = LoginGuard(MONOTONIC)
     housekeeper = app[HOUSEKEEPER] = Housekeeper(helpline)
     retention = app[RETENTION] = RetentionSweeper(parts.store, parts.clock, config.retention_days,
-                                                  interval=config.retention_sweep_seconds)
+                                                  interval=config.retention_sweep_seconds,
+                                                  case_years=config.case_years)
     secrets = app[SECRETS] = MetaSecrets.from_env()
     delivery = app[DELIVERY] = DeliveryWorker(helpline, senders={})
     app[SOCKETS] = weakref.WeakSet()
@@ -201,7 +204,8 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     ])
     watcher = None
     if config_path is not None:
-        watcher = app[CONFIG_WATCHER] = ConfigWatcher(config_path, config, helpline.reload)
+        watcher = app[CONFIG_WATCHER] = ConfigWatcher(config_path, config, helpline.reload,
+                                                      check=partial(casework.reload_refusal, helpline))
         app.cleanup_ctx.append(config_watching(watcher))  # last: starts after the helpline, stops before it
 
     add_health_routes(app, ProcessStatus(helpline, delivery, secrets.messenger_on, secrets.whatsapp_on,
@@ -210,5 +214,6 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     app.router.add_get("/ws/widget", widget_socket)
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)
     add_console_routes(app)
+    add_casework_routes(app)
     app.router.add_routes(MetaWebhooks(helpline, delivery, secrets).routes())
     return app

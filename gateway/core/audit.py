@@ -16,7 +16,7 @@ log = logging.getLogger("gateway.audit")
 log.propagate = True
 
 ACTIONS = frozenset({"login", "login_refused", "logout", "open", "transfer", "reassign", "erase", "abuse_mark",
-                     "abuse_lift"})
+                     "abuse_lift", "open_earlier", "link_earlier", "qualify"})
 
 
 def record(action: str, actor_id: str | None, *, at: float, conversation_id: str | None = None,

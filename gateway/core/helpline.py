@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from gateway.core import intake, teen
+from gateway.core import casework, intake, survey, teen
 from gateway.core.dispatch import Dispatcher
 from gateway.core.handover import hand_back_all
 from gateway.core.intake import Received
@@ -295,13 +295,17 @@ class Helpline:
             text = text.format(next_opening=self.next_opening_text())
         await self.say(closed, ours(closed, Author.SYSTEM, text, self.clock.now()))
         await self.bus.publish(ConversationChanged(ConversationFacts.of(closed)))
+        await casework.after_close(self, closed)  # qualified while assigned: the record gets the close
+        await survey.after_close(self, closed)  # the post-chat question, when configured
         log.info("conversation %s closed (%s)", closed.id, reason.value)
         return closed
 
-    async def set_presence(self, counsellor_id: str, presence: Presence) -> None:
+    async def set_presence(self, counsellor_id: str, presence: Presence, care_until: float | None = None) -> None:
         """Offline (by hand, at logout, or a console lost past its grace) hands every teen of theirs
-        back to the head of the queue at once: nobody is left talking to an empty chair."""
+        back to the head of the queue at once: nobody is left talking to an empty chair.
+        `care_until`: a care pause (core/care.py); any other change of presence ends one."""
         await self.store.set_presence(counsellor_id, presence, self.clock.now())
-        await self.bus.publish(PresenceChanged(counsellor_id, presence))
+        await self.store.set_care_until(counsellor_id, care_until)
+        await self.bus.publish(PresenceChanged(counsellor_id, presence, care_until))
         if presence is Presence.OFFLINE:
             await hand_back_all(self, counsellor_id)

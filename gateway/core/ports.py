@@ -26,6 +26,7 @@ from gateway.domain.model import (
     QueueEntry,
     Role,
 )
+from gateway.domain.casework import Qualification
 from gateway.domain.events import Event
 from gateway.domain.windows import SendWindow
 
@@ -263,7 +264,8 @@ class Store(ABC):
         `reply_to`, `business_id`, `last_inbound_id`, `priority_reason` (it may quote the
         teen) and replaces `sender_key` and `alias` by ERASED_SENDER_KEY and ERASED_ALIAS.
         Keeps what the figures need: channel, state, times, close reason, priority, skill,
-        counsellor. Sets `erased_at` (the first erase's time is kept).
+        counsellor. Sets `erased_at` (the first erase's time is kept). Its qualification, if
+        any, loses its summary (a text) and keeps the rest (casework's anonymous record).
 
         False when the conversation is unknown or still open (close it first); True when it
         is erased, also again (a second erase deletes whatever arrived late, e.g. a receipt).
@@ -358,6 +360,21 @@ class Store(ABC):
     async def loads(self) -> dict[str, int]:
         """Open conversations per counsellor id (0 for counsellors with none)."""
 
+    @abstractmethod
+    async def set_care_until(self, counsellor_id: str, until: float | None) -> None:
+        """A care pause runs until `until` (None: none). Unknown counsellor: nothing happens."""
+
+    # --- the post-chat question: anonymous counts (core/survey.py) ------------------
+    @abstractmethod
+    async def count_survey_answer(self, conversation_id: str, day: str, channel: str, value: str,
+                                  ttl: int) -> bool:
+        """In one step: claim the conversation's one answer (the claim lives `ttl` seconds, then
+        nothing links the count to it) and add 1 to (day, channel, value). False: answered before."""
+
+    @abstractmethod
+    async def survey_counts(self, day: str) -> dict[str, dict[str, int]]:
+        """That day's answers: channel -> value -> count (only what was counted)."""
+
     # --- consoles held, across processes (presence by heartbeat) ------------------
     @abstractmethod
     async def hold_console(self, counsellor_id: str, holder: str, until: float) -> None:
@@ -400,6 +417,59 @@ class Store(ABC):
     @abstractmethod
     async def lift_abuse(self, sender_key: str) -> bool:
         """Lift a mark; False if there was none."""
+
+    # --- casework: qualification records, anonymous, kept `retention.case_years` (core/casework) ---
+    @abstractmethod
+    async def save_qualification(self, qualification: Qualification) -> None:
+        """Store it in one step, replacing an earlier one of the same conversation; from then on
+        the conversation is no longer among `unqualified_closed`, and its values count in
+        `values_in_use` (those of the record it replaced no longer do)."""
+
+    @abstractmethod
+    async def qualification_of(self, conversation_id: str) -> Qualification | None: ...
+
+    @abstractmethod
+    async def qualifications_since(self, since: float) -> list[Qualification]:
+        """Every record whose `ended_at` (the close, else the qualification) is at or after
+        `since`, oldest first (reports)."""
+
+    @abstractmethod
+    async def values_in_use(self) -> dict[str, set[str]]:
+        """Per list field (casework.LIST_FIELDS), the values stored records use (reload check)."""
+
+    @abstractmethod
+    async def delete_qualifications_closed_before(self, before: float) -> int:
+        """Delete every record whose `ended_at` is before `before` (retention.case_years); how many."""
+
+    @abstractmethod
+    async def unqualified_closed(self, counsellor_id: str | None, limit: int) -> list[Conversation]:
+        """Closed, not yet erased conversations that were held by `counsellor_id` (None: by anyone)
+        when they closed and have no qualification, newest close first, at most `limit`."""
+
+    # --- returning teens: a pseudonym's earlier conversations, widget follow-up codes (core/returning) ---
+    @abstractmethod
+    async def conversations_of_sender(self, sender_key: str, limit: int) -> list[Conversation]:
+        """The sender's conversations, any state, newest first (by opened_at), at most `limit`.
+        Indexed where each conversation is created; `erase_conversation` takes it out (and, with
+        the sender's last one, drops their follow-up code and links): no pseudonym link outlives
+        the retention."""
+
+    @abstractmethod
+    async def save_follow_up_code(self, code_hash: str, sender_key: str, ttl: int) -> None:
+        """Keep a widget teen's follow-up code (its keyed hash, never the code) → their sender key
+        for `ttl` seconds; it replaces the sender's earlier code."""
+
+    @abstractmethod
+    async def sender_of_follow_up_code(self, code_hash: str) -> str | None:
+        """The sender key a follow-up code was given to, or None (unknown, replaced, ended)."""
+
+    @abstractmethod
+    async def link_senders(self, sender_key: str, earlier: set[str], ttl: int) -> None:
+        """Remember for `ttl` seconds that `sender_key` is the teen of each `earlier` sender key."""
+
+    @abstractmethod
+    async def linked_senders(self, sender_key: str) -> set[str]:
+        """The sender keys linked to this one (empty when none)."""
 
 
 class Bus(Protocol):

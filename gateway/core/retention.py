@@ -1,5 +1,7 @@
 """Retention: a closed conversation loses its texts and platform ids `retention.days` after
-its close, or at once on a supervisor's request; the anonymous figures stay.
+its close, or at once on a supervisor's request; the anonymous figures stay. Its qualification
+(casework) loses its summary in the same erase, and the anonymous record itself goes
+`retention.case_years` after the close (the same sweep).
 
 Owns the sweeper that every process runs and the on-request erase. What an erase removes and
 what it keeps is the store's `erase_conversation` (atomic and repeatable, so two processes
@@ -14,7 +16,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from gateway.core import audit
+from gateway.core import audit, casework
 from gateway.core.periodic import Periodic
 from gateway.domain.clock import Clock
 from gateway.domain.config import Config
@@ -43,10 +45,11 @@ class RetentionSweeper:
     """
 
     def __init__(self, store: Store, clock: Clock, retention_days: int, interval: float = Config.retention_sweep_seconds,
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, case_years: int = Config.case_years) -> None:
         self.store = store
         self.clock = clock
         self.retention_days = retention_days
+        self.case_years = case_years  # qualification records (casework), counted from the close
         self.interval = interval
         self.batch = batch
         self._loop = Periodic("retention", self.sweep_once, interval, clock)
@@ -75,6 +78,7 @@ class RetentionSweeper:
             await asyncio.sleep(0)  # the memory store never suspends: let the loop breathe
         if erased:
             log.info("retention: %d closed conversation(s) erased", erased)
+        await casework.delete_old_records(self.store, now, self.case_years)
         return erased
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from gateway.core import casework, survey
 from gateway.core.abuse import marks_view
 from gateway.core.helpline import Helpline, ms
 from gateway.domain.figures import (
@@ -139,5 +140,6 @@ async def snapshot(helpline: Helpline) -> dict:
     records = [record_of(c) for c in await store.conversations_since(since)
                if c.close_reason is not CloseReason.BLOCKED]  # marked abusive: not the helpline's figures
     return {"type": "supervision", "server_time": ms(now), "queue": waiting, "team": team, "watch": watch_list(team),
-            "abuse": await marks_view(helpline),
-            "figures": day_figures(records, since, now).view(), "line": helpline.line_status()}
+            "abuse": await marks_view(helpline), "to_qualify": await casework.to_qualify_count(helpline),
+            "figures": day_figures(records, since, now).view() | {"helped": await survey.helped(helpline, now)},
+            "line": helpline.line_status()}

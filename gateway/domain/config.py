@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from gateway.domain.casework import DEFAULT_CASEWORK, CaseworkOptions, options_from
 from gateway.domain.config_schema import (
     SECTIONS,
     TOP_LEVEL_KEYS,
@@ -44,6 +45,7 @@ FIELD_OF_KEY: Mapping[str, str] = {
     "inactivity.close_after_minutes": "inactivity_close_minutes",
     "retention.days": "retention_days",
     "retention.sweep_seconds": "retention_sweep_seconds",
+    "retention.case_years": "case_years",
     "pseudonym.key_env": "pseudonym_key_env",
     "attachments.allowed_types": "allowed_attachment_types",
 }
@@ -79,6 +81,8 @@ class Config:
     allowed_attachment_types: frozenset[str] = frozenset()
     retention_days: int = 30  # closed conversations: texts and platform ids erased after this
     retention_sweep_seconds: int = 3600  # how often each process looks for conversations to erase
+    case_years: int = 5  # qualification records (anonymous) are deleted this long after the close
+    casework: CaseworkOptions = DEFAULT_CASEWORK  # the qualification lists, ready answers, orientations
     messages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MESSAGES))
     # HTTP hardening (docs/security.md): origins allowed besides the gateway's own page.
     tls: bool = False  # behind TLS: Secure cookie, HSTS
@@ -101,7 +105,7 @@ def parse_config(raw: Any) -> Config:
     values: dict[str, Any] = {}
     for section_name in SECTIONS:
         section = getattr(doc, section_name)
-        if section is None or section_name == "messages":
+        if section is None or section_name in ("messages", "casework"):
             continue
         for key, value in section.model_dump(exclude_unset=True).items():
             name = FIELD_OF_KEY.get(f"{section_name}.{key}", key)
@@ -116,8 +120,16 @@ def parse_config(raw: Any) -> Config:
         triage=parse_triage(raw.get("triage")),
         **values,
         messages={**DEFAULT_MESSAGES, **given_messages},
+        casework=_casework(doc),
         raw=raw,
     )
+
+
+def _casework(doc: Any) -> CaseworkOptions:
+    """The `casework:` section over the built-in lists (the keys left out keep theirs)."""
+    if doc.casework is None:
+        return DEFAULT_CASEWORK
+    return options_from(doc.casework.model_dump(exclude_unset=True))
 
 
 def _store_url_from_environment() -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,14 @@ from pydantic import (
     create_model,
 )
 
+from gateway.domain.casework import (
+    MAX_CARE_PAUSE_MINUTES,
+    MAX_OPTIONS,
+    check_dsa,
+    check_label,
+    check_ready_text,
+    check_value,
+)
 from gateway.domain.errors import ConfigError
 from gateway.domain.message_templates import MESSAGE_FIELDS, check_template
 from gateway.domain.origins import normalise_origin
@@ -142,6 +150,7 @@ class Console(Section):
 class Retention(Section):
     days: whole(1, 3650) = None
     sweep_seconds: whole(60, 24 * 3600) = None
+    case_years: whole(1, 50) = None  # qualification records (casework), counted from the close
 
 
 class Pseudonym(Section):
@@ -162,6 +171,53 @@ class Http(Section):
     trust_proxy: bool = None
     widget_origins: Origins = None
     console_origins: Origins = None
+
+
+# casework: the qualification lists (gateway/domain/casework.py checks them across lists).
+Value = Annotated[str, AfterValidator(check_value)]
+Label = Annotated[str, AfterValidator(check_label)]
+ReadyText = Annotated[str, AfterValidator(check_ready_text)]
+
+
+def bounded(item: Any) -> Any:
+    return Annotated[list[item], Field(max_length=MAX_OPTIONS)]
+
+
+class OptionEntry(Section):
+    value: Value
+    label: Label
+
+
+class CategoryEntry(OptionEntry):
+    chi: Label = None  # Child Helpline International data framework category
+    dsa: Annotated[str, AfterValidator(check_dsa)] = None
+
+
+class ReadyAnswerEntry(Section):
+    key: Value
+    label: Label
+    text: ReadyText
+
+
+class OrientationEntry(Section):
+    command: Value
+    label: Label
+    outcome: Value
+    text: ReadyText
+
+
+class Casework(Section):
+    caller: bounded(OptionEntry) = None
+    age_band: bounded(OptionEntry) = None
+    gender: bounded(OptionEntry) = None
+    categories: bounded(CategoryEntry) = None
+    platforms: bounded(OptionEntry) = None
+    outcomes: bounded(OptionEntry) = None
+    heavy_categories: bounded(Value) = None
+    care_pause_minutes: whole(0, MAX_CARE_PAUSE_MINUTES) = None
+    ready_answers: bounded(ReadyAnswerEntry) = None
+    orientations: bounded(OrientationEntry) = None
+    post_chat_question: bool = None
 
 
 # One field per automatic message, each checked against the placeholders it knows.
@@ -191,6 +247,7 @@ class ConfigFile(Section):
     meta: Meta = None
     attachments: Attachments = None
     http: Http = None
+    casework: Casework = None
     messages: Messages = None  # type: ignore[valid-type]
 
 
@@ -256,8 +313,17 @@ def _reason(error: Any, loc: tuple[Any, ...]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
     model: type[BaseModel] = ConfigFile
     for part in loc:
-        model = model.model_fields[part].annotation  # type: ignore[assignment]
+        if isinstance(part, int):
+            continue  # an entry of a list (casework): its model was taken with the list
+        model = _entry_model(model.model_fields[part].annotation)
     return model
+
+
+def _entry_model(annotation: Any) -> Any:
+    """`list[Entry]` (possibly Annotated) → Entry; anything else as it is."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return get_args(annotation)[0] if get_origin(annotation) is list else annotation
 
 
 def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any]:

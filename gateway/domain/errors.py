@@ -6,7 +6,10 @@ GatewayError
 ├── InvalidTransition    a conversation was asked for a move its state forbids
 ├── ProtocolError        a client frame or payload is malformed (carries a code)
 ├── AuthError            login or session refused
-└── DeliveryError        a message could not be sent to a teen's platform (carries why)
+├── DeliveryError        a message could not be sent to a teen's platform (carries why)
+├── QualificationRefused a qualification's field is not acceptable (carries the field; 400)
+├── Forbidden            not yours to see or change (403)
+└── NotFound             no such thing (404)
 """
 
 from __future__ import annotations
@@ -68,3 +71,33 @@ class DeliveryError(GatewayError):
         self.reason = reason
         self.retryable = retryable
         self.alert = alert
+
+
+class QualificationRefused(GatewayError):
+    """A qualification refused as sent: `field` names the key, the message is French."""
+
+    code = "bad_qualification"
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    http_status = 403
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

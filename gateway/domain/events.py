@@ -40,6 +40,7 @@ class ConversationFacts:
     required_skill: str | None = None
     teen_away_since: float | None = None  # widget: the teen's tab closed then (None: here)
     teen_left_at: float | None = None  # …and the leave grace ended without them
+    handed_over_by: str | None = None  # the counsellor who last sent it back to the queue (a transfer)
 
     @classmethod
     def of(cls, c: Conversation, counsellor_name: str | None = None) -> "ConversationFacts":
@@ -48,7 +49,8 @@ class ConversationFacts:
                    assigned_at=c.assigned_at, closed_at=c.closed_at, close_reason=c.close_reason,
                    last_teen_message_at=c.last_teen_message_at, waiting_since=c.waiting_since,
                    priority=c.priority, priority_reason=c.priority_reason, required_skill=c.required_skill,
-                   teen_away_since=c.teen_away_since, teen_left_at=c.teen_left_at)
+                   teen_away_since=c.teen_away_since, teen_left_at=c.teen_left_at,
+                   handed_over_by=c.handed_over_by)
 
 
 class _AboutConversation:
@@ -130,6 +132,7 @@ class Typing:
 class PresenceChanged:
     counsellor_id: str
     presence: Presence
+    care_until: float | None = None  # a care pause (core/care.py) runs until then
     name = "counsellor.presence"
 
 

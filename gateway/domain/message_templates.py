@@ -115,11 +115,15 @@ MAX_TEMPLATE_CHARS = 2000
 
 def check_template(name: str, text: str) -> str:
     """`text` if it is a usable template for message `name`; ValueError saying why not."""
+    return check_placeholders(text, MESSAGE_FIELDS[name])
+
+
+def check_placeholders(text: str, allowed: frozenset[str]) -> str:
+    """`text` if its only fields are plain `{name}` among `allowed` (also casework's ready texts)."""
     if not text.strip():
         raise ValueError("must be a non-empty text")
     if len(text) > MAX_TEMPLATE_CHARS:
         raise ValueError(f"must be at most {MAX_TEMPLATE_CHARS} characters, got {len(text)}")
-    allowed = MESSAGE_FIELDS[name]
     shown = ", ".join("{" + field + "}" for field in sorted(allowed)) or "none"
     try:
         parts = list(string.Formatter().parse(text))

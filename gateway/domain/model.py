@@ -228,6 +228,7 @@ class Counsellor:
     last_assigned_at: float = 0.0
     skills: frozenset[str] = frozenset()  # e.g. psychologue, juriste, numerique
     presence_since: float = 0.0  # when the presence last changed (disconnect grace)
+    care_until: float | None = None  # a care pause after a heavy conversation ends then (core/care.py)
 
     def public(self) -> dict:
         return {
@@ -237,6 +238,7 @@ class Counsellor:
             "role": self.role.value,
             "presence": self.presence.value,
             "skills": sorted(self.skills),
+            "care_until": None if self.care_until is None else int(self.care_until * 1000),
         }
 
 

@@ -70,7 +70,8 @@ RENDERINGS: dict[type, Rendering] = {
                         "delivery": e.delivery.value, "delivery_error": e.delivery_error}),
     PresenceChanged: Rendering(
         _for_assignee,
-        lambda e, now: {"type": "presence", "presence": e.presence.value}),
+        lambda e, now: {"type": "presence", "presence": e.presence.value,
+                        "care_until": None if e.care_until is None else int(e.care_until * 1000)}),
 }
 
 # Events that change what a supervisor sees (queue, team, load): the feed and every console's

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import WSMsgType
 
+from gateway.core import care
 from gateway.core.abuse import lift_abuse, mark_abusive
+from gateway.core.casework import add_note, to_qualify
 from gateway.core.counsellor import (
     console_start,
     open_conversation,
@@ -25,6 +27,7 @@ from gateway.core.counsellor import (
 )
 from gateway.core.helpline import Helpline
 from gateway.core.retention import erase_on_request
+from gateway.core.returning import earlier_view, link_by_code, open_earlier
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
 from gateway.domain.model import CloseReason, Counsellor, Presence
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
@@ -41,6 +44,8 @@ FRAME_ERRORS = {
     "bad_text": "Texte illisible.", "bad_presence": "Statut inconnu.", "bad_target": "Destinataire inconnu.",
     "bad_duration": "Durée possible : 24 heures ou 7 jours.", "unknown_mark": "Ce signalement n'existe plus.",
     "bad_resume": "Reprise impossible : liste de conversations illisible.",
+    "bad_code": "Code illisible : 6 caractères, par exemple 7K4-2QX.",
+    "bad_note": "Note vide ou trop longue (1000 caractères maximum).",
 }
 UNAVAILABLE_TEXT = "Le service est momentanément indisponible, réessayez."
 
@@ -69,10 +74,13 @@ class ConsoleConnection:
             "close": self._close, "ping": self._ping, "team": self._team, "transfer": self._transfer,
             "mark_abusive": self._mark_abusive, "erase": self._erase, "lift_abuse": self._lift_abuse,
             "reassign": self._reassign, "resume": self._resume,
+            "open_earlier": self._open_earlier, "link_earlier": self._link_earlier,
+            "care_offer": self._care_offer, "care_pause": self._care_pause, "note": self._note,
         }
 
     async def run(self, counsellor: Counsellor) -> None:
         start = await console_start(self.helpline, self.counsellor_id)
+        unqualified = await to_qualify(self.helpline, self.counsellor_id)
         now = self.helpline.clock.now()
         self.send({
             "type": "init",
@@ -82,6 +90,9 @@ class ConsoleConnection:
             "team": team_view(start.team),
             "server_time": int(now * 1000),
             "limits": {"max_message_chars": self.helpline.config.max_message_chars},
+            # Casework: my closed conversations still to qualify (any day), the reply box's `/` list.
+            "to_qualify": [console_view(c, now) for c in unqualified],
+            "casework": self.helpline.config.casework.console_view(),
         })
         self.session.started = True
         self.hub.refresh_queue()  # the queue summary follows the init, never before it
@@ -131,8 +142,31 @@ class ConsoleConnection:
     async def _open(self, frame: dict) -> None:
         conversation, messages = await open_conversation(self.helpline, self.counsellor_id,
                                                          frame.get("conversation_id"))
-        self.send({"type": "history", "conversation_id": conversation.id, "messages": [m.view() for m in messages]})
+        self.send({"type": "history", "conversation_id": conversation.id, "messages": [m.view() for m in messages],
+                   "earlier": await earlier_view(self.helpline, conversation)})
         self.session.lines.track(conversation.id, messages[-1].seq if messages else 0)
+
+    async def _open_earlier(self, frame: dict) -> None:
+        """A returning teen's earlier conversation, read-only (core/returning decides who may)."""
+        messages = await open_earlier(self.helpline, self.counsellor_id, frame.get("conversation_id"),
+                                      frame.get("earlier_id"))
+        self.send({"type": "earlier_history", "conversation_id": frame.get("conversation_id"),
+                   "earlier_id": frame.get("earlier_id"), "messages": [m.view() for m in messages]})
+
+    async def _link_earlier(self, frame: dict) -> None:
+        earlier = await link_by_code(self.helpline, self.counsellor_id, frame.get("conversation_id"),
+                                     frame.get("code"))
+        self.send({"type": "linked", "conversation_id": frame.get("conversation_id"), "earlier": earlier})
+
+    async def _care_offer(self, frame: dict) -> None:
+        """After a conversation is qualified: how long a care pause the console offers (0: none)."""
+        minutes = await care.offer(self.helpline, self.counsellor_id, frame.get("conversation_id"))
+        self.send({"type": "care_offer", "conversation_id": frame.get("conversation_id"), "minutes": minutes})
+
+    async def _care_pause(self, frame: dict) -> None:
+        """Paused with `care_until`; the `presence` frame that follows says so to every console of theirs."""
+        until = await care.take(self.helpline, self.counsellor_id)
+        self.send({"type": "care_pause", "care_until": int(until * 1000)})
 
     async def _resume(self, frame: dict) -> None:
         """After a reconnect: for each of my conversations the page names, the lines after the
@@ -203,6 +237,12 @@ class ConsoleConnection:
         done = await reassign_conversation(self.helpline, self.counsellor_id, frame.get("conversation_id"),
                                            frame.get("to_counsellor"))
         self.send({"type": "reassigned", "conversation_id": done.conversation_id, "to": done.to_name})
+
+    async def _note(self, frame: dict) -> None:
+        """An internal note: it comes back to the consoles as a `message` from "note" (bus);
+        `noted` tells this page it is stored."""
+        note = await add_note(self.helpline, self.counsellor_id, frame["conversation_id"], frame["text"])
+        self.send({"type": "noted", "conversation_id": frame["conversation_id"], "seq": note.seq})
 
 
 def _frame_ids(data: object) -> dict:

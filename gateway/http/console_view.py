@@ -7,7 +7,7 @@ Presentation, so it lives with the console, not in the core: the core's events c
 from __future__ import annotations
 
 from gateway.domain.events import ConversationFacts
-from gateway.domain.model import Conversation, Message
+from gateway.domain.model import Conversation, ConversationState, Message
 from gateway.domain.windows import window_view
 
 TRANSFERRED = "transferred"  # the state shown to the counsellor a conversation was handed away from
@@ -26,14 +26,23 @@ def ms(ts: float | None) -> int | None:
     return None if ts is None else int(ts * 1000)
 
 
+def transferred_from_colleague(c: Conversation | ConversationFacts, shown_state: str) -> bool:
+    """Held now after a colleague sent it back to the queue: the holder's alert says "transférée",
+    not "nouvelle". Not when it came back to the one who sent it (nobody else had room)."""
+    held = shown_state == ConversationState.ASSIGNED.value
+    return held and c.handed_over_by is not None and c.handed_over_by != c.counsellor_id
+
+
 def console_view(c: Conversation | ConversationFacts, now: float, state: str | None = None) -> dict:
     """A conversation as a counsellor sees it: pseudonym and channel, nothing else about the person.
     `state` overrides the shown state (TRANSFERRED for the previous counsellor of a handover)."""
+    shown_state = state or c.state.value
     return {
         "id": c.id,
         "alias": c.alias,
         "channel": c.channel.value,
-        "state": state or c.state.value,
+        "state": shown_state,
+        "transferred_from_colleague": transferred_from_colleague(c, shown_state),
         "opened_at": ms(c.opened_at),
         "waiting_since": ms(c.waiting_since),
         "last_message_at": ms(c.last_teen_message_at),

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from gateway.core.survey import ANSWER_VALUES as SURVEY_ANSWERS
 from gateway.domain.errors import ProtocolError
 
 MAX_ID = 64
@@ -40,10 +41,21 @@ def is_text(value: object) -> bool:  # emptiness, length and control characters:
     return isinstance(value, str)
 
 
+def text_of(max_chars: int) -> Check:
+    """A string of 1..max_chars characters (control characters: domain/texts.clean_text)."""
+    def check(value: object) -> bool:
+        return isinstance(value, str) and 1 <= len(value) <= max_chars and not value.isspace()
+    return check
+
+
 def one_of(values: Collection) -> Check:
     def check(value: object) -> bool:
         return isinstance(value, (str, int)) and not isinstance(value, bool) and value in values
     return check
+
+
+def is_follow_up_code(value: object) -> bool:  # what it must look like: core/returning.normal_code
+    return isinstance(value, str) and 1 <= len(value) <= 32
 
 
 def seq_list(value: object) -> bool:
@@ -108,6 +120,8 @@ WIDGET_FRAMES: dict[str, Schema] = {
     "typing": {"active": Field(is_flag, "bad_frame")},
     "end": {},
     "ping": PING,
+    "follow_up_code": {},  # after the end: a code to give next time (core/returning)
+    "survey_answer": {"value": Field(one_of(SURVEY_ANSWERS), "bad_frame")},  # the post-chat question (core/survey)
 }
 
 # --- the console (docs/protocol.md, "Console") ----------------------------------------------------
@@ -115,6 +129,7 @@ WIDGET_FRAMES: dict[str, Schema] = {
 CONVERSATION = Field(is_id, "bad_conversation_id")
 PRESENCES = ("available", "paused", "offline")
 ABUSE_HOURS = (24, 168)
+MAX_NOTE_CHARS = 1000  # an internal note (as a transfer's note)
 
 CONSOLE_FRAMES: dict[str, Schema] = {
     "presence": {"presence": Field(one_of(PRESENCES), "bad_presence")},
@@ -132,4 +147,12 @@ CONSOLE_FRAMES: dict[str, Schema] = {
     "lift_abuse": {"mark_id": Field(is_id, "unknown_mark")},
     "reassign": {"conversation_id": CONVERSATION, "to_counsellor": optional(is_id, "bad_target")},  # absent: the core says
     "resume": {"conversations": Field(seq_by_conversation, "bad_resume")},
+    # An internal note at any time (core/casework.add_note): never to the teen.
+    "note": {"conversation_id": CONVERSATION, "text": Field(text_of(MAX_NOTE_CHARS), "bad_note")},
+    # A returning teen (core/returning): an earlier conversation read-only; a follow-up code typed in.
+    "open_earlier": {"conversation_id": CONVERSATION, "earlier_id": Field(is_id, "bad_conversation_id")},
+    "link_earlier": {"conversation_id": CONVERSATION, "code": Field(is_follow_up_code, "bad_code")},
+    # Care for counsellors (core/care): is a pause offered after this closed conversation; take it.
+    "care_offer": {"conversation_id": CONVERSATION},
+    "care_pause": {},
 }

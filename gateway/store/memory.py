@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from gateway.domain.casework import Qualification, in_use_of
 from gateway.domain.errors import InvalidTransition
 from gateway.domain.model import (
     CloseReason,
@@ -58,8 +59,16 @@ class MemoryStore(Store):
         self._sessions: dict[str, tuple[str, float]] = {}
         self._outbox: dict[tuple[str, int], tuple[float, DeliveryJob]] = {}  # (conv, seq) -> (due, job)
         self._abuse: dict[str, tuple[str, float]] = {}  # sender key -> (alias, until)
+        self._survey: dict[str, dict[str, dict[str, int]]] = {}  # day -> channel -> answer -> count
         self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
         self._consoles: dict[str, dict[str, float]] = {}  # counsellor id -> holder -> until
+        self._qualifications: dict[str, Qualification] = {}  # conversation id -> record (casework)
+        # Returning teens (core/returning): sender key -> conversation ids (oldest first); code
+        # hash -> (sender key, expires); sender key -> their code hash; sender key -> (linked, expires).
+        self._by_sender: dict[str, list[str]] = {}
+        self._codes: dict[str, tuple[str, float]] = {}
+        self._code_of_sender: dict[str, str] = {}
+        self._links: dict[str, tuple[set[str], float]] = {}
 
     async def ping(self) -> bool:
         return True
@@ -108,6 +117,8 @@ class MemoryStore(Store):
     def _create(self, conversation: Conversation) -> None:
         self._conversations[conversation.id] = conversation
         self._messages.setdefault(conversation.id, [])
+        if conversation.erased_at is None:
+            self._by_sender.setdefault(conversation.sender_key, []).append(conversation.id)
         if conversation.is_open:
             self._active[conversation.sender_key] = conversation.id
 
@@ -207,8 +218,9 @@ class MemoryStore(Store):
             return Reassignment(outcome)
         if conversation.state is ConversationState.QUEUED:
             moved = conversation.assign(to_counsellor_id, at)
-        else:  # assigned -> assigned: a handover, not a move of the state machine
-            moved = replace(conversation, counsellor_id=to_counsellor_id, assigned_at=at)
+        else:  # assigned -> assigned: a handover, not a move of the state machine; who handed it over is kept
+            moved = replace(conversation, counsellor_id=to_counsellor_id, assigned_at=at,
+                            handed_over_by=conversation.counsellor_id)
         self._conversations[conversation_id] = moved
         self._counsellors[to_counsellor_id] = replace(self._counsellors[to_counsellor_id], last_assigned_at=at)
         return Reassignment(AssignOutcome.ASSIGNED, conversation.counsellor_id)
@@ -239,6 +251,10 @@ class MemoryStore(Store):
         self._provider_ids = {key: link for key, link in self._provider_ids.items() if link[0] != conversation_id}
         if self._active.get(conversation.sender_key) == conversation_id:
             del self._active[conversation.sender_key]
+        self._forget_sender_link(conversation.sender_key, conversation_id)
+        qualification = self._qualifications.get(conversation_id)
+        if qualification is not None:  # its summary is a text: it goes with the others
+            self._qualifications[conversation_id] = replace(qualification, summary=None)
         self._conversations[conversation_id] = replace(
             conversation, sender_key=ERASED_SENDER_KEY, alias=ERASED_ALIAS, reply_to=None, business_id=None,
             last_inbound_id=None, priority_reason=None,
@@ -397,6 +413,51 @@ class MemoryStore(Store):
                 counts[c.counsellor_id] += 1
         return counts
 
+    async def set_care_until(self, counsellor_id: str, until: float | None) -> None:
+        counsellor = self._counsellors.get(counsellor_id)
+        if counsellor is not None:
+            self._counsellors[counsellor_id] = replace(counsellor, care_until=until)
+
+    async def count_survey_answer(self, conversation_id: str, day: str, channel: str, value: str,
+                                  ttl: int) -> bool:
+        if self._claimed(("survey", conversation_id)) is not None:
+            return False
+        self._claim(("survey", conversation_id), ttl, None)
+        per_channel = self._survey.setdefault(day, {}).setdefault(channel, {})
+        per_channel[value] = per_channel.get(value, 0) + 1
+        return True
+
+    async def survey_counts(self, day: str) -> dict[str, dict[str, int]]:
+        return {channel: dict(counts) for channel, counts in self._survey.get(day, {}).items()}
+
+    # --- casework: qualification records ---------------------------------------------
+    async def save_qualification(self, qualification: Qualification) -> None:
+        self._qualifications[qualification.conversation_id] = qualification
+
+    async def qualification_of(self, conversation_id: str) -> Qualification | None:
+        return self._qualifications.get(conversation_id)
+
+    async def qualifications_since(self, since: float) -> list[Qualification]:
+        recent = [q for q in self._qualifications.values() if q.ended_at >= since]
+        return sorted(recent, key=lambda q: (q.ended_at, q.conversation_id))
+
+    async def values_in_use(self) -> dict[str, set[str]]:
+        return in_use_of(self._qualifications.values())
+
+    async def delete_qualifications_closed_before(self, before: float) -> int:
+        due = [conversation_id for conversation_id, q in self._qualifications.items() if q.ended_at < before]
+        for conversation_id in due:
+            del self._qualifications[conversation_id]
+        return len(due)
+
+    async def unqualified_closed(self, counsellor_id: str | None, limit: int) -> list[Conversation]:
+        found = [c for c in self._conversations.values()
+                 if c.state is ConversationState.CLOSED and c.erased_at is None and c.counsellor_id is not None
+                 and (counsellor_id is None or c.counsellor_id == counsellor_id)
+                 and c.id not in self._qualifications]
+        found.sort(key=lambda c: (c.closed_at or c.opened_at, c.id), reverse=True)
+        return found[:max(limit, 0)]
+
     async def hold_console(self, counsellor_id: str, holder: str, until: float) -> None:
         self._consoles.setdefault(counsellor_id, {})[holder] = until
 
@@ -434,3 +495,44 @@ class MemoryStore(Store):
 
     async def lift_abuse(self, sender_key: str) -> bool:
         return self._abuse.pop(sender_key, None) is not None
+
+    # --- returning teens (TTLs on time.monotonic, like the sessions: nothing outlives the process) ---
+    async def conversations_of_sender(self, sender_key: str, limit: int) -> list[Conversation]:
+        ids = self._by_sender.get(sender_key, [])
+        theirs = [self._conversations[i] for i in ids if i in self._conversations]
+        theirs.sort(key=lambda c: (c.opened_at, c.id), reverse=True)
+        return theirs[:max(limit, 0)]
+
+    def _forget_sender_link(self, sender_key: str, conversation_id: str) -> None:
+        """At erase: the conversation leaves its sender's index; with the last one, the sender's
+        code and links go too (what a code or a link pointed to is gone)."""
+        ids = self._by_sender.get(sender_key)
+        if ids is None:
+            return
+        if conversation_id in ids:
+            ids.remove(conversation_id)
+        if not ids:
+            del self._by_sender[sender_key]
+            self._codes.pop(self._code_of_sender.pop(sender_key, ""), None)
+            self._links.pop(sender_key, None)
+
+    async def save_follow_up_code(self, code_hash: str, sender_key: str, ttl: int) -> None:
+        self._codes.pop(self._code_of_sender.get(sender_key, ""), None)
+        self._codes[code_hash] = (sender_key, time.monotonic() + ttl)
+        self._code_of_sender[sender_key] = code_hash
+
+    async def sender_of_follow_up_code(self, code_hash: str) -> str | None:
+        entry = self._codes.get(code_hash)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    async def link_senders(self, sender_key: str, earlier: set[str], ttl: int) -> None:
+        linked, _ = self._links.get(sender_key, (set(), 0.0))
+        self._links[sender_key] = (linked | set(earlier), time.monotonic() + ttl)
+
+    async def linked_senders(self, sender_key: str) -> set[str]:
+        entry = self._links.get(sender_key)
+        if entry is None or entry[1] <= time.monotonic():
+            return set()
+        return set(entry[0])

@@ -22,6 +22,17 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     outbox:windows             hash "id|seq" → "free_until|tagged_until"  the job's send window
     provider:{sha256}          string "id|seq", TTL    which message a platform message id is
     conv:{id}:links            set of provider keys    its provider keys, for the erase (same TTL)
+    qual:{id}                  orjson                  a qualification record, anonymous (redis_casework)
+    qual:{id}:summary          string                  its free summary: erased with the texts (ERASE)
+    quals                      sorted set of conv ids  qualified conversations, scored by the close
+    quals:uses:{field}:{value} set of conv ids         records using a value; quals:values lists the pairs
+    survey:{YYYY-MM-DD}        hash "channel:answer" → n  post-chat answers per day (no conversation id);
+                                                       a conversation's one answer is a dedupe claim ("survey", id), 2-day TTL
+    sender:{sender_key}:convs  sorted set of conv ids  the pseudonym's conversations by opened_at (returning
+                                                       teens; TTL content_ttl, refreshed at create and close)
+    sender:{sender_key}:links  set of sender keys      the same teen under other pseudonyms (a follow-up code)
+    sender:{sender_key}:code   string → code hash      the widget teen's latest follow-up code (TTL)
+    followup:{code_hash}       string → sender key     a follow-up code's keyed hash (TTL = retention)
 
 Every state change that must not race is one Lua script (redis_scripts), so two gateway
 processes never give one sender two conversations nor assign one conversation twice. The
@@ -37,7 +48,8 @@ Where the teen's words and platform ids live, and how long (retention):
   hold "1" or "id|seq", with their TTL. `active:{sender_key}` names the pseudonym (an HMAC of
   the platform id under the secret pseudonym key: without the key it leads nowhere, with it a
   second hash would not either); it exists only while the conversation is open (the close and
-  erase scripts delete it).
+  erase scripts delete it). The `sender:{sender_key}:*` keys (returning teens) name it too,
+  each with a TTL of about the retention; ERASE prunes them (redis_senders).
 - `erase_conversation` (the retention sweeper, or a supervisor's request) deletes the content
   keys and the conversation's provider keys, and blanks those fields, in one script; the hash
   keeps the figures, with no TTL. Dedupe keys stay until their TTL: a digest and
@@ -81,11 +93,13 @@ from gateway.store.redis_codec import (
     parse_counsellor,
     skills_value,
 )
+from gateway.store.redis_casework import RedisCasework
 from gateway.store.redis_consoles import RedisConsoleHolds
 from gateway.store.redis_conversations import RedisConversations
 from gateway.store.redis_intake import RedisIntake
 from gateway.store.redis_keys import Keys, redis_errors
 from gateway.store.redis_scripts import Scripts
+from gateway.store.redis_senders import RedisSenders
 
 POOL_SIZE = 64
 POOL_WAIT = 5.0
@@ -93,7 +107,7 @@ POOL_WAIT = 5.0
 REPLICA_WAIT_MS = 2000
 
 
-class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, Store):
+class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSenders, RedisCasework, Store):
     kind = "redis"
 
     def __init__(self, url: str, prefix: str = Config.store_prefix,
@@ -248,6 +262,28 @@ class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, Store):
         ids = sorted(await self._r.smembers(self._keys.counsellor_ids))
         counts = await self._each(ids, lambda pipe, i: pipe.scard(self._keys.counsellor_open(i)))
         return dict(zip(ids, counts))
+
+    @redis_errors
+    async def set_care_until(self, counsellor_id: str, until: float | None) -> None:
+        await self._s.update_if_exists(keys=[self._keys.counsellor(counsellor_id)],
+                                       args=["care_until", "" if until is None else repr(until)])
+
+    # --- the post-chat question: `survey:{day}` hash "channel:value" → count -------------
+    @redis_errors
+    async def count_survey_answer(self, conversation_id: str, day: str, channel: str, value: str,
+                                  ttl: int) -> bool:
+        counted = await self._s.survey_answer(keys=[self._keys.dedupe("survey", conversation_id),
+                                                    f"{self._keys.prefix}:survey:{day}"],
+                                              args=[max(int(ttl), 1), f"{channel}:{value}"])
+        return bool(counted)
+
+    @redis_errors
+    async def survey_counts(self, day: str) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for field, count in (await self._r.hgetall(f"{self._keys.prefix}:survey:{day}")).items():
+            channel, _, value = field.partition(":")
+            counts.setdefault(channel, {})[value] = int(count)
+        return counts
 
     # --- console sessions -------------------------------------------------------
     @redis_errors

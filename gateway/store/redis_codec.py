@@ -167,6 +167,7 @@ def counsellor_fields(c: Counsellor) -> dict[str, str]:
         "max_conversations": None if c.max_conversations is None else str(c.max_conversations),
         "skills": skills_value(c.skills) or None,
         "presence_since": repr(c.presence_since),
+        "care_until": None if c.care_until is None else repr(c.care_until),
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -183,6 +184,7 @@ def parse_counsellor(f: dict[str, str]) -> Counsellor:
         last_assigned_at=float(f.get("last_assigned_at") or 0.0),
         skills=parse_skills(f.get("skills")),
         presence_since=float(f.get("presence_since") or 0.0),
+        care_until=float(f["care_until"]) if f.get("care_until") else None,
     )
 
 

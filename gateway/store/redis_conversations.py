@@ -75,8 +75,18 @@ class RedisConversations(RedisPart):
                   *flat(conversation_fields(conversation))],
         )
         if existing is None:
+            await self._index_by_sender(conversation)  # tests and tools only: the intake's script does it in-step
             return conversation, True
         return parse_conversation(pairs(existing)), False
+
+    async def _index_by_sender(self, conversation: Conversation) -> None:
+        """The sender's conversation index (returning teens), with its TTL (see STORE_INBOUND)."""
+        index = self._keys.sender_conversations(conversation.sender_key)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zadd(index, {conversation.id: conversation.opened_at})
+            if self._content_ttl:
+                pipe.expire(index, self._content_ttl)
+            await pipe.execute()
 
     @redis_errors
     async def create_closed(self, conversation: Conversation) -> None:
@@ -90,6 +100,8 @@ class RedisConversations(RedisPart):
                     pipe.expire(k.messages(c.id), self._content_ttl)
                     pipe.expire(k.delivery(c.id), self._content_ttl)
             await pipe.execute()
+        if c.erased_at is None:
+            await self._index_by_sender(c)
 
     @redis_errors
     async def get_conversation(self, conversation_id: str) -> Conversation | None:

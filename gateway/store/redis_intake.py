@@ -66,7 +66,7 @@ class RedisIntake(RedisPart):
         new_hash = k.conversation(new_conversation.id) if new_conversation else k.conversation("none")
         reply = await self._s.store_inbound(
             keys=[k.dedupe(message_id.scope, message_id.value), k.active(sender_key), k.queue,
-                  k.conversation_ids, k.closed, new_hash],
+                  k.conversation_ids, k.closed, new_hash, k.sender_conversations(sender_key)],
             args=[k.prefix, message_id.ttl, encode_message(line) if line else "", self._content_ttl, *new_args],
         )
         if reply[0] == Intake.DUPLICATE.value:

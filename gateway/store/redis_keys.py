@@ -32,6 +32,8 @@ class Keys:
         self.outbox = f"{prefix}:outbox"
         self.outbox_attempts = f"{prefix}:outbox:attempts"
         self.outbox_windows = f"{prefix}:outbox:windows"
+        self.qualifications = f"{prefix}:quals"  # casework: qualified conversation ids by ended_at
+        self.qualification_values = f"{prefix}:quals:values"  # "field|value" ever used
 
     def dedupe(self, channel: str, provider_message_id: str) -> str:
         # Hashed: a provider id can be long and is nobody's business in a key listing.
@@ -68,6 +70,29 @@ class Keys:
 
     def session(self, token_hash: str) -> str:
         return f"{self.prefix}:session:{token_hash}"
+
+    # Returning teens (redis_senders); the ERASE and CLOSE scripts build these names too.
+    def sender_conversations(self, sender_key: str) -> str:
+        return f"{self.prefix}:sender:{sender_key}:convs"
+
+    def sender_links(self, sender_key: str) -> str:
+        return f"{self.prefix}:sender:{sender_key}:links"
+
+    def sender_code(self, sender_key: str) -> str:
+        return f"{self.prefix}:sender:{sender_key}:code"
+
+    def follow_up(self, code_hash: str) -> str:
+        return f"{self.prefix}:followup:{code_hash}"
+
+    # Casework (redis_casework); the ERASE script builds the summary's name too.
+    def qualification(self, conversation_id: str) -> str:
+        return f"{self.prefix}:qual:{{{conversation_id}}}"
+
+    def qualification_summary(self, conversation_id: str) -> str:
+        return f"{self.prefix}:qual:{{{conversation_id}}}:summary"
+
+    def value_uses(self, list_field: str, value: str) -> str:
+        return f"{self.prefix}:quals:uses:{list_field}:{value}"
 
 
 def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

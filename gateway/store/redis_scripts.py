@@ -67,6 +67,7 @@ if state == 'queued' then
   redis.call('ZREM', KEYS[2], ARGV[2])
 elseif owner then
   redis.call('SREM', ARGV[1] .. ':counsellor:{' .. owner .. '}:open', ARGV[2])
+  redis.call('HSET', KEYS[1], 'handed_over_by', owner)  -- assigned -> assigned: who handed it over
 end
 redis.call('HSET', KEYS[1], 'state', 'assigned', 'counsellor_id', ARGV[4], 'assigned_at', ARGV[6])
 redis.call('SADD', KEYS[4], ARGV[2])
@@ -125,8 +126,9 @@ return 1
 
 # KEYS: conversation hash, queue, closed index, messages list, delivery hash.
 # ARGV: prefix, conversation id, reason, at, content TTL in seconds ("0" = none).
-# The content keys get their retention safety net here (see RedisStore). Key names built
-# here mirror _Keys.counsellor_open and _Keys.active.
+# The content keys get their retention safety net here (see RedisStore), and so does the
+# sender's conversation index. Key names built here mirror _Keys.counsellor_open, _Keys.active
+# and Keys.sender_conversations.
 CLOSE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id', 'sender_key')
 if not f[1] or f[1] == 'closed' then return false end
@@ -139,6 +141,7 @@ if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
 if tonumber(ARGV[5]) > 0 then
   redis.call('EXPIRE', KEYS[4], ARGV[5])
   redis.call('EXPIRE', KEYS[5], ARGV[5])
+  redis.call('EXPIRE', ARGV[1] .. ':sender:' .. f[3] .. ':convs', ARGV[5])
 end
 return redis.call('HGETALL', KEYS[1])
 """
@@ -148,7 +151,9 @@ return redis.call('HGETALL', KEYS[1])
 # Only a closed conversation. Every outbox job has its entry in the delivery hash (APPEND
 # writes both), so the hash's fields name the jobs to drop; the links set names its provider
 # keys. The first `erased_at` is kept; a record that no longer exists leaves the closed index.
-# Returns 1 when erased. Mirrors _Keys.active.
+# The conversation leaves its sender's index; with the sender's last one, their follow-up code
+# and links go too (returning teens: no pseudonym link outlives the retention).
+# Returns 1 when erased. Mirrors _Keys.active, Keys.sender_* and Keys.follow_up.
 ERASE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'sender_key', 'erased_at')
 if f[1] ~= 'closed' then
@@ -163,9 +168,17 @@ for _, seq in ipairs(redis.call('HKEYS', KEYS[3])) do
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[7])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
+redis.call('DEL', ARGV[1] .. ':qual:{' .. ARGV[2] .. '}:summary')  -- casework: Keys.qualification_summary
 if f[2] then
   local active = ARGV[1] .. ':active:' .. f[2]
   if redis.call('GET', active) == ARGV[2] then redis.call('DEL', active) end
+  local sender = ARGV[1] .. ':sender:' .. f[2]
+  redis.call('ZREM', sender .. ':convs', ARGV[2])
+  if redis.call('ZCARD', sender .. ':convs') == 0 then
+    local code = redis.call('GET', sender .. ':code')
+    if code then redis.call('DEL', ARGV[1] .. ':followup:' .. code) end
+    redis.call('DEL', sender .. ':convs', sender .. ':code', sender .. ':links')
+  end
 end
 redis.call('HDEL', KEYS[1], 'reply_to', 'business_id', 'last_inbound_id', 'priority_reason')
 redis.call('HSET', KEYS[1], 'sender_key', ARGV[4], 'alias', ARGV[5])
@@ -266,7 +279,7 @@ end
 """
 
 # KEYS: dedupe key, active key, queue, every-conversation index, closed index, new
-# conversation hash. ARGV: prefix, claim TTL, encoded line ("" = none), content TTL, new id
+# conversation hash, the sender's conversations (returning teens; TTL = content TTL). ARGV: prefix, claim TTL, encoded line ("" = none), content TTL, new id
 # ("" = none: only the open one), queue score ("" = not queued), opened_at, closed score
 # ("" = open), field/value pairs. A teen's message in one step: the claim exists only with
 # its line, and a new queued conversation enters the queue with its first line. The dedupe
@@ -287,6 +300,8 @@ if not id then
   id, created = ARGV[5], 1
   redis.call('HSET', KEYS[6], unpack(ARGV, 9))
   redis.call('ZADD', KEYS[4], ARGV[7], id)
+  redis.call('ZADD', KEYS[7], ARGV[7], id)
+  if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[7], ARGV[4]) end
   if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], ARGV[8], id) else redis.call('SET', KEYS[2], id) end
 end
 local seq = 0
@@ -346,6 +361,14 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
 
+# KEYS: the conversation's answer claim, the day's counts hash. ARGV: ttl, "channel:value".
+# The claim (no content, a TTL) refuses a second answer; the count keeps no conversation id.
+SURVEY_ANSWER = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1
+"""
+
 
 class Scripts:
     """The Lua scripts registered on one client (each re-loads itself after a NOSCRIPT)."""
@@ -368,6 +391,7 @@ class Scripts:
         self.set_delivery = script(SET_DELIVERY)
         self.claim_deliveries = script(CLAIM_DELIVERIES)
         self.retry_delivery = script(RETRY_DELIVERY)
+        self.survey_answer = script(SURVEY_ANSWER)
         self.store_inbound = script(STORE_INBOUND)
         self.store_reply = script(STORE_REPLY)
 

@@ -135,7 +135,9 @@
     renderWatch(f.watch || []);
     renderQueue(f.queue || []);
     renderTeam(f.team || []);
-    renderFigures(f.figures || {});
+    // Casework and notices travel beside the day's figures (docs/protocol.md, "supervision").
+    renderFigures({ ...(f.figures || {}), to_qualify: f.to_qualify, notices_overdue: f.notices_overdue,
+      refused_share: f.refused_share });
     renderMarks();
     refreshReassign();
     app.emit('rendered');
@@ -328,6 +330,9 @@
       ['short_abandons', 'Abandons < 5 s', fig.short_abandons, 'comptés à part'],
       ['out_of_hours', 'Hors horaires', fig.out_of_hours],
       ['helped', 'Échange utile ? (question après le tchat)', helpedTotal(fig.helped), helpedDetail(fig.helped)],
+      ['to_qualify', 'Conversations à qualifier', fig.to_qualify, 'toute l’équipe'],
+      ['notices_overdue', 'Signalements sans réponse', fig.notices_overdue, 'au-delà du délai de relance de la plateforme'],
+      ['refused_share', 'Signalements refusés (12 mois)', percent(fig.refused_share), 'à surveiller : statut de signaleur de confiance (DSA art. 22)'],
     ];
     el.supFigures.replaceChildren(...rows.map(([key, label, value, detail]) => {
       const item = make('div', 'figure');

@@ -37,6 +37,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 QUALIFIED = {"caller": "jeune", "age_band": "15_17", "categories": ["cyberharcelement"], "outcomes": ["ecoute_conseil"]}
 START_SECONDS = 30
 LIVE = ("mine-closed", "mine-open", "someone-elses")  # placeholders of real ids in the cases
+NOTICE_LIVE = ("my-notice", "someone-elses-notice")
+NOTICE = {"platform": "snapchat", "content_kind": "compte", "locations": ["@faux.compte12"], "offence": "312-10",
+          "explanation": "Ce compte menace de diffuser des photos intimes.", "consent": True}
+LIVE_PATHS = {"/api/conversations/{id}/qualification": LIVE, "/api/conversations/{id}/notices": LIVE,
+              "/api/notices/{id}": NOTICE_LIVE, "/api/notices/{id}/export": NOTICE_LIVE}
 
 
 @dataclass
@@ -76,6 +81,16 @@ async def _prepare(gw, live: LiveGateway, hold: list) -> None:
     live.base = gw.http
     live.cookies = {c.key: c.value for c in camille.http.cookie_jar}
     live.conversation_ids = dict(zip(LIVE, (closed_id, open_id, other_id)))
+    notice_ids = [await _notice(who, gw.http, conversation_id) for who, conversation_id in
+                  ((camille, closed_id), (dominique, other_id))]
+    live.conversation_ids |= dict(zip(NOTICE_LIVE, notice_ids))
+
+
+async def _notice(console, base: str, conversation_id: str) -> str:
+    async with console.http.post(f"/api/conversations/{conversation_id}/notices", json=NOTICE,
+                                 headers={"Origin": base}) as r:
+        assert r.status == 201, await r.text()
+        return (await r.json())["id"]
 
 
 class GatewayThread(threading.Thread):
@@ -128,13 +143,14 @@ def live_gateway(request: pytest.FixtureRequest):
 
 
 def with_live_placeholders(document: dict) -> dict:
-    """The document, plus placeholders of this run's real conversations as examples of `{id}`
-    (swapped for the real ids at call time): the generator then also reaches stored
-    conversations (200, 403), not only unknown ids (404). Only the test's copy changes."""
+    """The document, plus placeholders of this run's real conversations and notices as examples
+    of `{id}` (swapped for the real ids at call time): the generator then also reaches stored
+    records (200, 403), not only unknown ids (404). Only the test's copy changes."""
     document = copy.deepcopy(document)
-    [parameter] = document["paths"]["/api/conversations/{id}/qualification"]["parameters"]
-    parameter["examples"] = {name: {"value": name} for name in LIVE}
-    parameter["schema"] = {"anyOf": [{"enum": list(LIVE)}, parameter["schema"]]}
+    for path, placeholders in LIVE_PATHS.items():
+        [parameter] = document["paths"][path]["parameters"]
+        parameter["examples"] = {name: {"value": name} for name in placeholders}
+        parameter["schema"] = {"anyOf": [{"enum": list(placeholders)}, parameter["schema"]]}
     return document
 
 

@@ -343,3 +343,47 @@ async def test_the_summary_goes_with_the_texts_and_the_record_after_case_years(m
     await sweeper.sweep_once()
     assert await store.qualifications_since(0) == []
     assert all(not values for values in (await store.values_in_use()).values())
+
+
+# --- trusted-flagger notices (issue #13) -------------------------------------------------------
+
+
+def a_decided_notice(marker: str, decided_days_ago: float):
+    """A notice decided `decided_days_ago`, its marker in every field that is the victim's."""
+    from gateway.domain.notices import DEFAULT_NOTICES, Notice, move, parse_new_notice
+
+    fields = parse_new_notice({"platform": "snapchat", "content_kind": "compte", "offence": "312-10",
+                               "locations": [f"https://www.snapchat.com/add/{marker}", f"@{marker}"],
+                               "explanation": f"Chantage à la webcam {marker}", "facts_dates": f"mars {marker}",
+                               "evidence": f"captures {marker}", "consent": True}, DEFAULT_NOTICES)
+    decided_at = NOW - decided_days_ago * DAY
+    notice = Notice(id=uuid.uuid4().hex, conversation_id=uuid.uuid4().hex, counsellor_id="ana",
+                    created_at=decided_at - 2 * DAY, **fields)
+    notice = move(notice, {"state": "envoye", "ticket_id": f"T-{marker}"}, decided_at - DAY)
+    notice = move(notice, {"state": "accuse_reception"}, decided_at - DAY / 2)
+    return move(notice, {"state": "decision", "decision": "compte_suspendu"}, decided_at)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_notice_loses_its_locations_and_texts_after_the_appeal_window(make_store, redis_url, kind):
+    from gateway.domain.notices import DEFAULT_NOTICES
+
+    prefix = f"retention-{uuid.uuid4().hex[:8]}"
+    store = await make_store(kind, prefix=prefix)
+    keep_days = DEFAULT_NOTICES.keep_days_after_close
+    old_marker, recent_marker = f"NOTE{uuid.uuid4().hex[:10]}", f"NOTE{uuid.uuid4().hex[:10]}"
+    old = a_decided_notice(old_marker, 190 + keep_days)  # six months are at most 184 days
+    recent = a_decided_notice(recent_marker, 170)
+    for notice in (old, recent):
+        await store.save_notice(notice)
+
+    await RetentionSweeper(store, ManualClock(NOW), RETENTION_DAYS).sweep_once()
+
+    kept = await store.notice(old.id)
+    assert kept.erased_at == NOW and kept.locations == () and kept.explanation == "" and kept.ticket_id is None
+    assert (kept.platform, kept.offence, kept.decision, kept.sent_at) == ("snapchat", "312-10", "compte_suspendu",
+                                                                         old.sent_at)
+    assert await store.notice(recent.id) == recent
+    if kind == "redis":
+        dump = await everything_under(redis_url, prefix)
+        assert old_marker not in dump and recent_marker in dump

@@ -1,4 +1,4 @@
-"""Command line: `serve`, `counsellor add`, `config check`."""
+"""Command line: `serve`, `counsellor add`, `config check`, `report trusted-flagger|activity`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from aiohttp import web
 from gateway.core.audit import log_to_file
 from gateway.core.accounts import create_counsellor, new_password, parse_skills
 from gateway.domain.config import load_config
+from gateway.core import reports
 from gateway.domain.errors import ConfigError
+from gateway.domain.reports import (
+    ACTIVITY,
+    TRUSTED_FLAGGER,
+    ReportRefused,
+    parse_format,
+    parse_period,
+    parse_year,
+    render,
+)
 from gateway.domain.model import Role
 from gateway.app.server import HANDLER_GRACE_SECONDS, SHUTDOWN_SECONDS, build_app, build_parts
 
@@ -125,6 +135,43 @@ async def _set_counsellor(args: argparse.Namespace) -> None:
               f"capacity {cap}")
 
 
+REPORT_FLAGS = {"year": "--year", "from": "--from", "to": "--to", "format": "--format"}
+
+
+def _report_refused(exc: ReportRefused) -> SystemExit:
+    """A bad flag value: one line naming the flag, exit 2 (argparse's convention)."""
+    print(f"{REPORT_FLAGS.get(exc.field, exc.field)}: {exc.message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+async def _report(args: argparse.Namespace) -> None:
+    """`report trusted-flagger|activity`: the report on stdout, read from the configured store."""
+    try:  # the flags first: a typo answers at once, without a store
+        output_format = parse_format(args.format, args.action)
+        period = parse_year(args.year) if args.action == TRUSTED_FLAGGER else parse_period(args.from_date, args.to)
+    except ReportRefused as exc:
+        raise _report_refused(exc) from exc
+    config = _load(args.config)
+    try:
+        parts = build_parts(config)
+    except ConfigError as exc:
+        print(f"config error in {args.config}: {exc.key}: {exc.problem}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    if parts.store.kind == "memory":
+        print("The memory store keeps nothing: set store.url to redis://… to report on stored data.",
+              file=sys.stderr)
+        raise SystemExit(2)
+    await parts.store.start()
+    try:
+        if args.action == TRUSTED_FLAGGER:
+            report = await reports.trusted_flagger_report(parts, period)
+        else:
+            report = await reports.activity_between(parts, *period)
+    finally:
+        await parts.store.close()
+    sys.stdout.write(render(report, args.action, output_format, config.notices))
+
+
 def _check_config(args: argparse.Namespace) -> None:
     try:
         load_config(args.file)
@@ -162,6 +209,18 @@ def parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")
     check.add_argument("file")
+    report = sub.add_parser("report", help="the helpline's reports, on stdout (Redis store)").add_subparsers(
+        dest="action", required=True)
+    # Values checked by gateway/domain/reports.py (the HTTP routes' rules), not by argparse.
+    flagger = report.add_parser(TRUSTED_FLAGGER, help="the DSA Art. 22(3) annual report of the notices")
+    flagger.add_argument("--year", help="the year the notices were sent, e.g. 2026")
+    flagger.add_argument("--format", default="json", help="json (default), csv or html")
+    flagger.add_argument("--config", default="config.yaml")
+    activity = report.add_parser(ACTIVITY, help="contacts, waits, qualifications and notices of a period")
+    activity.add_argument("--from", dest="from_date", help="first day, AAAA-MM-JJ")
+    activity.add_argument("--to", help="last day (included), AAAA-MM-JJ")
+    activity.add_argument("--format", default="json", help="json (default) or csv")
+    activity.add_argument("--config", default="config.yaml")
     return p
 
 
@@ -177,3 +236,5 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_add_counsellor(args) if args.action == "add" else _set_counsellor(args))
     elif args.command == "config":
         _check_config(args)
+    elif args.command == "report":
+        asyncio.run(_report(args))

@@ -49,9 +49,11 @@ from gateway.domain.model import Channel
 from gateway.domain.pseudonym import Pseudonyms
 from gateway.domain.rate_limit import MONOTONIC
 from gateway.http.casework_api import add_casework_routes
+from gateway.http.reports_api import add_report_routes
 from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from gateway.http.health import WIDGET_DIR, add_health_routes, store_outages
 from gateway.http.metrics import METRICS, Metrics, metrics_handler
+from gateway.http.notices_api import add_notice_routes
 from gateway.http.security import security_headers
 from gateway.http.sockets import SOCKETS
 from gateway.store import Store, open_store
@@ -182,7 +184,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     housekeeper = app[HOUSEKEEPER] = Housekeeper(helpline)
     retention = app[RETENTION] = RetentionSweeper(parts.store, parts.clock, config.retention_days,
                                                   interval=config.retention_sweep_seconds,
-                                                  case_years=config.case_years)
+                                                  case_years=config.case_years, notice_options=config.notices)
     secrets = app[SECRETS] = MetaSecrets.from_env()
     delivery = app[DELIVERY] = DeliveryWorker(helpline, senders={})
     app[SOCKETS] = weakref.WeakSet()
@@ -215,5 +217,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)
     add_console_routes(app)
     add_casework_routes(app)
+    add_report_routes(app)
+    add_notice_routes(app)
     app.router.add_routes(MetaWebhooks(helpline, delivery, secrets).routes())
     return app

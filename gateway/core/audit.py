@@ -16,7 +16,8 @@ log = logging.getLogger("gateway.audit")
 log.propagate = True
 
 ACTIONS = frozenset({"login", "login_refused", "logout", "open", "transfer", "reassign", "erase", "abuse_mark",
-                     "abuse_lift", "open_earlier", "link_earlier", "qualify"})
+                     "abuse_lift", "open_earlier", "link_earlier", "qualify",
+                     "notice_create", "notice_edit", "notice_move", "notice_appeal", "notice_export"})
 
 
 def record(action: str, actor_id: str | None, *, at: float, conversation_id: str | None = None,

@@ -27,6 +27,7 @@ from gateway.domain.model import (
     Role,
 )
 from gateway.domain.casework import Qualification
+from gateway.domain.notices import Notice
 from gateway.domain.events import Event
 from gateway.domain.windows import SendWindow
 
@@ -445,6 +446,34 @@ class Store(ABC):
     async def unqualified_closed(self, counsellor_id: str | None, limit: int) -> list[Conversation]:
         """Closed, not yet erased conversations that were held by `counsellor_id` (None: by anyone)
         when they closed and have no qualification, newest close first, at most `limit`."""
+
+    # --- trusted-flagger notices (core/notices): personal data erased by `erase_notice_content` ---
+    @abstractmethod
+    async def save_notice(self, notice: Notice) -> None:
+        """Store it whole, replacing the earlier version of the same id (indexes follow)."""
+
+    @abstractmethod
+    async def notice(self, notice_id: str) -> Notice | None: ...
+
+    @abstractmethod
+    async def notices(self, state: str | None = None, platform: str | None = None,
+                      conversation_id: str | None = None) -> list[Notice]:
+        """The notices matching every filter given, newest created first."""
+
+    @abstractmethod
+    async def notices_between(self, start: float, end: float) -> list[Notice]:
+        """Notices created, sent or decided at or after `start` and before `end`, oldest created
+        first (reports: each caller keeps those its rule counts, e.g. sent in the year)."""
+
+    @abstractmethod
+    async def notice_decision_counts(self, sent_since: float) -> dict[str, int]:
+        """Per decision, how many notices sent at or after `sent_since` have it (cheap: the
+        supervision view asks every few seconds)."""
+
+    @abstractmethod
+    async def erase_notice_content(self, notice_id: str, at: float) -> bool:
+        """Blank its locations, explanation, facts dates, evidence and ticket id, set
+        `erased_at` (notices.erased); the anonymous rest stays. False if unknown or already erased."""
 
     # --- returning teens: a pseudonym's earlier conversations, widget follow-up codes (core/returning) ---
     @abstractmethod

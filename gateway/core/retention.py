@@ -1,7 +1,8 @@
 """Retention: a closed conversation loses its texts and platform ids `retention.days` after
 its close, or at once on a supervisor's request; the anonymous figures stay. Its qualification
 (casework) loses its summary in the same erase, and the anonymous record itself goes
-`retention.case_years` after the close (the same sweep).
+`retention.case_years` after the close (the same sweep). A trusted-flagger notice's locations
+and texts go `notices.keep_days_after_close` after its appeal window (core/notices, same sweep).
 
 Owns the sweeper that every process runs and the on-request erase. What an erase removes and
 what it keeps is the store's `erase_conversation` (atomic and repeatable, so two processes
@@ -16,12 +17,13 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from gateway.core import audit, casework
+from gateway.core import audit, casework, notices
 from gateway.core.periodic import Periodic
 from gateway.domain.clock import Clock
 from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
 from gateway.domain.model import CloseReason, Delivery
+from gateway.domain.notices import NoticeOptions
 from gateway.core.ports import DAY_SECONDS, Store
 
 if TYPE_CHECKING:
@@ -45,11 +47,13 @@ class RetentionSweeper:
     """
 
     def __init__(self, store: Store, clock: Clock, retention_days: int, interval: float = Config.retention_sweep_seconds,
-                 batch: int = BATCH, case_years: int = Config.case_years) -> None:
+                 batch: int = BATCH, case_years: int = Config.case_years,
+                 notice_options: NoticeOptions = Config.notices) -> None:
         self.store = store
         self.clock = clock
         self.retention_days = retention_days
         self.case_years = case_years  # qualification records (casework), counted from the close
+        self.notice_options = notice_options  # notices: appeal window and keep_days_after_close
         self.interval = interval
         self.batch = batch
         self._loop = Periodic("retention", self.sweep_once, interval, clock)
@@ -79,6 +83,7 @@ class RetentionSweeper:
         if erased:
             log.info("retention: %d closed conversation(s) erased", erased)
         await casework.delete_old_records(self.store, now, self.case_years)
+        await notices.erase_expired(self.store, self.notice_options, now)
         return erased
 
 

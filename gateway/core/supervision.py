@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from gateway.core import casework, survey
+from gateway.core import casework, notices, survey
 from gateway.core.abuse import marks_view
 from gateway.core.helpline import Helpline, ms
 from gateway.domain.figures import (
@@ -141,5 +141,7 @@ async def snapshot(helpline: Helpline) -> dict:
                if c.close_reason is not CloseReason.BLOCKED]  # marked abusive: not the helpline's figures
     return {"type": "supervision", "server_time": ms(now), "queue": waiting, "team": team, "watch": watch_list(team),
             "abuse": await marks_view(helpline), "to_qualify": await casework.to_qualify_count(helpline),
+            "notices_overdue": len(await notices.overdue(helpline, now)),
+            "refused_share": await notices.live_refused_share(helpline),
             "figures": day_figures(records, since, now).view() | {"helped": await survey.helped(helpline, now)},
             "line": helpline.line_status()}

@@ -25,6 +25,7 @@ from gateway.domain.config_schema import (
 )
 from gateway.domain.errors import ConfigError
 from gateway.domain.message_templates import DEFAULT_MESSAGES, MESSAGE_FIELDS
+from gateway.domain.notice_options import DEFAULT_NOTICES, NoticeOptions, notice_options_from
 from gateway.domain.schedule import DEFAULT_TIMEZONE, Schedule
 from gateway.domain.triage import Triage, parse_triage
 
@@ -83,6 +84,7 @@ class Config:
     retention_sweep_seconds: int = 3600  # how often each process looks for conversations to erase
     case_years: int = 5  # qualification records (anonymous) are deleted this long after the close
     casework: CaseworkOptions = DEFAULT_CASEWORK  # the qualification lists, ready answers, orientations
+    notices: NoticeOptions = DEFAULT_NOTICES  # trusted-flagger notices: platforms, offences, statements
     messages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MESSAGES))
     # HTTP hardening (docs/security.md): origins allowed besides the gateway's own page.
     tls: bool = False  # behind TLS: Secure cookie, HSTS
@@ -105,7 +107,7 @@ def parse_config(raw: Any) -> Config:
     values: dict[str, Any] = {}
     for section_name in SECTIONS:
         section = getattr(doc, section_name)
-        if section is None or section_name in ("messages", "casework"):
+        if section is None or section_name in ("messages", "casework", "notices"):
             continue
         for key, value in section.model_dump(exclude_unset=True).items():
             name = FIELD_OF_KEY.get(f"{section_name}.{key}", key)
@@ -121,6 +123,7 @@ def parse_config(raw: Any) -> Config:
         **values,
         messages={**DEFAULT_MESSAGES, **given_messages},
         casework=_casework(doc),
+        notices=_notices(doc),
         raw=raw,
     )
 
@@ -130,6 +133,13 @@ def _casework(doc: Any) -> CaseworkOptions:
     if doc.casework is None:
         return DEFAULT_CASEWORK
     return options_from(doc.casework.model_dump(exclude_unset=True))
+
+
+def _notices(doc: Any) -> NoticeOptions:
+    """The `notices:` section over the built-in lists (the keys left out keep theirs)."""
+    if doc.notices is None:
+        return DEFAULT_NOTICES
+    return notice_options_from(doc.notices.model_dump(exclude_unset=True))
 
 
 def _store_url_from_environment() -> dict[str, str]:

@@ -36,6 +36,7 @@ from gateway.domain.casework import (
 )
 from gateway.domain.errors import ConfigError
 from gateway.domain.message_templates import MESSAGE_FIELDS, check_template
+from gateway.domain.notice_options import check_decision_value, check_notice_label, check_offence_value
 from gateway.domain.origins import normalise_origin
 
 # List bounds (documented in the README's configuration table): far above any real helpline,
@@ -220,6 +221,61 @@ class Casework(Section):
     post_chat_question: bool = None
 
 
+# notices: the trusted-flagger lists and statements (gateway/domain/notices.py checks them whole).
+NoticeLabel = Annotated[str, AfterValidator(check_notice_label)]
+MAX_STATEMENT_CHARS = 2000
+
+
+def _statement(text: str) -> str:
+    if not text.strip() or len(text) > MAX_STATEMENT_CHARS:
+        raise ValueError(f"must be a non-empty text of at most {MAX_STATEMENT_CHARS} characters")
+    return text
+
+
+def _email(address: str) -> str:
+    if not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}", address):
+        raise ValueError(f"{address!r} is not an e-mail address")
+    return address
+
+
+Statement = Annotated[str, AfterValidator(_statement)]
+
+
+class PlatformEntry(Section):
+    value: Value
+    label: Label
+    provider: Label  # the legal entity the annual report names (Meta Platforms Ireland Ltd)
+    reminder_hours: whole(1, 24 * 30) = None
+
+
+class OffenceEntry(Section):
+    value: Annotated[str, AfterValidator(check_offence_value)]
+    label: NoticeLabel
+    csam_or_solicitation: bool = None  # Directive 2011/93/EU: the notifier's identity is left out
+
+
+class DecisionEntry(Section):
+    value: Annotated[str, AfterValidator(check_decision_value)]
+    label: Label
+
+
+class Notifier(Section):
+    name: Label = None
+    email: Annotated[str, AfterValidator(_email)] = None
+
+
+class Notices(Section):
+    platforms: bounded(PlatformEntry) = None
+    content_kinds: bounded(OptionEntry) = None
+    offences: bounded(OffenceEntry) = None
+    decisions: bounded(DecisionEntry) = None
+    notifier: Notifier = None
+    good_faith: Statement = None
+    independence: Statement = None
+    appeal_months: whole(6, 36) = None  # Art. 20(1) DSA: at least six months
+    keep_days_after_close: whole(0, 3650) = None
+
+
 # One field per automatic message, each checked against the placeholders it knows.
 Messages = create_model(  # type: ignore[call-overload]
     "Messages", __base__=Section,
@@ -248,6 +304,7 @@ class ConfigFile(Section):
     attachments: Attachments = None
     http: Http = None
     casework: Casework = None
+    notices: Notices = None
     messages: Messages = None  # type: ignore[valid-type]
 
 

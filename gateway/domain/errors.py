@@ -8,6 +8,8 @@ GatewayError
 ├── AuthError            login or session refused
 ├── DeliveryError        a message could not be sent to a teen's platform (carries why)
 ├── QualificationRefused a qualification's field is not acceptable (carries the field; 400)
+├── NoticeRefused        a trusted-flagger notice's field is not acceptable (carries the field; 400)
+├── NoticeConflict       a notice's move skips a state, goes back or is too late (409)
 ├── Forbidden            not yours to see or change (403)
 └── NotFound             no such thing (404)
 """
@@ -82,6 +84,29 @@ class QualificationRefused(GatewayError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+        self.message = message
+
+
+class NoticeRefused(GatewayError):
+    """A notice refused as sent: `field` names the key, the message is French."""
+
+    code = "bad_notice"
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NoticeConflict(GatewayError):
+    """A notice's state move out of order (skipped, backward, after the appeal window)."""
+
+    code = "conflict"
+    http_status = 409
+
+    def __init__(self, message: str):
+        super().__init__(message)
         self.message = message
 
 

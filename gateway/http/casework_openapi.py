@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from gateway.domain.casework import MAX_OPTIONS, MAX_SUMMARY_CHARS
 from gateway.domain.model import Channel
+from gateway.domain.notices import DEFAULT_NOTICES
+from gateway.http import notices_openapi
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -155,6 +157,7 @@ def _paths() -> dict:
                     "responses": {**_ok("Options", "Les listes en vigueur."),
                                   **_responses("Unauthorised", "Unavailable")}},
         },
+        **_report_paths(),
         "/api/openapi.json": {
             "get": {"operationId": "openapiDocument", "summary": "Ce document.", "security": [],
                     "responses": {"200": {"description": "Le document OpenAPI 3.1.",
@@ -163,26 +166,88 @@ def _paths() -> dict:
     }
 
 
-def openapi_document(options_view: dict) -> dict:
-    """The document, for the lists in `options_view` (`CaseworkOptions.view()`)."""
+def _report_paths() -> dict:
+    """The reports (issue #13; gateway/http/reports_api.py): supervisors and admins only (403)."""
+    def query(name: str, description: str, schema: dict, required: bool = True) -> dict:
+        return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+    day = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    refused = _responses("BadRequest", "Unauthorised", "Forbidden", "Unavailable")
+    return {
+        "/api/reports/trusted-flagger": {"get": {
+            "operationId": "trustedFlaggerReport",
+            "summary": "Le rapport annuel de signaleur de confiance (DSA, art. 22(3)) : notifications envoyées "
+                       "dans l'année, par plateforme, type de contenu illicite et suite donnée. Sans donnée "
+                       "personnelle.",
+            "parameters": [query("year", "L'année d'envoi des notifications (2000–2100).",
+                                 {"type": "string", "pattern": r"^\d{4}$"}),
+                           query("format", "json (défaut), csv ou html (page imprimable).",
+                                 {"type": "string", "enum": ["json", "csv", "html"]}, required=False)],
+            "responses": {"200": {"description": "Le rapport.", "content": {
+                JSON: {"schema": _ref("TrustedFlaggerReport")}, "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}}, **refused}}},
+        "/api/reports/activity": {"get": {
+            "operationId": "activityReport",
+            "summary": "Les chiffres d'une période (jours inclus, fuseau de la ligne) : contacts, attentes, "
+                       "abandons, qualifications, notifications. Agrégats anonymes.",
+            "parameters": [query("from", "Premier jour, AAAA-MM-JJ.", day), query("to", "Dernier jour, AAAA-MM-JJ.", day),
+                           query("format", "json (défaut) ou csv.", {"type": "string", "enum": ["json", "csv"]},
+                                 required=False)],
+            "responses": {"200": {"description": "Les chiffres.", "content": {
+                JSON: {"schema": _ref("ActivityReport")}, "text/csv": {"schema": {"type": "string"}}}}, **refused}}},
+    }
+
+
+def _report_schemas() -> dict:
+    count = {"type": "integer", "minimum": 0}
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    hours = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
+    row = {"type": "object", "additionalProperties": False,
+           "required": ["platform", "provider", "content_type", "action", "count"],
+           "properties": {"platform": {"type": "string"}, "provider": {"type": "string"},
+                          "content_type": {"type": "string", "description": "L'infraction (ex. 226-2-1)."},
+                          "action": {"type": "string", "description": "La décision, ou `en_attente`."},
+                          "count": count}}
+    flagger = {"type": "object", "additionalProperties": False,
+               "required": ["year", "rows", "median_hours_to_removal", "refused_share", "independence"],
+               "properties": {"year": {"type": "integer"}, "rows": {"type": "array", "items": row},
+                              "median_hours_to_removal": hours, "refused_share": share,
+                              "independence": {"type": "string"}}}
+    activity = {"type": "object", "description": "Voir docs/protocol.md, « Rapports ».",
+                "required": ["from", "to", "timezone", "channels", "contacts", "per_day", "per_hour", "waits",
+                             "abandons", "callers", "age_bands", "categories", "platforms", "outcomes", "notices"],
+                "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                               "per_day": {"type": "array", "items": {"type": "object"}},
+                               "per_hour": {"type": "array", "maxItems": 24, "items": {"type": "object"}},
+                               "contacts": {"type": "object"}, "waits": {"type": "object"},
+                               "notices": {"type": "object"}}}
+    return {"TrustedFlaggerReport": flagger, "ActivityReport": activity}
+
+
+def openapi_document(options_view: dict, notices_view: dict | None = None) -> dict:
+    """The document, for the lists in `options_view` (`CaseworkOptions.view()`) and `notices_view`
+    (`NoticeOptions.view()`, the built-in lists when not given)."""
+    notices_view = DEFAULT_NOTICES.view() if notices_view is None else notices_view
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "3018 — API des dossiers de la console", "version": API_VERSION,
-                 "description": "Qualification des contacts (issue #12). Authentifiée par le cookie de session "
-                                "de la console ; chaque POST doit venir de la console (en-tête Origin, ou Referer, "
+                 "description": "Qualification des contacts (issue #12) ; signalements aux plateformes "
+                                "(signaleur de confiance, issue #13). Authentifiée par le cookie de session "
+                                "de la console ; chaque POST ou PATCH doit venir de la console (en-tête Origin, ou Referer, "
                                 "de la passerelle ou de `console_origins` ; Sec-Fetch-Site same-origin). "
                                 "Toute erreur a la forme {\"error\": str, \"field\"?: str}."},
         "security": [{"session": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **notices_openapi.notice_paths(notices_view)},
         "components": {
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
                                             "description": "Posé par POST /api/console/login (HttpOnly, "
                                                            "SameSite=Strict)."}},
-            "responses": RESPONSES,
+            "responses": {**RESPONSES, **notices_openapi.RESPONSES},
             "schemas": {
+                **notices_openapi.notice_schemas(notices_view),
                 "Option": _option_schema(), "Category": _option_schema(with_frameworks=True),
                 "Options": _options_schema(), "QualificationInput": _input_schema(options_view),
-                "Qualification": _stored_schema(), "Error": _error_schema(),
+                "Qualification": _stored_schema(), "Error": _error_schema(), **_report_schemas(),
             },
         },
     }

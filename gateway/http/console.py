@@ -66,6 +66,12 @@ async def supervision_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(CONSOLE_DIR / "supervision.html", headers={"Cache-Control": "no-store"})
 
 
+async def stats_page(request: web.Request) -> web.FileResponse:
+    """The statistics page (issue #13): served like supervision; the figures come from
+    /api/reports/activity, which answers supervisors and admins only."""
+    return web.FileResponse(CONSOLE_DIR / "stats.html", headers={"Cache-Control": "no-store"})
+
+
 async def login(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
     if not csrf_ok(request, helpline.config.console_origins):
@@ -170,6 +176,7 @@ async def _store_away(ws: web.WebSocketResponse) -> None:
 def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
     app.router.add_get("/console/supervision", supervision_page)
+    app.router.add_get("/console/stats", stats_page)
     app.router.add_static("/console/static/", CONSOLE_DIR, append_version=False)
     app.router.add_post("/api/console/login", login)
     app.router.add_post("/api/console/logout", logout)

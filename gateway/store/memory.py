@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from gateway.domain.casework import Qualification, in_use_of
 from gateway.domain.errors import InvalidTransition
+from gateway.domain.notices import Notice, erased
 from gateway.domain.model import (
     CloseReason,
     Conversation,
@@ -63,6 +64,7 @@ class MemoryStore(Store):
         self._provider_ids: dict[tuple[str, str], tuple[str, int]] = {}
         self._consoles: dict[str, dict[str, float]] = {}  # counsellor id -> holder -> until
         self._qualifications: dict[str, Qualification] = {}  # conversation id -> record (casework)
+        self._notices: dict[str, Notice] = {}  # notice id -> notice (trusted-flagger notices)
         # Returning teens (core/returning): sender key -> conversation ids (oldest first); code
         # hash -> (sender key, expires); sender key -> their code hash; sender key -> (linked, expires).
         self._by_sender: dict[str, list[str]] = {}
@@ -449,6 +451,39 @@ class MemoryStore(Store):
         for conversation_id in due:
             del self._qualifications[conversation_id]
         return len(due)
+
+    # --- trusted-flagger notices ------------------------------------------------------
+    async def save_notice(self, notice: Notice) -> None:
+        self._notices[notice.id] = notice
+
+    async def notice(self, notice_id: str) -> Notice | None:
+        return self._notices.get(notice_id)
+
+    async def notices(self, state: str | None = None, platform: str | None = None,
+                      conversation_id: str | None = None) -> list[Notice]:
+        found = [n for n in self._notices.values() if (state is None or n.state == state)
+                 and (platform is None or n.platform == platform)
+                 and (conversation_id is None or n.conversation_id == conversation_id)]
+        return sorted(found, key=lambda n: (n.created_at, n.id), reverse=True)
+
+    async def notices_between(self, start: float, end: float) -> list[Notice]:
+        found = [n for n in self._notices.values()
+                 if any(t is not None and start <= t < end for t in (n.created_at, n.sent_at, n.decided_at))]
+        return sorted(found, key=lambda n: (n.created_at, n.id))
+
+    async def notice_decision_counts(self, sent_since: float) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for n in self._notices.values():
+            if n.decision is not None and n.sent_at is not None and n.sent_at >= sent_since:
+                counts[n.decision] = counts.get(n.decision, 0) + 1
+        return counts
+
+    async def erase_notice_content(self, notice_id: str, at: float) -> bool:
+        notice = self._notices.get(notice_id)
+        if notice is None or notice.erased_at is not None:
+            return False
+        self._notices[notice_id] = erased(notice, at)
+        return True
 
     async def unqualified_closed(self, counsellor_id: str | None, limit: int) -> list[Conversation]:
         found = [c for c in self._conversations.values()

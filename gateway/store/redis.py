@@ -26,6 +26,11 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     qual:{id}:summary          string                  its free summary: erased with the texts (ERASE)
     quals                      sorted set of conv ids  qualified conversations, scored by the close
     quals:uses:{field}:{value} set of conv ids         records using a value; quals:values lists the pairs
+    notice:{id}                orjson                  a trusted-flagger notice (redis_notices); its locations
+                                                       and texts blanked by erase_notice_content (retention)
+    notices[:sent|:decided]    sorted sets of ids      notices by created_at, sent_at, decided_at
+    notices:state:{s}, notices:conv:{id}  sets of ids  notices per state, per conversation
+    notices:decision:{d}       sorted set of ids       decided notices by sent_at (live refused share)
     survey:{YYYY-MM-DD}        hash "channel:answer" → n  post-chat answers per day (no conversation id);
                                                        a conversation's one answer is a dedupe claim ("survey", id), 2-day TTL
     sender:{sender_key}:convs  sorted set of conv ids  the pseudonym's conversations by opened_at (returning
@@ -98,6 +103,7 @@ from gateway.store.redis_consoles import RedisConsoleHolds
 from gateway.store.redis_conversations import RedisConversations
 from gateway.store.redis_intake import RedisIntake
 from gateway.store.redis_keys import Keys, redis_errors
+from gateway.store.redis_notices import RedisNotices
 from gateway.store.redis_scripts import Scripts
 from gateway.store.redis_senders import RedisSenders
 
@@ -107,7 +113,8 @@ POOL_WAIT = 5.0
 REPLICA_WAIT_MS = 2000
 
 
-class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSenders, RedisCasework, Store):
+class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSenders, RedisCasework, RedisNotices,
+                 Store):
     kind = "redis"
 
     def __init__(self, url: str, prefix: str = Config.store_prefix,

@@ -34,6 +34,9 @@ class Keys:
         self.outbox_windows = f"{prefix}:outbox:windows"
         self.qualifications = f"{prefix}:quals"  # casework: qualified conversation ids by ended_at
         self.qualification_values = f"{prefix}:quals:values"  # "field|value" ever used
+        self.notices = f"{prefix}:notices"  # trusted-flagger notice ids by created_at (redis_notices)
+        self.notices_sent = f"{prefix}:notices:sent"  # … by sent_at
+        self.notices_decided = f"{prefix}:notices:decided"  # … by decided_at
 
     def dedupe(self, channel: str, provider_message_id: str) -> str:
         # Hashed: a provider id can be long and is nobody's business in a key listing.
@@ -93,6 +96,19 @@ class Keys:
 
     def value_uses(self, list_field: str, value: str) -> str:
         return f"{self.prefix}:quals:uses:{list_field}:{value}"
+
+    # Trusted-flagger notices (redis_notices).
+    def notice(self, notice_id: str) -> str:
+        return f"{self.prefix}:notice:{{{notice_id}}}"
+
+    def notices_of_state(self, state: str) -> str:
+        return f"{self.prefix}:notices:state:{state}"
+
+    def notices_of_decision(self, decision: str) -> str:
+        return f"{self.prefix}:notices:decision:{decision}"
+
+    def notices_of_conversation(self, conversation_id: str) -> str:
+        return f"{self.prefix}:notices:conv:{conversation_id}"
 
 
 def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

@@ -33,3 +33,21 @@ async def chromium():
             yield browser
         finally:
             await browser.close()
+
+
+async def console_login(browser, base: str, username: str, *, available: bool = True, **context):
+    """A console page logged in (and "Disponible" unless told otherwise). `bypass_csp` only so
+    that axe-core can be injected (tests/axe.py); the page's own CSP is tested elsewhere."""
+    from playwright.async_api import expect
+
+    from tests.harness import PASSWORD
+
+    page = await (await browser.new_context(bypass_csp=True, **context)).new_page()
+    await page.goto(f"{base}/console")
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page.locator("#app")).to_be_visible()
+    if available:
+        await page.select_option("#presence", "available")
+    return page

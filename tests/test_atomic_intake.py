@@ -14,12 +14,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.app.server import build_parts
 from gateway.core import counsellor as console
 from gateway.core.accounts import create_counsellor
 from gateway.core.helpline import Helpline
 from gateway.core.ports import MessageId, Store
-from gateway.domain.clock import ManualClock
 from gateway.domain.errors import ProtocolError
 from gateway.domain.model import (
     Author,
@@ -29,7 +27,8 @@ from gateway.domain.model import (
     InboundMessage,
     Presence,
 )
-from tests.harness import PASSWORD, TUESDAY_10H, make_config
+from tests.harness import PASSWORD
+from tests.helplines import bare_helpline
 
 
 class ProcessDied(BaseException):
@@ -64,15 +63,8 @@ class DyingStore:
 @pytest.fixture(params=["memory", "redis"])
 async def helpline(request: pytest.FixtureRequest) -> AsyncIterator[Helpline]:
     """A helpline whose dispatcher is not running: only the calls under test touch the store."""
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
-    parts = build_parts(make_config(url, prefix=f"ai{uuid.uuid4().hex[:8]}"), clock=ManualClock(TUESDAY_10H))
-    await parts.store.start()
-    await parts.bus.start()
-    try:
-        yield Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
-    finally:
-        await parts.bus.close()
-        await parts.store.close()
+    async with bare_helpline(request, "ai") as bare:
+        yield bare
 
 
 TEEN = "a1" * 16  # a sender key (hex, as the pseudonyms make them)

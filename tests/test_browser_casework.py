@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.axe import axe_violations, describe
-from tests.browser import chromium
+from tests.browser import chromium, console_login
 from tests.clients import Console, Widget
 from tests.harness import PASSWORD, make_config, running_gateway
 
@@ -26,15 +26,7 @@ async def browser():
 
 
 async def console_page(browser, base: str, username: str, **context) -> Page:
-    """The console logged in and available; bypass_csp only so that axe can be injected."""
-    page = await (await browser.new_context(bypass_csp=True, **context)).new_page()
-    await page.goto(f"{base}/console")
-    await page.fill("#login-username", username)
-    await page.fill("#login-password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page.locator("#app")).to_be_visible()
-    await page.select_option("#presence", "available")
-    return page
+    return await console_login(browser, base, username, **context)
 
 
 async def teen_with_counsellor(gw, page: Page, text: str = "on m'insulte sur snap") -> tuple[Widget, str]:

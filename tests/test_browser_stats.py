@@ -11,9 +11,9 @@ from playwright.async_api import Page, expect
 from gateway.core import casework, notices
 from gateway.domain.model import Role
 from tests.axe import axe_violations, describe
-from tests.browser import chromium
+from tests.browser import chromium, console_login
 from tests.clients import Widget
-from tests.harness import PASSWORD, make_config, running_gateway
+from tests.harness import make_config, running_gateway
 
 DAY = "2026-11-24"  # tests/harness.py TUESDAY_10H, the gateway's clock
 QUALIFIED = {"caller": "jeune", "age_band": "13_14", "categories": ["cyberharcelement"],
@@ -28,12 +28,7 @@ async def browser():
 
 async def logged_in(browser, base: str, username: str, **context) -> Page:
     """Logged in on the console, then on the statistics page; bypass_csp only for axe."""
-    page = await (await browser.new_context(bypass_csp=True, **context)).new_page()
-    await page.goto(f"{base}/console")
-    await page.fill("#login-username", username)
-    await page.fill("#login-password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page.locator("#app")).to_be_visible()
+    page = await console_login(browser, base, username, available=False, **context)
     await page.goto(f"{base}/console/stats?from={DAY}&to={DAY}")
     return page
 

@@ -10,12 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.app.server import build_parts
 from gateway.core import casework
 from gateway.core.helpline import Helpline
 from gateway.core.ports import AssignOutcome
 from gateway.core.supervision import snapshot
-from gateway.domain.clock import ManualClock
 from gateway.domain.errors import (
     Forbidden,
     NotFound,
@@ -30,10 +28,10 @@ from gateway.domain.model import (
     ConversationState,
     Counsellor,
     InboundMessage,
-    Presence,
     Role,
 )
-from tests.harness import TUESDAY_10H, make_config
+from tests.harness import make_config
+from tests.helplines import an_account, bare_helpline
 
 BODY = {"caller": "jeune", "age_band": "13_14", "categories": ["sextorsion"], "platforms": ["snapchat"],
         "outcomes": ["orientation_pharos", "signalement_plateforme"], "summary": "chantage à la webcam"}
@@ -42,22 +40,8 @@ BODY = {"caller": "jeune", "age_band": "13_14", "categories": ["sextorsion"], "p
 @pytest.fixture(params=["memory", "redis"])
 async def helpline(request: pytest.FixtureRequest) -> AsyncIterator[Helpline]:
     """A helpline whose dispatcher is not running: conversations move only when a test says so."""
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
-    parts = build_parts(make_config(url, prefix=f"cw{uuid.uuid4().hex[:8]}"), clock=ManualClock(TUESDAY_10H))
-    await parts.store.start()
-    await parts.bus.start()
-    try:
-        yield Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
-    finally:
-        await parts.bus.close()
-        await parts.store.close()
-
-
-async def an_account(helpline: Helpline, name: str, role: Role = Role.COUNSELLOR) -> Counsellor:
-    counsellor = Counsellor(id=uuid.uuid4().hex, username=name, display_name=name.title(), password_hash="x",
-                            role=role, presence=Presence.AVAILABLE)
-    await helpline.store.add_counsellor(counsellor)
-    return counsellor
+    async with bare_helpline(request, "cw") as bare:
+        yield bare
 
 
 async def a_teen_writes(helpline: Helpline) -> Conversation:

@@ -11,23 +11,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.app.server import build_parts
 from gateway.core import casework, notices
 from gateway.core.helpline import Helpline
 from gateway.core.ports import AssignOutcome
 from gateway.core.supervision import snapshot
-from gateway.domain.clock import ManualClock
 from gateway.domain.errors import Forbidden, NotFound, NoticeConflict, NoticeRefused
 from gateway.domain.model import (
     Channel,
     Conversation,
     Counsellor,
     InboundMessage,
-    Presence,
     Role,
 )
 from gateway.domain.notices import EXEMPTION_STATEMENT
-from tests.harness import TUESDAY_10H, make_config
+from tests.helplines import an_account, bare_helpline
 
 HOUR, DAY = 3600.0, 24 * 3600.0
 BODY = {"platform": "instagram", "content_kind": "publication",
@@ -39,22 +36,8 @@ BODY = {"platform": "instagram", "content_kind": "publication",
 @pytest.fixture(params=["memory", "redis"])
 async def helpline(request: pytest.FixtureRequest) -> AsyncIterator[Helpline]:
     """A helpline whose dispatcher is not running: conversations move only when a test says so."""
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
-    parts = build_parts(make_config(url, prefix=f"nt{uuid.uuid4().hex[:8]}"), clock=ManualClock(TUESDAY_10H))
-    await parts.store.start()
-    await parts.bus.start()
-    try:
-        yield Helpline(parts.config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
-    finally:
-        await parts.bus.close()
-        await parts.store.close()
-
-
-async def an_account(helpline: Helpline, name: str, role: Role = Role.COUNSELLOR) -> Counsellor:
-    counsellor = Counsellor(id=uuid.uuid4().hex, username=name, display_name=name.title(), password_hash="x",
-                            role=role, presence=Presence.AVAILABLE)
-    await helpline.store.add_counsellor(counsellor)
-    return counsellor
+    async with bare_helpline(request, "nt") as bare:
+        yield bare
 
 
 async def waiting(helpline: Helpline) -> Conversation:

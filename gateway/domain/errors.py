@@ -7,11 +7,12 @@ GatewayError
 ├── ProtocolError        a client frame or payload is malformed (carries a code)
 ├── AuthError            login or session refused
 ├── DeliveryError        a message could not be sent to a teen's platform (carries why)
-├── QualificationRefused a qualification's field is not acceptable (carries the field; 400)
-├── NoticeRefused        a trusted-flagger notice's field is not acceptable (carries the field; 400)
-├── NoticeConflict       a notice's move skips a state, goes back or is too late (409)
-├── Forbidden            not yours to see or change (403)
-└── NotFound             no such thing (404)
+└── Refused              a request refused as sent, with a French message (the JSON API)
+    ├── FieldRefused     because of one input: carries the field (400)
+    │   ├── QualificationRefused, NoticeRefused, ReportRefused (domain/reports.py)
+    ├── NoticeConflict   a notice's move skips a state, goes back or is too late (409)
+    ├── Forbidden        not yours to see or change (403)
+    └── NotFound         no such thing (404)
 """
 
 from __future__ import annotations
@@ -75,54 +76,48 @@ class DeliveryError(GatewayError):
         self.alert = alert
 
 
-class QualificationRefused(GatewayError):
-    """A qualification refused as sent: `field` names the key, the message is French."""
+class Refused(GatewayError):
+    """A request refused as sent, with a French `message` for the person (the JSON API's `error`)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class FieldRefused(Refused):
+    """Refused because of one input: `field` names the key (the JSON API's `field`)."""
+
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class QualificationRefused(FieldRefused):
+    """A qualification refused as sent (casework)."""
 
     code = "bad_qualification"
-    http_status = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
-class NoticeRefused(GatewayError):
-    """A notice refused as sent: `field` names the key, the message is French."""
+class NoticeRefused(FieldRefused):
+    """A trusted-flagger notice refused as sent."""
 
     code = "bad_notice"
-    http_status = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
-class NoticeConflict(GatewayError):
+class NoticeConflict(Refused):
     """A notice's state move out of order (skipped, backward, after the appeal window)."""
 
     code = "conflict"
     http_status = 409
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
-
-class Forbidden(GatewayError):
+class Forbidden(Refused):
     code = "forbidden"
     http_status = 403
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
-
-class NotFound(GatewayError):
+class NotFound(Refused):
     code = "not_found"
     http_status = 404
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from gateway.domain.casework import CaseworkOptions, Qualification
-from gateway.domain.errors import GatewayError
+from gateway.domain.errors import FieldRefused
 from gateway.domain.figures import OUT_OF_HOURS, ConversationRecord, day_figures
 from gateway.domain.model import Channel
 from gateway.domain.notices import (
@@ -55,16 +55,10 @@ QUALIFICATION_KEYS = (("caller", "callers"), ("age_band", "age_bands"), ("catego
                       ("platforms", "platforms"), ("outcomes", "outcomes"))
 
 
-class ReportRefused(GatewayError):
-    """A report asked with a bad parameter: `field` names it (year, from, to, format), French message."""
+class ReportRefused(FieldRefused):
+    """A report asked with a bad parameter: `field` names it (year, from, to, format)."""
 
     code = "bad_report"
-    http_status = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ async def test_a_teen_never_gets_a_note_and_its_hole_needs_no_fill(config):
 async def test_a_lost_teen_line_reaches_the_console_before_the_next_one(config):
     async with assigned_conversation(config, "web") as chat:
         console, teen = chat.console, chat.teen
+        await console.message(chat.id, lambda m: m["from"] == "system" and "Camille" in m["text"])  # the "assigned" notice
         await settled(console)
         lose_events_of(chat.gw.helpline, "perdu en route")
         first = await teen.say("perdu en route")
@@ -97,6 +98,7 @@ async def test_a_reply_is_acked_after_the_lines_before_it(config):
     """The teen's line lost on the bus goes out before the ack of the reply stored after it."""
     async with assigned_conversation(config, "web") as chat:
         console, teen = chat.console, chat.teen
+        await console.message(chat.id, lambda m: m["from"] == "system" and "Camille" in m["text"])  # the "assigned" notice
         await console.send({"type": "open", "conversation_id": chat.id})
         await console.next("history")
         await settled(console)

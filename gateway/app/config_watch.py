@@ -42,6 +42,9 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("retention.sweep_seconds", "retention_sweep_seconds"),
     ("retention.case_years", "case_years"),  # the sweeper is built with it at start
     ("http.tls", "tls"),  # the headers middleware is built at start
+    ("http.request_head_seconds", "request_head_seconds"),  # the HTTP server is built at start
+    ("http.request_body_seconds", "request_body_seconds"),
+    ("http.health_token_env", "health_token_env"),  # the token is read from the environment at start
     ("limits.widget_messages_per_minute", "widget_messages_per_minute"),  # buckets built at start
     ("limits.widget_sockets_per_address", "widget_sockets_per_address"),
     ("limits.widget_connects_per_minute", "widget_connects_per_minute"),

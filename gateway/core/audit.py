@@ -17,7 +17,9 @@ log.propagate = True
 
 ACTIONS = frozenset({"login", "login_refused", "logout", "open", "transfer", "reassign", "erase", "abuse_mark",
                      "abuse_lift", "open_earlier", "link_earlier", "qualify",
-                     "notice_create", "notice_edit", "notice_move", "notice_appeal", "notice_export"})
+                     "notice_create", "notice_edit", "notice_move", "notice_appeal", "notice_export",
+                     "privacy_find", "privacy_export", "counsellor_disable", "counsellor_enable",
+                     "counsellor_delete"})
 
 
 def record(action: str, actor_id: str | None, *, at: float, conversation_id: str | None = None,

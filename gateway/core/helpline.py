@@ -19,6 +19,7 @@ from gateway.core.handover import hand_back_all
 from gateway.core.intake import Received
 from gateway.core.lines import ours
 from gateway.core.ports import Bus, MessageId, NewMessage, Store
+from gateway.core.security_events import SecurityEvents
 from gateway.domain.clock import Clock, as_datetime
 from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
@@ -55,6 +56,7 @@ class Helpline:
         self.dispatcher = Dispatcher(self)
         self.leave_timers = teen.LeaveTimers(self)
         self.teen_limits = teen.TeenLimits.from_config(config)
+        self.security = SecurityEvents(clock)  # refusals: one JSON line and one counter each
         self._line_status: tuple | None = None  # (schedule, since, until, status): see line_status
         # Inputs of the wait estimate, refreshed by the dispatcher and the housekeeper.
         self.handling_seconds: list[float] = []

@@ -30,6 +30,9 @@ from gateway.domain.casework import Qualification
 from gateway.domain.notices import Notice
 from gateway.domain.events import Event
 from gateway.domain.windows import SendWindow
+from gateway.core.ports_accounts import AccountRecords
+from gateway.core.ports_limits import LimitCounters
+from gateway.core.ports_privacy import PrivacyLookups
 
 # Bookkeeping fields `set_marks` may write (None erases). `teen_away_since` / `teen_left_at`: a
 # widget teen's tab closed / the leave grace ended without them (times, not personal data).
@@ -125,7 +128,7 @@ class DeliveryJob:
     window: SendWindow | None = None
 
 
-class Store(ABC):
+class Store(LimitCounters, AccountRecords, PrivacyLookups, ABC):
     """Everything that a restart must not lose."""
 
     kind: str = "abstract"

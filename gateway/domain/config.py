@@ -49,6 +49,7 @@ FIELD_OF_KEY: Mapping[str, str] = {
     "retention.case_years": "case_years",
     "pseudonym.key_env": "pseudonym_key_env",
     "attachments.allowed_types": "allowed_attachment_types",
+    "console.idle_seconds": "console_idle_seconds",
 }
 
 
@@ -95,6 +96,11 @@ class Config:
     widget_sockets_per_address: int = 50
     widget_connects_per_minute: int = 60
     widget_idle_seconds: int = 2 * 3600  # no frame from the page this long: socket closed (it reconnects)
+    new_conversations_per_minute: int = 10  # per address key, across processes (a class writing at once)
+    console_idle_seconds: int = 90  # console socket: no frame (the console's heartbeat) this long: closed
+    request_head_seconds: int = 20  # the whole request head must arrive within this (slowloris)
+    request_body_seconds: int = 20  # and the body within this once the head is in
+    health_token_env: str = "GATEWAY_HEALTH_TOKEN"  # the monitoring system's token for /healthz/details
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 

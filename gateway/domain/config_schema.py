@@ -139,6 +139,7 @@ class Limits(Section):
     widget_sockets_per_address: whole(1, 1_000_000) = None
     widget_connects_per_minute: whole(1, 1_000_000) = None
     widget_idle_seconds: whole(1, 7 * 24 * 3600) = None
+    new_conversations_per_minute: whole(1, 100_000) = None
     max_message_chars: whole(1, 10_000) = None
     dedupe_ttl_seconds: whole(60, 30 * 24 * 3600) = None
 
@@ -146,6 +147,7 @@ class Limits(Section):
 class Console(Section):
     session_hours: whole(1, 24 * 7) = None
     disconnect_grace_seconds: whole(0, 3600) = None
+    idle_seconds: whole(10, 3600) = None  # the console sends a heartbeat every third of it
 
 
 class Retention(Section):
@@ -172,6 +174,9 @@ class Http(Section):
     trust_proxy: bool = None
     widget_origins: Origins = None
     console_origins: Origins = None
+    request_head_seconds: whole(1, 600) = None
+    request_body_seconds: whole(1, 600) = None
+    health_token_env: Annotated[str, AfterValidator(_env_name)] = None
 
 
 # casework: the qualification lists (gateway/domain/casework.py checks them across lists).

@@ -36,6 +36,9 @@ from gateway.core.ports import (
     Store,
     Stored,
 )
+from gateway.store.memory_accounts import MemoryAccountRecords
+from gateway.store.memory_limits import MemoryLimitCounters
+from gateway.store.memory_privacy import MemoryPrivacyLookups
 
 
 def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
@@ -46,7 +49,7 @@ def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
     return frozenset(skills)
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookups, Store):
     kind = "memory"
 
     def __init__(self) -> None:
@@ -71,6 +74,9 @@ class MemoryStore(Store):
         self._codes: dict[str, tuple[str, float]] = {}
         self._code_of_sender: dict[str, str] = {}
         self._links: dict[str, tuple[set[str], float]] = {}
+        MemoryLimitCounters.__init__(self)
+        MemoryAccountRecords.__init__(self)
+        MemoryPrivacyLookups.__init__(self)
 
     async def ping(self) -> bool:
         return True

@@ -98,7 +98,10 @@ from gateway.store.redis_codec import (
     parse_counsellor,
     skills_value,
 )
+from gateway.store.redis_accounts import RedisAccountRecords
 from gateway.store.redis_casework import RedisCasework
+from gateway.store.redis_limits import RedisLimitCounters
+from gateway.store.redis_privacy import RedisPrivacyLookups
 from gateway.store.redis_consoles import RedisConsoleHolds
 from gateway.store.redis_conversations import RedisConversations
 from gateway.store.redis_intake import RedisIntake
@@ -114,7 +117,7 @@ REPLICA_WAIT_MS = 2000
 
 
 class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSenders, RedisCasework, RedisNotices,
-                 Store):
+                 RedisLimitCounters, RedisAccountRecords, RedisPrivacyLookups, Store):
     kind = "redis"
 
     def __init__(self, url: str, prefix: str = Config.store_prefix,

@@ -1,0 +1,9 @@
+"""Store port: shared counters for rate limits (helper B). Part of `Store` (core/ports.py)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class LimitCounters(ABC):  # noqa: B024 - methods are added by the part's owner
+    """The store methods for this part; each store implements them in its own module."""

@@ -438,7 +438,7 @@ def write_config(path: Path, redis_url: str) -> None:
     doc["closures"] = []
     # Every simulated teen comes from 127.0.0.1: lift the per-address limits (not what is measured).
     doc.setdefault("limits", {}).update(widget_sockets_per_address=1_000_000, widget_connects_per_minute=1_000_000,
-                                        widget_messages_per_minute=600)
+                                        widget_messages_per_minute=600, new_conversations_per_minute=100_000)
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 

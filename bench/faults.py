@@ -196,7 +196,7 @@ class Run:
             self.root / "config.yaml", url, self.prefix,
             routing={"max_conversations_per_counsellor": capacity},
             limits={"widget_messages_per_minute": 600, "widget_sockets_per_address": 100_000,
-                    "widget_connects_per_minute": 1_000_000},
+                    "widget_connects_per_minute": 1_000_000, "new_conversations_per_minute": 100_000},
         )
         await asyncio.gather(*(asyncio.to_thread(add_counsellor, config, f"conseil{j}", PASSWORD)
                                for j in range(size.consoles)))

@@ -85,6 +85,10 @@ class MetaWebhooks:
             return web.json_response(TOO_LARGE, status=413)
         if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), self.secrets.app_secret.encode()):
             log.warning("%s webhook refused: bad or missing signature", channel.value)
+            # A forged POST, or our app secret is wrong / leaked (docs/security.md "What to alert on").
+            self.helpline.security.record("bad_signature", f"webhook_{channel.value}",
+                                          signature="missing" if "X-Hub-Signature-256" not in request.headers
+                                          else "mismatch")
             return web.json_response({"error": "bad signature"}, status=403)
         try:
             events = parse(raw)

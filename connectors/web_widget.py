@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from gateway.core import limits as shared_limits
 from gateway.core import survey
 from gateway.core.helpline import Helpline
 from gateway.core.returning import follow_up_code
@@ -29,9 +30,9 @@ from gateway.domain.events import (
 from gateway.domain.model import Author, ConversationState, Message
 from gateway.domain.texts import queue_sentence
 from gateway.http.frame_schema import WIDGET_FRAMES, WIDGET_HELLO, read_frame
-from gateway.http.security import client_address_key, request_origin_allowed, too_many_requests
+from gateway.http.security import request_address_key, request_origin_allowed, too_many_requests
 from gateway.http.metrics import METRICS
-from gateway.domain.rate_limit import MONOTONIC, ConcurrencyCap, KeyedBuckets
+from gateway.domain.rate_limit import MONOTONIC, ConcurrencyCap
 from gateway.http.sockets import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
@@ -48,19 +49,16 @@ FRAME_ERRORS = {"": NOT_UNDERSTOOD, "bad_text": "Ton message n'a pas pu être lu
 
 @dataclass
 class WidgetLimits:
-    """Per-address limits of this process, checked before the upgrade (see docs/security.md).
-    The per-teen limits (messages, typing) are the core's: core/teen.py's TeenLimits."""
+    """The per-address limit of this process, checked before the upgrade: simultaneous sockets
+    (an open socket lives in one process; see docs/security.md, "Known limits"). Connects and
+    new conversations per address are shared by every process: core/limits.py. The per-teen
+    limits (messages, typing) are the core's: core/teen.py's TeenLimits."""
 
-    connects: KeyedBuckets  # per address key
     sockets: ConcurrencyCap  # per address key
-    address_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @classmethod
     def from_config(cls, config) -> "WidgetLimits":
-        return cls(
-            connects=KeyedBuckets(config.widget_connects_per_minute / 60, max(5, config.widget_connects_per_minute // 4)),
-            sockets=ConcurrencyCap(config.widget_sockets_per_address),
-        )
+        return cls(sockets=ConcurrencyCap(config.widget_sockets_per_address))
 
 
 @dataclass(eq=False)
@@ -234,10 +232,11 @@ class WidgetHub:
 class WidgetConnection:
     """Moves frames between one teen's socket and the core."""
 
-    def __init__(self, hub: WidgetHub, ws: web.WebSocketResponse):
+    def __init__(self, hub: WidgetHub, ws: web.WebSocketResponse, address_key: str | None = None):
         self.hub = hub
         self.helpline = hub.helpline
         self.ws = ws
+        self.address_key = address_key  # the keyed hash of the page's address: new conversations per address
         self.session: WidgetSession | None = None
 
     async def run(self) -> None:
@@ -269,6 +268,8 @@ class WidgetConnection:
                 async with asyncio.timeout(max(0.0, idle_left)):
                     frame = await self.ws.receive()
             except TimeoutError:
+                self.helpline.security.record("idle_socket", "widget_socket",
+                                              seconds=int(self.helpline.config.widget_idle_seconds))
                 await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
                 return
             if frame.type is not WSMsgType.TEXT:
@@ -355,7 +356,7 @@ class WidgetConnection:
     async def _on_message(self, client_id: str, text: str) -> None:
         session = self.session
         written = await self.helpline.teen_write(session.sender_key, client_id, text,
-                                                 session.conversation_id, self._listen)
+                                                 session.conversation_id, self._listen, self.address_key)
         if written.duplicate:
             session.sender.send({"type": "ack", "client_id": client_id, "message": None, "duplicate": True})
             return
@@ -391,17 +392,19 @@ WIDGET_HUB = web.AppKey("widget_hub", WidgetHub)
 
 async def widget_socket(request: web.Request) -> web.StreamResponse:
     """Checks before the upgrade: the page's Origin (cross-site hijacking), then per-address
-    limits (connection rate, simultaneous sockets). Addresses are keyed, never kept."""
+    limits (connection rate, shared by every process; simultaneous sockets, this process's).
+    Addresses are keyed, never kept."""
     hub = request.app[WIDGET_HUB]
-    config = hub.helpline.config
-    if not request_origin_allowed(request, config.widget_origins):
+    helpline = hub.helpline
+    address = request_address_key(request, helpline)
+    if not request_origin_allowed(request, helpline.config.widget_origins):
+        helpline.security.record("origin_refused", "widget_socket", address_key=address)
         return web.json_response({"error": "Origine non autorisée."}, status=403)
-    address = client_address_key(request, hub.limits.address_secret, config.trust_proxy)
-    now = MONOTONIC.now()
-    if not hub.limits.connects.take(address, now):
-        return too_many_requests(hub.limits.connects.retry_after(address, now),
-                                 "Trop de connexions. Réessaie dans quelques secondes.")
+    wait = await shared_limits.widget_connect(helpline, address)
+    if wait is not None:
+        return too_many_requests(wait, "Trop de connexions. Réessaie dans quelques secondes.")
     if not hub.limits.sockets.acquire(address):
+        helpline.security.record("rate_limited", "widget_socket", address_key=address, limit="widget_sockets")
         return too_many_requests(5, "Trop de connexions ouvertes depuis cette adresse.")
     metrics = request.app[METRICS]
     try:
@@ -410,7 +413,7 @@ async def widget_socket(request: web.Request) -> web.StreamResponse:
         request.app[SOCKETS].add(ws)
         metrics.socket_opened("widget")
         try:
-            await WidgetConnection(hub, ws).run()
+            await WidgetConnection(hub, ws, address).run()
         finally:
             metrics.socket_closed("widget")
         return ws

@@ -19,6 +19,8 @@
   sup.erasing = (id) => erasing.has(id);
 
   const normalised = (text) => String(text || '').trim().replace(/\s+/g, ' ').toLocaleLowerCase('fr');
+  // The one confirmation rule for an erase, shared with privacy.js ("Droits des jeunes").
+  sup.confirmMatches = (typed, alias) => !!alias && normalised(typed) === normalised(alias);
 
   function chosenErase() {
     const option = el.eraseConv.selectedOptions[0];
@@ -47,7 +49,7 @@
     const chosen = chosenErase();
     app.setText(el.eraseAlias, chosen ? ' « ' + chosen.alias + ' »' : '');
     el.eraseSend.disabled = !chosen || erasing.has(chosen.id)
-      || normalised(el.eraseTyped.value) !== normalised(chosen.alias);
+      || !sup.confirmMatches(el.eraseTyped.value, chosen.alias);
   }
 
   function onEraseChosen() {

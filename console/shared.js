@@ -71,12 +71,28 @@
       const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
       const ws = new WebSocket(scheme + '//' + location.host + path);
       state.ws = ws;
-      ws.onmessage = (event) => { if (ws === state.ws) onFrame(event.data); };
+      ws.onmessage = (event) => {
+        if (ws !== state.ws) return;
+        const frame = onFrame(event.data);
+        if (frame && frame.type === 'init') heartbeat(ws, frame.heartbeat_seconds);
+      };
       ws.onclose = (event) => {
         if (ws !== state.ws) return;
         if (event.code === RESTARTING) state.attempt = 0;
         dropped();
       };
+    }
+
+    // The server closes a console socket silent for `console.idle_seconds` (1001 "idle", a
+    // security event); the page says it is there every `init.heartbeat_seconds`, a third of
+    // that. A socket closed anyway is a drop like any other: reconnect, never a logout.
+    function heartbeat(ws, seconds) {
+      clearInterval(ws.heartbeatTimer);
+      if (!(seconds > 0)) return;
+      ws.heartbeatTimer = setInterval(() => {
+        if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"heartbeat"}');
+        else if (ws.readyState !== WebSocket.CONNECTING) clearInterval(ws.heartbeatTimer);
+      }, seconds * 1000);
     }
 
     function dropped() {
@@ -110,6 +126,7 @@
     try { frame = JSON.parse(data); } catch (e) { return; }
     const handler = frame && app.handlers[frame.type];
     if (handler) handler(frame); // other types (pong, the other page's frames) are ignored
+    return frame;
   }
 
   // False when offline: the caller decides what to tell.

@@ -266,7 +266,9 @@
     name.scope = 'row';
     const presence = make('td', 'sup-presence');
     const caring = m.presence === 'paused' && Number.isInteger(m.care_until); // core/care.py
-    presence.append(make('span', 'presence-chip', caring ? 'pause de soin' : app.presenceLabel(m.presence)));
+    presence.append(make('span', 'presence-chip', m.disabled ? 'désactivé·e'
+      : caring ? 'pause de soin' : app.presenceLabel(m.presence)));
+    if (m.disabled) tr.dataset.disabled = 'yes'; // `counsellor disable`: no login, no assignment
     if (caring) tr.dataset.care = 'yes';
     if (caring) presence.append(make('span', 'sup-since', 'jusqu’à ' + app.formatClock(m.care_until)));
     if (m.presence_since) presence.append(make('span', 'sup-since', 'depuis ' + app.formatClock(m.presence_since)));

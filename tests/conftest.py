@@ -89,6 +89,8 @@ async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
 
 # A gateway on the Redis store refuses to start without a pseudonym key; tests use a fixed one.
 os.environ.setdefault("GATEWAY_PSEUDONYM_KEY", "test-pseudonym-key-not-a-secret-0123456789")
+# The monitoring token for /healthz/details (tests.harness.health_headers sends it).
+os.environ.setdefault("GATEWAY_HEALTH_TOKEN", "test-health-token-not-a-secret")
 
 
 # --- the Meta stand-in: Graph API and signed webhooks on a loopback port ---------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from gateway.core.helpline import Helpline
 from gateway.domain.model import Role
 from gateway.core.housekeeping import Housekeeper
 from gateway.app.server import HOUSEKEEPER, build_app, build_parts
+from gateway.app.http_server import gateway_runner
 from tests.clients import Console
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -35,9 +37,26 @@ META_SECRETS = {
 }
 
 
+def health_headers() -> dict[str, str]:
+    """What the monitoring system sends to GET /healthz/details (the token conftest.py sets)."""
+    return {"Authorization": f"Bearer {os.environ['GATEWAY_HEALTH_TOKEN']}"}
+
+
 def make_config(store_url: str = "memory://", prefix: str = "3018", **overrides) -> Config:
     doc = {"store": {"url": store_url, "prefix": prefix}, **overrides}
     return parse_config(doc)
+
+
+class GatewayTestServer(TestServer):
+    """aiohttp's TestServer on the runner `serve` uses (gateway/app/http_server.py: deadlines,
+    client-free error logs). TestServer's own runner arguments (handler_cancellation) are kept."""
+
+    def __init__(self, app, config: Config, **kwargs):
+        self.config = config
+        super().__init__(app, **kwargs)
+
+    async def _make_runner(self, **kwargs):
+        return gateway_runner(self.app, self.config, **kwargs)
 
 
 @dataclass
@@ -75,7 +94,7 @@ async def running_gateway(config: Config, at: datetime = TUESDAY_10H):
     clock = ManualClock(at)
     parts = build_parts(config, clock=clock)
     app = build_app(parts)
-    server = TestServer(app, host="127.0.0.1")
+    server = GatewayTestServer(app, config, host="127.0.0.1")
     try:
         await server.start_server()  # a part that fails to start: close() closes those before it
         yield Running(server, app[HELPLINE], clock, app[HOUSEKEEPER])

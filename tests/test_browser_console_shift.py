@@ -251,8 +251,12 @@ async def test_the_thread_and_the_reply_box_fit_at_200_percent_and_on_large_scre
             await toggle.click()
             await expect(toggle).to_have_attribute("aria-expanded", "true")
             await expect(page.locator("#conv-active .conv-item")).to_have_count(2)
+            first_line = await page.locator('#messages .msg[data-from="teen"]').inner_text()
             await page.locator("#conv-active .conv-item").nth(1).click()
             await expect(page.locator("#conversations")).to_be_hidden()
+            # the other conversation's history is in (measured before, the log is still empty)
+            await expect(page.locator('#messages .msg[data-from="teen"]')).to_have_count(1)
+            await expect(page.locator('#messages .msg[data-from="teen"]')).not_to_have_text(first_line)
             await assert_usable(page, viewport["height"])
         else:
             await expect(toggle).to_be_hidden()

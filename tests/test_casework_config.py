@@ -160,7 +160,7 @@ async def test_a_reload_removing_a_value_in_use_is_refused_and_adding_one_applie
     write(path, {"platforms": [p for p in platforms if p["value"] != "yubo"]})
     assert await watcher.check_now() is False
     assert applied == []
-    assert watcher.status()["error"] == ("casework.platforms: yubo is used by stored qualifications and cannot be "
+    assert watcher.state()["error"] == ("casework.platforms: yubo is used by stored qualifications and cannot be "
                                          "removed (change its label instead)")
     assert any("keeping the last good configuration" in r.getMessage() for r in caplog.records
                if r.levelno == logging.ERROR)
@@ -183,5 +183,5 @@ async def test_a_check_that_cannot_reach_the_store_refuses_the_edit(tmp_path):
     watcher = ConfigWatcher(path, load_config(path), lambda c: None, check=store_down)
     write(path, {"care_pause_minutes": 5})
     assert await watcher.check_now() is False
-    assert watcher.status()["error"].startswith("(check): could not be checked against stored data (OSError)")
+    assert watcher.state()["error"].startswith("(check): could not be checked against stored data (OSError)")
     await watcher.stop()

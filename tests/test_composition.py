@@ -18,7 +18,7 @@ from gateway.bus import RedisBus
 from gateway.domain.clock import ManualClock
 from gateway.store import Store
 from gateway.store.redis_client import redis_client
-from tests.harness import META_SECRETS, TUESDAY_10H, make_config
+from tests.harness import META_SECRETS, TUESDAY_10H, health_headers, make_config
 from tests.processes import ALWAYS_OPEN
 
 
@@ -53,9 +53,9 @@ async def test_a_bus_that_cannot_start_leaves_the_store_closed(redis_url: str) -
     assert await parts.store.ping() is False  # …and was closed again
 
 
-async def get_json(url: str) -> dict:
+async def get_json(url: str, headers: dict | None = None) -> dict:
     async with aiohttp.ClientSession() as http:
-        async with http.get(url) as response:
+        async with http.get(url, headers=headers) as response:
             assert response.status == 200
             return await response.json()
 
@@ -71,7 +71,8 @@ async def test_healthz_keeps_its_exact_shape(no_meta_secrets) -> None:
     server = TestServer(app, host="127.0.0.1")
     try:
         await server.start_server()
-        health = await get_json(str(server.make_url("/healthz")))
+        assert await get_json(str(server.make_url("/healthz"))) == {"status": "ok"}  # public: nothing more
+        health = await get_json(str(server.make_url("/healthz/details")), health_headers())
         line = await get_json(str(server.make_url("/api/line")))
     finally:
         await server.close()
@@ -91,10 +92,10 @@ async def test_healthz_shows_the_watched_config_when_there_is_one(no_meta_secret
     server = TestServer(app, host="127.0.0.1")
     try:
         await server.start_server()
-        health = await get_json(str(server.make_url("/healthz")))
+        health = await get_json(str(server.make_url("/healthz/details")), health_headers())
     finally:
         await server.close()
     config = health.pop("config")
     assert list(health) == ["status", "store", "channels", "line"]
-    assert sorted(config) == ["error", "in_force_sha256", "last_reload_at", "matches_disk", "on_disk_sha256", "path"]
-    assert (config["path"], config["matches_disk"], config["error"]) == (str(path), True, None)
+    assert config == {"state": "in_force", "matches_disk": True, "last_reload_at": None, "rejected_key": None,
+                      "problem": None}  # no path, no hash (issue #14)

@@ -1,6 +1,6 @@
 """An admin edits config.yaml under a running gateway process: a valid edit applies within
 seconds without dropping a socket; a broken one is refused, the last good one stays, and
-/healthz says the file on disk is not the one in force."""
+/healthz/details says the file on disk is not the one in force."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import websockets
 import yaml
 
+from tests.harness import health_headers
 from tests.processes import ALWAYS_OPEN, GatewayProcess, write_config
 
 CLOSED_ALL_WEEK = {day: [] for day in ALWAYS_OPEN}
@@ -20,6 +21,13 @@ CLOSED_ALL_WEEK = {day: [] for day in ALWAYS_OPEN}
 
 def get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=2) as response:
+        return json.loads(response.read())
+
+
+def details(gateway: GatewayProcess) -> dict:
+    """/healthz/details with the monitoring token (the process inherits it from conftest.py)."""
+    request = urllib.request.Request(f"{gateway.http}/healthz/details", headers=health_headers())
+    with urllib.request.urlopen(request, timeout=2) as response:
         return json.loads(response.read())
 
 
@@ -45,15 +53,16 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
             edit(config, opening_hours=CLOSED_ALL_WEEK)  # valid: the line closes
             gateway.output.wait_for("config reloaded", after=seen)
             assert get(f"{gateway.http}/api/line")["open"] is False
-            health = get(f"{gateway.http}/healthz")
-            assert health["config"]["matches_disk"] is True and health["config"]["error"] is None
+            health = details(gateway)
+            assert health["config"]["matches_disk"] is True and health["config"]["state"] == "in_force"
 
             seen = gateway.output.mark()
             edit(config, opening_hours=ALWAYS_OPEN, routing={"max_conversations_per_counsellor": 0})
             gateway.output.wait_for("keeping the last good", after=seen)
-            health = get(f"{gateway.http}/healthz")
-            assert health["config"]["matches_disk"] is False
-            assert health["config"]["error"].startswith("routing.max_conversations_per_counsellor")
+            health = details(gateway)
+            assert health["config"]["matches_disk"] is False and health["config"]["state"] == "rejected"
+            assert health["config"]["rejected_key"] == "routing.max_conversations_per_counsellor"
+            assert health["config"]["problem"] == "wrong type or range"
             assert get(f"{gateway.http}/api/line")["open"] is False  # the last good hours stay
             log = gateway.log_path.read_text(errors="replace")
             assert "routing.max_conversations_per_counsellor" in log and "keeping the last good" in log
@@ -62,8 +71,9 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
             seen, saved = gateway.output.mark(), config.read_bytes()
             config.write_bytes(b"")
             gateway.output.wait_for("is empty", after=seen)
-            health = get(f"{gateway.http}/healthz")
-            assert health["config"]["matches_disk"] is False and health["config"]["error"].startswith("(file): ")
+            health = details(gateway)
+            assert health["config"]["matches_disk"] is False
+            assert (health["config"]["rejected_key"], health["config"]["problem"]) == (None, "not a config file")
             assert get(f"{gateway.http}/api/line")["open"] is False
             config.write_bytes(saved)
 
@@ -73,7 +83,7 @@ async def test_config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_one
             gateway.process.send_signal(signal.SIGHUP)
             gateway.output.wait_for("config reloaded", after=seen)
             assert get(f"{gateway.http}/api/line")["open"] is True
-            assert get(f"{gateway.http}/healthz")["config"]["matches_disk"] is True
+            assert details(gateway)["config"]["matches_disk"] is True
 
             # The teen's socket lived through all of it.
             await teen.send(json.dumps({"type": "typing", "active": True}))

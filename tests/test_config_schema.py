@@ -81,7 +81,7 @@ async def test_config_check_and_the_live_reload_refuse_each_bad_file_alike(tmp_p
     assert await watcher.check_now(force=True) is False
 
     assert exit_.value.code == 1 and told[0] == f"{path}: invalid"
-    status = watcher.status()
+    status = watcher.state()
     assert told[1].strip() == status["error"]  # the same verdict, word for word
     assert status["error"].startswith(f"{key}: ") and words in status["error"]
     assert status["matches_disk"] is False and applied == []

@@ -67,14 +67,14 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_a_valid_edit_is_applied_and_the_status_matches_the_disk(watcher, config_file, applied, caplog):
     caplog.set_level(logging.INFO, LOGGER)
-    before = watcher.status()["in_force_sha256"]
+    before = watcher.state()["in_force_sha256"]
     write(config_file, routing_cap=5)
 
     assert await watcher.check_now() is True
 
     assert [c.max_conversations_per_counsellor for c in applied] == [5]
     assert watcher.config.max_conversations_per_counsellor == 5
-    status = watcher.status()
+    status = watcher.state()
     assert status["matches_disk"] and status["error"] is None and status["last_reload_at"]
     assert status["in_force_sha256"] == status["on_disk_sha256"] != before
     assert f"config reloaded from {config_file}; changed: routing" in caplog.messages
@@ -86,7 +86,7 @@ async def test_invalid_yaml_is_refused_and_the_last_good_config_stays(watcher, c
     assert await watcher.check_now() is False
 
     assert applied == [] and watcher.config.max_conversations_per_counsellor == 3
-    status = watcher.status()
+    status = watcher.state()
     assert not status["matches_disk"] and status["on_disk_sha256"] != status["in_force_sha256"]
     assert status["error"].startswith("(yaml): not valid YAML")
     [line] = refusals(caplog)
@@ -100,7 +100,7 @@ async def test_an_invalid_value_is_refused_naming_its_key(watcher, config_file, 
     assert await watcher.check_now() is False
 
     assert applied == []
-    assert watcher.status()["error"] == "routing.max_conversations_per_counsellor: must be between 1 and 50, got 0"
+    assert watcher.state()["error"] == "routing.max_conversations_per_counsellor: must be between 1 and 50, got 0"
     assert "routing.max_conversations_per_counsellor: must be between 1 and 50" in refusals(caplog)[0]
 
 
@@ -112,7 +112,7 @@ async def test_fixing_the_file_clears_the_error(watcher, config_file, applied):
     assert await watcher.check_now() is True
 
     assert [c.max_conversations_per_counsellor for c in applied] == [4]
-    assert watcher.status()["error"] is None and watcher.status()["matches_disk"]
+    assert watcher.state()["error"] is None and watcher.state()["matches_disk"]
 
 
 async def test_restoring_the_file_in_force_clears_the_error_without_reapplying(watcher, config_file, applied):
@@ -123,7 +123,7 @@ async def test_restoring_the_file_in_force_clears_the_error_without_reapplying(w
 
     assert await watcher.check_now() is False
 
-    assert applied == [] and watcher.status()["error"] is None and watcher.status()["matches_disk"]
+    assert applied == [] and watcher.state()["error"] is None and watcher.state()["matches_disk"]
 
 
 async def test_a_refused_file_is_logged_once_not_on_every_check(watcher, config_file, caplog):
@@ -141,7 +141,7 @@ async def test_a_touch_with_the_same_bytes_does_nothing(watcher, config_file, ap
 
     assert await watcher.check_now() is False
 
-    assert applied == [] and caplog.messages == [] and watcher.status()["matches_disk"]
+    assert applied == [] and caplog.messages == [] and watcher.state()["matches_disk"]
 
 
 async def test_an_atomic_replace_with_same_size_and_mtime_is_caught_by_the_inode(watcher, config_file, applied):
@@ -173,7 +173,7 @@ async def test_a_file_missing_mid_save_keeps_the_old_config_until_it_is_back(wat
     config_file.unlink()
 
     assert await watcher.check_now() is False
-    status = watcher.status()
+    status = watcher.state()
     assert status["error"] == "(file): cannot read: No such file or directory"
     assert status["on_disk_sha256"] is None and not status["matches_disk"]
     assert watcher.config.max_conversations_per_counsellor == 3
@@ -181,7 +181,7 @@ async def test_a_file_missing_mid_save_keeps_the_old_config_until_it_is_back(wat
     write(config_file, routing_cap=6)
     assert await watcher.check_now() is True
     assert [c.max_conversations_per_counsellor for c in applied] == [6]
-    assert watcher.status()["error"] is None
+    assert watcher.state()["error"] is None
     assert len(refusals(caplog)) == 1
 
 
@@ -197,7 +197,7 @@ async def test_a_restart_only_setting_is_refused(watcher, config_file, applied, 
     assert await watcher.check_now() is False
 
     assert applied == [] and watcher.config.max_conversations_per_counsellor == 3
-    assert watcher.status()["error"] == f"{key}: {key} cannot change while running; restart the gateway"
+    assert watcher.state()["error"] == f"{key}: {key} cannot change while running; restart the gateway"
     assert "redis://" not in " ".join(refusals(caplog))  # the problem names the key, not the value
 
 
@@ -211,8 +211,8 @@ async def test_an_exception_in_apply_refuses_the_config(config_file, caplog):
     assert await w.check_now() is False
 
     assert w.config.max_conversations_per_counsellor == 3
-    assert w.status()["error"] == "(apply): applying it failed with RuntimeError"
-    assert not w.status()["matches_disk"]
+    assert w.state()["error"] == "(apply): applying it failed with RuntimeError"
+    assert not w.state()["matches_disk"]
     assert "(apply): applying it failed with RuntimeError" in refusals(caplog)[0]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import aiohttp
@@ -11,7 +12,7 @@ import pytest
 import websockets
 
 from tests.clients import Console, Widget
-from tests.harness import PARIS, PASSWORD, make_config, running_gateway
+from tests.harness import PARIS, PASSWORD, health_headers, make_config, running_gateway
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -114,6 +115,7 @@ async def test_position_moves_up_when_the_first_in_line_is_taken():
 
 
 async def test_capacity_is_never_exceeded_with_many_teens_and_counsellors(config):
+    config = replace(config, new_conversations_per_minute=100)  # 14 teens from one address at once
     async with running_gateway(config) as gw:  # max 3 per counsellor
         names = ["alix", "bao", "chloe"]
         consoles = []
@@ -291,7 +293,7 @@ async def test_bad_frames_get_a_clear_error_and_change_nothing(config):
 async def test_healthz_reports_the_store(config, store_url):
     async with running_gateway(config) as gw:
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{gw.http}/healthz") as response:
+            async with http.get(f"{gw.http}/healthz/details", headers=health_headers()) as response:
                 body = await response.json()
         assert response.status == 200
         assert body["store"] == {"kind": "memory" if store_url == "memory://" else "redis", "reachable": True}

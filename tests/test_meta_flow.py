@@ -14,7 +14,7 @@ import pytest
 
 from tests.clients import Widget
 from tests.conversations import PHONE, PSID, assigned_conversation
-from tests.harness import META_SECRETS, PARIS, make_config, running_gateway
+from tests.harness import META_SECRETS, PARIS, health_headers, make_config, running_gateway
 
 SECRETS = META_SECRETS
 
@@ -220,7 +220,7 @@ async def test_meta_handshake_echoes_the_challenge_only_with_the_right_token(con
                 assert response.status == 200 and await response.text() == "0123456789"
             async with http.get(f"{gw.http}/webhooks/whatsapp", params={**ok, "hub.verify_token": "nope"}) as response:
                 assert response.status == 403
-            async with http.get(f"{gw.http}/healthz") as response:
+            async with http.get(f"{gw.http}/healthz/details", headers=health_headers()) as response:
                 channels = (await response.json())["channels"]
         assert channels["messenger"]["on"] and channels["whatsapp"]["on"]
 
@@ -239,7 +239,7 @@ async def test_an_expired_token_is_not_retried_and_alerts_the_admins(whatsapp_ch
     assert frame["delivery"] == "failed" and "administrateur" in frame["delivery_error"]
     assert len([r for r in standin.sent if r.error_code == 190]) == 1  # not retried
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{gw.http}/healthz") as response:
+        async with http.get(f"{gw.http}/healthz/details", headers=health_headers()) as response:
             health = await response.json()
     assert health["status"] == "degraded" and health["channels"]["whatsapp"]["alert"] == "token"
 

@@ -16,7 +16,8 @@ PASSWORD = "shared-redis-password"
 @pytest.fixture
 def two_gateways(tmp_path, redis_url):
     config = write_config(tmp_path / "config.yaml", redis_url, f"mp{uuid.uuid4().hex[:8]}",
-                          routing={"max_conversations_per_counsellor": 2})
+                          routing={"max_conversations_per_counsellor": 2},
+                          limits={"new_conversations_per_minute": 100})  # 12 teens from one address
     for name in ("alix", "bao", "chloe", "dina"):
         add_counsellor(config, name, PASSWORD)
     a = GatewayProcess(config, tmp_path / "a.log")

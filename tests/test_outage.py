@@ -19,7 +19,7 @@ import websockets
 
 from tests.clients import Widget
 from tests.conversations import PHONE
-from tests.harness import PASSWORD, make_config, running_gateway
+from tests.harness import PASSWORD, health_headers, make_config, running_gateway
 
 RECOVERY_SECONDS = 5.0  # the issue's bound: within 5 s of Redis being back, no more errors
 
@@ -53,7 +53,7 @@ async def healthy_again(gw, http: aiohttp.ClientSession) -> dict:
     """/healthz until it says 200: a positive condition, bounded by the issue's 5 s."""
     async with asyncio.timeout(RECOVERY_SECONDS):
         while True:
-            status, body = await answer(http, "GET", f"{gw.http}/healthz")
+            status, body = await answer(http, "GET", f"{gw.http}/healthz/details", headers=health_headers())
             if status == 200:
                 return body
 
@@ -70,7 +70,7 @@ async def test_while_redis_is_down_routes_answer_503_and_sockets_answer_unavaila
         try:
             # All at once: each store call fails only after the client's retries.
             (status, health), (login_status, login_body), upgrade, me, line, webhook = await asyncio.gather(
-                answer(http, "GET", f"{gw.http}/healthz"), login(gw, http, "camille"),
+                answer(http, "GET", f"{gw.http}/healthz/details", headers=health_headers()), login(gw, http, "camille"),
                 console_upgrade_status(gw, http), answer(http, "GET", f"{gw.http}/api/console/me"),
                 answer(http, "GET", f"{gw.http}/api/line"), standin.send_whatsapp_text(gw.http, PHONE, "tu es là ?"))
             assert status == 503
@@ -120,10 +120,12 @@ async def test_healthz_is_503_with_the_reason_while_redis_is_down_and_200_once_i
     async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
         redis_server.stop()
         try:
-            down = await answer(http, "GET", f"{gw.http}/healthz")
+            down = await answer(http, "GET", f"{gw.http}/healthz/details", headers=health_headers())
+            public = await answer(http, "GET", f"{gw.http}/healthz")
         finally:
             redis_server.start()
         up = await healthy_again(gw, http)
     assert down[0] == 503 and down[1]["store"]["reachable"] is False and down[1]["status"] == "degraded"
     assert down[1]["reasons"] == ["store unreachable"]
+    assert public == (503, {"status": "unavailable"})  # the public answer says no more
     assert up["store"]["reachable"] is True and up["status"] == "ok"

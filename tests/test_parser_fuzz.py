@@ -381,8 +381,10 @@ async def everything(helpline) -> tuple:
 
 def test_console_frames_from_a_counsellor_get_errors_or_answers_and_bad_ones_change_nothing(store_url):
     loop = asyncio.new_event_loop()
-    # Each conversation Camille closes or hands over is replaced by a new teen: many connections.
-    gateway = running_gateway(fuzz_config(store_url, limits={"widget_connects_per_minute": 1_000_000}))
+    # Each conversation Camille closes or hands over is replaced by a new teen: many connections
+    # and many new conversations from one address, on a clock that does not move.
+    gateway = running_gateway(fuzz_config(store_url, limits={"widget_connects_per_minute": 1_000_000,
+                                                             "new_conversations_per_minute": 100_000}))
     gw = run(loop, gateway.__aenter__())
     setup = run(loop, _console_setup(gw))
     camille, malik, other_id = setup

@@ -1,11 +1,12 @@
-"""Token buckets, per-key buckets and the concurrency cap, as pure logic on a hand-moved clock."""
+"""Token buckets, per-key buckets, the concurrency cap and the sliding window, as pure logic on a
+hand-moved clock."""
 
 import math
 
 import pytest
 
 from gateway.domain.clock import ManualClock
-from gateway.domain.rate_limit import ConcurrencyCap, KeyedBuckets, TokenBucket
+from gateway.domain.rate_limit import ConcurrencyCap, KeyedBuckets, SlidingWindowLog, TokenBucket
 
 T0 = 1_700_000_000.0
 
@@ -139,3 +140,37 @@ def test_concurrency_cap_forgets_keys_at_zero_and_never_goes_negative():
     assert len(cap) == 0
     assert cap.acquire("k")
     assert not cap.acquire("k")  # the extra release did not leave a spare slot
+
+
+# --- the sliding window of the shared counters (the memory store's; Redis mirrors it in Lua) ---------
+
+
+def test_a_sliding_window_allows_the_limit_then_says_when_the_oldest_leaves():
+    log = SlidingWindowLog()
+    assert [log.hit("k", T0 + i, 60, 3) for i in range(3)] == [None, None, None]
+    assert log.hit("k", T0 + 10, 60, 3) == pytest.approx(50)
+    assert log.hit("k", T0 + 60, 60, 3) is None  # an event exactly one window old has left
+
+
+def test_a_sliding_window_keeps_at_most_limit_times_per_key_and_max_keys_keys():
+    log = SlidingWindowLog(max_keys=20)
+    for i in range(1000):
+        log.hit(f"k{i}", T0, 60, 5)
+        log.hit("busy", T0, 60, 5)
+    assert len(log) == 20
+    assert len(log._logs["busy"][0]) <= 5  # noqa: SLF001 - the bound itself is what is tested
+
+
+def test_keys_whose_events_left_their_window_are_forgotten_first():
+    log = SlidingWindowLog(max_keys=2)
+    log.hit("old", T0, 60, 1)
+    log.hit("busy", T0 + 50, 60, 1)
+    log.hit("new", T0 + 61, 60, 1)  # "old" has nothing left in its window: it goes, not "busy"
+    assert log.hit("busy", T0 + 61, 60, 1) is not None
+
+
+def test_sliding_window_parameters_are_validated():
+    with pytest.raises(ValueError):
+        SlidingWindowLog().hit("k", T0, 0, 1)
+    with pytest.raises(ValueError):
+        SlidingWindowLog().hit("k", T0, 60, 0)

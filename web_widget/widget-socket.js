@@ -224,6 +224,10 @@
         return;
       }
       W.addNote(typeof f.message === 'string' && f.message ? f.message : 'Ça n\'a pas marché. Réessaie dans un instant.');
+      if (f.code === 'too_many_conversations' && typeof f.client_id === 'string') {
+        backToComposer(f.client_id); // nothing stored, no conversation: the text goes back where it was written
+        return;
+      }
       if (typeof f.client_id === 'string') { // the server named it
         const p = S.pending.find((x) => x.client_id === f.client_id);
         if (p) giveUp(p);
@@ -279,6 +283,18 @@
     S.failed.set(p.client_id, p);
     const node = W.bubbleFor(p.client_id);
     if (node) W.setUnconfirmed(node, 'failed');
+  }
+
+  /** A first message refused before anything was stored (too many new conversations from this
+   *  network): its bubble goes and its text returns to the composer, ahead of anything typed since. */
+  function backToComposer(clientId) {
+    const p = S.pending.find((x) => x.client_id === clientId);
+    if (!p) return;
+    dropPending(clientId);
+    const node = W.bubbleFor(clientId);
+    if (node) node.remove();
+    D.input.value = D.input.value ? p.text + '\n' + D.input.value : p.text;
+    W.updateCount();
   }
 
   function markFailed(at, sock) {

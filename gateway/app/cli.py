@@ -1,4 +1,5 @@
-"""Command line: `serve`, `counsellor add`, `config check`, `report trusted-flagger|activity`."""
+"""Command line: `serve`, `counsellor add|set|disable|enable|delete` (cli_accounts.py),
+`config check`, `report trusted-flagger|activity`, `privacy find|export|erase` (cli_privacy.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 from aiohttp import web
 
 from gateway.core.audit import log_to_file
-from gateway.core.accounts import create_counsellor, new_password, parse_skills
+from gateway.core.accounts import create_counsellor, new_password
 from gateway.domain.config import load_config
 from gateway.core import reports
 from gateway.domain.errors import ConfigError
@@ -27,6 +28,9 @@ from gateway.domain.reports import (
 )
 from gateway.domain.model import Role
 from gateway.app.server import HANDLER_GRACE_SECONDS, SHUTDOWN_SECONDS, build_app, build_parts
+from gateway.app.http_server import gateway_runner
+from gateway.app.cli_privacy import add_privacy_parser, run_privacy
+from gateway.app.cli_accounts import add_parser as add_counsellor_parser, run as run_counsellor
 
 log = logging.getLogger("gateway")
 
@@ -62,10 +66,13 @@ async def _serve(args: argparse.Namespace) -> None:
     config = _load(args.config)
     if os.environ.get("GATEWAY_AUDIT_FILE"):
         log_to_file(os.environ["GATEWAY_AUDIT_FILE"])  # who opened, handed over, erased, marked
+    if os.environ.get("GATEWAY_LOG_LEVEL"):  # e.g. DEBUG (tests/test_log_canary.py reads every line)
+        logging.getLogger().setLevel(os.environ["GATEWAY_LOG_LEVEL"].upper())
     parts = build_parts(config)
     app = build_app(parts, config_path=args.config)
-    # No access log: it would carry tokens in URLs. shutdown_timeout: requests under way at a SIGTERM.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=HANDLER_GRACE_SECONDS)
+    # Deadlines, no access log, client-free errors: gateway/app/http_server.py.
+    # shutdown_timeout: requests under way at a SIGTERM.
+    runner = gateway_runner(app, config, shutdown_timeout=HANDLER_GRACE_SECONDS)
     stop = asyncio.Event()
     _stop_on_signals(stop)  # before setup: a signal while starting stops as soon as it has started
     try:
@@ -84,55 +91,6 @@ async def _serve(args: argparse.Namespace) -> None:
         log.info("gateway stopping: draining for at most %.0f s", SHUTDOWN_SECONDS)
     finally:
         await _shut_down(runner)
-
-
-async def _add_counsellor(args: argparse.Namespace) -> None:
-    config = _load(args.config)
-    parts = build_parts(config)
-    if parts.store.kind == "memory":
-        print("The memory store keeps nothing: set store.url to redis://… to create lasting accounts.",
-              file=sys.stderr)
-        raise SystemExit(2)
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        generated = False
-    else:
-        password, generated = new_password(), True
-    await parts.store.start()
-    try:
-        counsellor = await create_counsellor(parts.store, args.username, args.display_name or args.username,
-                                             password, Role(args.role), parse_skills(args.skills or ""), args.max)
-    except ValueError as exc:
-        print(f"cannot create {args.username!r}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    finally:
-        await parts.store.close()
-    print(f"created {counsellor.role.value} {counsellor.username!r}")
-    if generated:
-        print(f"password: {password}")
-
-
-async def _set_counsellor(args: argparse.Namespace) -> None:
-    """Change skills, capacity or role of an existing account (takes effect at the next assignment)."""
-    parts = build_parts(_load(args.config))
-    await parts.store.start()
-    try:
-        found = await parts.store.counsellor_by_username(args.username)
-        if found is None:
-            print(f"no account {args.username!r}", file=sys.stderr)
-            raise SystemExit(2)
-        updated = await parts.store.update_counsellor(
-            found.id, skills=parse_skills(args.skills) if args.skills is not None else None,
-            max_conversations=args.max, clear_max=args.default_max, role=Role(args.role) if args.role else None)
-    except ValueError as exc:
-        print(f"cannot update {args.username!r}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    finally:
-        await parts.store.close()
-    if updated is not None:
-        cap = updated.max_conversations or "default"
-        print(f"{updated.username}: role {updated.role.value}, skills {', '.join(sorted(updated.skills)) or '-'}, "
-              f"capacity {cap}")
 
 
 REPORT_FLAGS = {"year": "--year", "from": "--from", "to": "--to", "format": "--format"}
@@ -188,24 +146,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="config.yaml")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    counsellor = sub.add_parser("counsellor", help="manage counsellor accounts").add_subparsers(
-        dest="action", required=True)
-    add = counsellor.add_parser("add", help="create an account (Redis store)")
-    add.add_argument("username")
-    add.add_argument("--display-name", help="the name teens see, e.g. a first name")
-    add.add_argument("--role", choices=[r.value for r in Role], default=Role.COUNSELLOR.value)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.add_argument("--skills", help="comma-separated, e.g. psychologue,juriste")
-    add.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
-    add.add_argument("--config", default="config.yaml")
-    change = counsellor.add_parser("set", help="change skills, capacity or role (Redis store)")
-    change.add_argument("username")
-    change.add_argument("--skills", help="comma-separated; '' clears them")
-    group = change.add_mutually_exclusive_group()
-    group.add_argument("--max", type=int, choices=range(1, 51), metavar="N", help="capacity override (1-50)")
-    group.add_argument("--default-max", action="store_true", help="back to routing.max_conversations_per_counsellor")
-    change.add_argument("--role", choices=[r.value for r in Role])
-    change.add_argument("--config", default="config.yaml")
+    add_counsellor_parser(sub)  # gateway/app/cli_accounts.py
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")
     check.add_argument("file")
@@ -221,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     activity.add_argument("--to", help="last day (included), AAAA-MM-JJ")
     activity.add_argument("--format", default="json", help="json (default) or csv")
     activity.add_argument("--config", default="config.yaml")
+    add_privacy_parser(sub)
     return p
 
 
@@ -233,8 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:
             pass
     elif args.command == "counsellor":
-        asyncio.run(_add_counsellor(args) if args.action == "add" else _set_counsellor(args))
+        asyncio.run(run_counsellor(args))
     elif args.command == "config":
         _check_config(args)
     elif args.command == "report":
         asyncio.run(_report(args))
+    elif args.command == "privacy":
+        asyncio.run(run_privacy(args))

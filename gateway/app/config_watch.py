@@ -1,7 +1,7 @@
 """Live reload of config.yaml: notice an edit, validate it, apply it or refuse it.
 
 Owns the watch state (which file bytes are in force, what is on disk, the last refusal) that
-/healthz reports. Polls with `stat` (mtime_ns, size, inode) and confirms with a sha256 of the
+/healthz/details reports. Polls with `stat` (mtime_ns, size, inode) and confirms with a sha256 of the
 bytes, so a touch is a no-op and an editor's write-then-rename is caught by the inode change.
 Polls on a `Periodic` (the wall clock unless told otherwise); SIGHUP asks for an immediate,
 forced check. A refused edit leaves the last good config in force. The file is read and
@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gateway.core.periodic import Periodic
+from gateway.core.status import config_view
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.config import Config, config_from_bytes, read_config_file
 from gateway.domain.errors import ConfigError
@@ -68,10 +69,6 @@ def restart_only_change(old: Config, new: Config) -> ConfigError | None:
 def changed_sections(old: Config, new: Config) -> list[str]:
     """Top-level section names whose parsed YAML differs (names only: values may be long texts)."""
     return sorted(k for k in set(old.raw) | set(new.raw) if old.raw.get(k) != new.raw.get(k))
-
-
-def _short(digest: str | None) -> str | None:
-    return digest[:12] if digest else None
 
 
 @dataclass(frozen=True)
@@ -221,16 +218,24 @@ class ConfigWatcher:
             log.info("config %s %s", self.path, why)
         self._error, self._refused = None, None
 
-    # --- for /healthz ---------------------------------------------------------------------
-    def status(self) -> dict:
+    # --- for the process itself and /healthz/details ---------------------------------------
+    def state(self) -> dict:
+        """The whole watch state, for this process only (its log, its tests): the path, short
+        hashes of the bytes in force and on disk, and the refusal word for word. Never served."""
         return {
             "path": str(self.path),
-            "in_force_sha256": _short(self._in_force),
-            "on_disk_sha256": _short(self._on_disk),
+            "in_force_sha256": self._in_force[:12] if self._in_force else None,
+            "on_disk_sha256": self._on_disk[:12] if self._on_disk else None,
             "matches_disk": self._on_disk is not None and self._on_disk == self._in_force,
             "error": f"{self._error.key}: {self._error.problem}" if self._error else None,
             "last_reload_at": self._last_reload.isoformat() if self._last_reload else None,
         }
+
+    def status(self) -> dict:
+        """No path, no hash, no text of the file (core/status.config_view): the full reason is
+        in the log line `_refuse` wrote."""
+        return config_view(self._error, matches_disk=self._on_disk is not None and self._on_disk == self._in_force,
+                           last_reload_at=self._last_reload)
 
     # --- polling and SIGHUP ---------------------------------------------------------------
     def start(self) -> None:

@@ -44,17 +44,17 @@ from gateway.core.retention import RetentionSweeper
 from gateway.core.status import ProcessStatus
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.config import Config
-from gateway.domain.login_guard import LoginGuard
+from gateway.core.limits import LoginGuard
 from gateway.domain.model import Channel
 from gateway.domain.pseudonym import Pseudonyms
-from gateway.domain.rate_limit import MONOTONIC
 from gateway.http.casework_api import add_casework_routes
 from gateway.http.reports_api import add_report_routes
 from gateway.http.console import CONSOLE_HUB, HELPLINE, LOGIN_GUARD, ConsoleHub, add_console_routes
 from gateway.http.health import WIDGET_DIR, add_health_routes, store_outages
 from gateway.http.metrics import METRICS, Metrics, metrics_handler
 from gateway.http.notices_api import add_notice_routes
-from gateway.http.security import security_headers
+from gateway.http.privacy_api import add_privacy_routes
+from gateway.http.security import SECURITY_EVENTS, security_headers
 from gateway.http.sockets import SOCKETS
 from gateway.store import Store, open_store
 from gateway.store.redis_client import redis_client
@@ -177,10 +177,11 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
         security_headers(tls=config.tls, widget_frame_ancestors=["'self'", *config.widget_origins]),
         store_outages])
     helpline = app[HELPLINE] = Helpline(config, parts.store, parts.bus, parts.clock, parts.pseudonyms)
+    app[SECURITY_EVENTS] = helpline.security
     widget_hub = app[WIDGET_HUB] = WidgetHub(helpline)
     console_hub = app[CONSOLE_HUB] = ConsoleHub(helpline)
-    app[METRICS] = Metrics(parts.bus, partial(line_gauges, helpline))
-    app[LOGIN_GUARD] = LoginGuard(MONOTONIC)
+    app[METRICS] = Metrics(parts.bus, partial(line_gauges, helpline), helpline.security.snapshot)
+    app[LOGIN_GUARD] = LoginGuard(helpline)  # counts in the store: shared by every process on Redis
     housekeeper = app[HOUSEKEEPER] = Housekeeper(helpline)
     retention = app[RETENTION] = RetentionSweeper(parts.store, parts.clock, config.retention_days,
                                                   interval=config.retention_sweep_seconds,
@@ -219,5 +220,6 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     add_casework_routes(app)
     add_report_routes(app)
     add_notice_routes(app)
+    add_privacy_routes(app)
     app.router.add_routes(MetaWebhooks(helpline, delivery, secrets).routes())
     return app

@@ -14,11 +14,12 @@ from gateway.core import audit
 from gateway.core.accounts import authenticate, hash_token, open_session, session_counsellor
 from gateway.core.handover import Handover, reassign, transfer
 from gateway.core.helpline import Helpline
+from gateway.core.limits import LoginGuard
 from gateway.core.ports import MessageId
 from gateway.core.supervision import start_of_day
 from gateway.domain.errors import AuthError, ProtocolError
 from gateway.domain.events import SessionEnded
-from gateway.domain.login_guard import LoginGuard, account_key
+from gateway.domain.login_guard import account_key
 from gateway.domain.model import Author, Conversation, Counsellor, Message, Presence
 
 MAX_CLIENT_ID = 64
@@ -38,16 +39,16 @@ class Login:
 async def log_in(helpline: Helpline, guard: LoginGuard, username: str, password: str, address_key: str) -> Login:
     """Check the throttle, then the password; AuthError with one answer whether the account exists or not."""
     account = account_key(username)
-    wait = guard.check(account, address_key)
+    wait = await guard.check(account, address_key)
     if wait is not None:  # same answer whether the account exists or not
         return Login(retry_after=wait)
     try:
         counsellor = await authenticate(helpline.store, username, password)
     except AuthError:
-        guard.failed(account, address_key)
+        await guard.failed(account, address_key)
         audit.record("login_refused", None, at=helpline.clock.now())
         raise
-    guard.succeeded(account, address_key)
+    await guard.succeeded(account, address_key)
     token = await open_session(helpline.store, counsellor, helpline.config.session_hours)
     audit.record("login", counsellor.id, at=helpline.clock.now())
     return Login(counsellor, token)
@@ -112,8 +113,8 @@ async def _closed_today_of(helpline: Helpline, counsellor_id: str) -> list[Conve
 
 
 async def team_of(helpline: Helpline, counsellor_id: str) -> list[Counsellor]:
-    """Colleagues, for transfers (everyone but me)."""
-    return [c for c in await helpline.store.counsellors() if c.id != counsellor_id]
+    """Colleagues, for transfers (everyone but me and the disabled accounts)."""
+    return [c for c in await helpline.store.counsellors() if c.id != counsellor_id and not c.disabled]
 
 
 async def open_conversation(helpline: Helpline, counsellor_id: str,

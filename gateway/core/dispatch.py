@@ -70,7 +70,7 @@ class Dispatcher:
         queue = [e for e in await store.queue() if e.teen_away_since is None]  # a tab gone: not planned
         if not queue:
             return 0
-        counsellors = {c.id: c for c in await store.counsellors()}
+        counsellors = {c.id: c for c in await store.counsellors() if not c.disabled}  # disabled: never planned
         loads = await store.loads()
         capacities = {c.id: await capacity_now(helpline, c, loads.get(c.id, 0)) for c in counsellors.values()}
         candidates = [

@@ -151,7 +151,7 @@ async def reassign(helpline: Helpline, supervisor_id: str, conversation_id: obje
 
 async def _give(helpline: Helpline, conversation: Conversation, expected: str | None, to_id: str) -> Handover | None:
     target = await helpline.store.get_counsellor(to_id)
-    if target is None:
+    if target is None or target.disabled:
         return None
     capacity = await capacity_now(helpline, target)
     now = helpline.clock.now()

@@ -183,8 +183,9 @@ class Helpline:
         return await teen.resume(self, sender_key, after_seq, listen, missing)
 
     async def teen_write(self, sender_key: str, client_id: str, text: object, bound_conversation_id: str | None,
-                         listen: teen.Listen) -> teen.Written:
-        return await teen.write(self, self.teen_limits, sender_key, client_id, text, bound_conversation_id, listen)
+                         listen: teen.Listen, address_key: str | None = None) -> teen.Written:
+        return await teen.write(self, self.teen_limits, sender_key, client_id, text, bound_conversation_id, listen,
+                                address_key)
 
     async def teen_typing_in(self, sender_key: str, conversation_id: str | None, active: bool) -> None:
         await teen.typing(self, self.teen_limits, sender_key, conversation_id, active)

@@ -24,7 +24,7 @@ from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
 from gateway.domain.model import CloseReason, Delivery
 from gateway.domain.notices import NoticeOptions
-from gateway.core.ports import DAY_SECONDS, Store
+from gateway.core.ports import DAY_SECONDS, ERASED_SENDER_KEY, Store, content_ttl_seconds
 
 if TYPE_CHECKING:
     from gateway.core.helpline import Helpline
@@ -123,6 +123,14 @@ async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversatio
     """A supervisor erases one conversation at once (a teen's request): closed first if open
     (the teen is told, the counsellor's console closes it), then its texts and ids erased."""
     await helpline.supervisor(supervisor_id)
+    await erase_requested(helpline, supervisor_id, conversation_id)
+
+
+async def erase_requested(helpline: "Helpline", by: str, conversation_id: object) -> str:
+    """The erase on request once the caller checked who asks (a supervisor's id, or "cli" for
+    `python -m gateway privacy erase`); audited. Leaves an erasure receipt under the former
+    sender key (core/privacy finds it), ending when retention would have dropped the index.
+    Returns the conversation id."""
     conversation = await helpline.store.get_conversation(conversation_id) if isinstance(conversation_id, str) else None
     if conversation is None:
         raise ProtocolError("unknown_conversation", "Conversation inconnue.")
@@ -131,4 +139,9 @@ async def erase_on_request(helpline: "Helpline", supervisor_id: str, conversatio
         await _let_the_closing_notice_go(helpline, conversation.id)
     if not await erase_now(helpline, conversation.id):
         raise ProtocolError("not_erased", "La conversation n'a pas pu être effacée, réessayez.")
-    audit.record("erase", supervisor_id, at=helpline.clock.now(), conversation_id=conversation.id)
+    now = helpline.clock.now()
+    if conversation.sender_key != ERASED_SENDER_KEY:
+        until = (conversation.closed_at or now) + content_ttl_seconds(helpline.config.retention_days)
+        await helpline.store.remember_erasure(conversation.sender_key, conversation.id, until, now)
+    audit.record("erase", by, at=now, conversation_id=conversation.id)
+    return conversation.id

@@ -28,6 +28,7 @@ log = logging.getLogger("gateway.security")
 KINDS = frozenset({
     "origin_refused",    # a WebSocket handshake from a page not in the allowlists
     "csrf_refused",      # a state-changing console request without our Origin
+    "forbidden",         # a console API call past the caller's role (a counsellor on a supervisor route)
     "rate_limited",      # a 429 or a `slow_down` (detail `limit` names which)
     "flood_refused",     # new conversations per address over the limit (widget)
     "bad_signature",     # a Meta webhook whose X-Hub-Signature-256 does not match

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gateway.core import limits as shared_limits
 from gateway.domain.errors import GatewayError, ProtocolError
 from gateway.domain.model import (
     Author, Channel, CloseReason, Conversation, ConversationState, InboundMessage, Message,
@@ -120,10 +121,18 @@ async def resume(helpline: Helpline, sender_key: str, after_seq: int, listen: Li
 
 
 async def write(helpline: Helpline, limits: TeenLimits, sender_key: str, client_id: str, text: object,
-                bound_conversation_id: str | None, listen: Listen) -> Written:
-    """A teen's message from the widget: rate-limited per teen, stored once (by client id)."""
+                bound_conversation_id: str | None, listen: Listen, address_key: str | None = None) -> Written:
+    """A teen's message from the widget: rate-limited per teen, stored once (by client id).
+    One that would open a new conversation also counts against its address key, shared by
+    every process (core/limits.py): token rotation does not buy a new queue place."""
     if not limits.messages.take(sender_key, MONOTONIC.now()):
+        helpline.security.record("rate_limited", "widget_socket", address_key=address_key, limit="widget_messages")
         raise ProtocolError("slow_down", SLOW_DOWN)
+    # A socket bound to a conversation writes into it (or, once it closed, into one new one:
+    # no flood with one token), so only an unbound socket pays the read that finds out.
+    if (address_key is not None and bound_conversation_id is None
+            and await helpline.store.active_conversation_of(sender_key) is None):
+        await shared_limits.open_conversation(helpline, address_key)
     inbound = InboundMessage(Channel.WEB, sender_key, client_id, text, helpline.clock.now())
     result = await helpline.receive(inbound)
     if result.duplicate:

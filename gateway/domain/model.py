@@ -229,6 +229,7 @@ class Counsellor:
     skills: frozenset[str] = frozenset()  # e.g. psychologue, juriste, numerique
     presence_since: float = 0.0  # when the presence last changed (disconnect grace)
     care_until: float | None = None  # a care pause after a heavy conversation ends then (core/care.py)
+    disabled: bool = False  # `counsellor disable`: no login, no assignment, kept offline (core/accounts.py)
 
     def public(self) -> dict:
         return {
@@ -239,6 +240,7 @@ class Counsellor:
             "presence": self.presence.value,
             "skills": sorted(self.skills),
             "care_until": None if self.care_until is None else int(self.care_until * 1000),
+            "disabled": self.disabled,
         }
 
 

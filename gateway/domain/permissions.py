@@ -10,7 +10,7 @@ SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 def supervises(counsellor: Counsellor | None) -> bool:
-    return counsellor is not None and counsellor.role in SUPERVISING_ROLES
+    return counsellor is not None and counsellor.role in SUPERVISING_ROLES and not counsellor.disabled
 
 
 def require_supervisor(counsellor: Counsellor | None) -> Counsellor:

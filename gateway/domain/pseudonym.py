@@ -41,6 +41,11 @@ class Pseudonyms:
         digest = hmac.new(self._key, f"{channel}:{platform_id}".encode("utf-8"), hashlib.sha256)
         return digest.hexdigest()
 
+    def derived_key(self, label: str) -> bytes:
+        """A secret of its own for another use (e.g. "address-key:2026-12-01"), the same in
+        every process sharing the pseudonym key, and telling nothing about that key."""
+        return hmac.new(self._key, f"derived:{label}".encode("utf-8"), hashlib.sha256).digest()
+
     @staticmethod
     def alias(sender_key: str) -> str:
         """What counsellors see: "Jeune 4821". Collisions are harmless: it is a label, not a key."""

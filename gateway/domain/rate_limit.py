@@ -5,9 +5,13 @@ clock), so tests move time by hand. Keys are opaque strings chosen by the caller
 session's sender key, or `http_security.client_address_key()` (a keyed hash of the peer
 address). No IP address is stored here, ever.
 
-Limits are per process: with N gateway processes behind a load balancer a client may get up
-to N times the rate. Acceptable for flood protection (the aim is to keep one client from
-starving the others, not to meter exactly).
+Two kinds of limit live here:
+- per process (`TokenBucket`, `KeyedBuckets`, `ConcurrencyCap`): a teen's message rate, the
+  simultaneous sockets per address. With N gateway processes a client may get up to N times
+  these; acceptable, they keep one client from starving the others, not meter exactly.
+- shared (`SlidingWindowLog`): the rule of the store's limit counters (`Store.limit_hit`),
+  which the memory store runs as is and the Redis store mirrors in one Lua script, so new
+  conversations, widget connects and logins per address hold across processes.
 
 Choosing limits: many teens share one public IPv4 address (mobile carrier NAT, a school's
 network), so limits keyed by address must stay loose; the tight ones belong to the session.
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 
 class TokenBucket:
@@ -152,6 +156,59 @@ class ConcurrencyCap:
     def __len__(self) -> int:
         """Keys currently holding at least one slot."""
         return len(self._counts)
+
+
+class SlidingWindowLog:
+    """Per key, the times of its events inside a sliding window: at most `limit` events whose
+    time is after `now - window` (an event exactly `window` old has left it).
+
+    Bounded: per key never more than `limit` times are kept, and at most `max_keys` keys; a
+    new key first drops keys whose every event left its window, then the least recently used
+    one (which forgives it: bounded memory wins, as in `KeyedBuckets`). The Redis store's
+    LIMIT_HIT script is the same rule on a sorted set (store/redis_limits.py).
+    """
+
+    def __init__(self, max_keys: int = 100_000):
+        if max_keys < 1:
+            raise ValueError("max_keys must be >= 1")
+        self.max_keys = max_keys
+        self._logs: OrderedDict[str, tuple[deque[float], float]] = OrderedDict()  # key -> (times, window)
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+    def hit(self, key: str, now: float, window: float, limit: int, record: bool = True) -> float | None:
+        """None when one more event is allowed now (counted if `record`), else the seconds
+        until the oldest counted event leaves the window. A refused event is not counted."""
+        if window <= 0 or limit < 1:
+            raise ValueError("window must be > 0 and limit >= 1")
+        entry = self._logs.get(key)
+        times = entry[0] if entry is not None else deque()
+        while times and times[0] <= now - window:
+            times.popleft()
+        while len(times) > limit:  # the limit was lowered (live reload): keep the newest
+            times.popleft()
+        if len(times) >= limit:
+            return times[0] + window - now
+        if record:
+            if entry is None:
+                self._make_room(now)
+            times.append(now)
+            self._logs[key] = (times, window)
+            self._logs.move_to_end(key)
+        return None
+
+    def forget(self, key: str) -> None:
+        self._logs.pop(key, None)
+
+    def _make_room(self, now: float) -> None:
+        while self._logs:
+            times, window = next(iter(self._logs.values()))
+            if times and times[-1] > now - window:
+                break
+            self._logs.popitem(last=False)  # nothing left in its window: forgetting changes nothing
+        if len(self._logs) >= self.max_keys:
+            self._logs.popitem(last=False)
 
 
 class _Monotonic:

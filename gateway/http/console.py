@@ -8,7 +8,6 @@ its frames are handled by console_socket.ConsoleConnection, its events by consol
 from __future__ import annotations
 
 import logging
-import secrets
 from pathlib import Path
 
 import orjson
@@ -19,29 +18,30 @@ from gateway.core.counsellor import counsellor_of_session, log_in, log_out
 from gateway.domain.permissions import supervises
 from gateway.core.helpline import Helpline
 from gateway.domain.errors import AuthError, ProtocolError, StoreError
-from gateway.domain.login_guard import LoginGuard
+from gateway.core.limits import LoginGuard
 from gateway.domain.model import Counsellor
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
 from gateway.http.console_socket import ConsoleConnection
 from gateway.http.metrics import METRICS
-from gateway.http.security import client_address_key, csrf_ok, too_many_requests
+from gateway.http.security import csrf_ok, request_address_key, too_many_requests
 from gateway.http.sockets import SOCKETS, QueuedSender
 
 log = logging.getLogger(__name__)
 COOKIE = "gw_session"
+# Behind TLS the cookie carries the `__Host-` prefix: browsers then only accept it Secure, with
+# Path=/ and no Domain, so a sibling host or a plain-http page cannot plant or shadow it (RFC 6265bis §4.1.3.2).
+HOST_COOKIE = "__Host-gw_session"
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 MAX_FRAME_BYTES = 16 * 1024
 
 CONSOLE_HUB = web.AppKey("console_hub", ConsoleHub)
 HELPLINE = web.AppKey("helpline", Helpline)
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
-# Keys of client addresses for the login limits: random per process, never stored nor logged.
-_ADDRESS_SECRET = secrets.token_bytes(32)
 FORBIDDEN = {"error": "Requête refusée (origine inconnue)."}
 RESERVED = {"error": "Réservé aux superviseur·es."}
 WATCH_VIEW = "supervision"  # /ws/console?view=supervision
 # What the supervision page may send: a supervisor's actions and the barrier; nothing of a chat.
-WATCHER_FRAMES = frozenset({"reassign", "erase", "lift_abuse", "ping"})
+WATCHER_FRAMES = frozenset({"reassign", "erase", "lift_abuse", "ping", "heartbeat"})
 STORE_AWAY_FRAME = {"type": "error", "code": "unavailable",
                     "message": "Le service est momentanément indisponible, reconnexion…"}
 
@@ -52,8 +52,34 @@ def _cookie_secure(request: web.Request) -> bool:
     return config.tls or request.secure or forwarded_https
 
 
+def cookie_name(request: web.Request) -> str:
+    """The session cookie's name for this gateway: `__Host-gw_session` when `http.tls` is on."""
+    return HOST_COOKIE if request.app[HELPLINE].config.tls else COOKIE
+
+
+def session_token(request: web.Request) -> str | None:
+    """The one reader of the session cookie (login API, socket upgrade, the JSON APIs)."""
+    return request.cookies.get(cookie_name(request))
+
+
+def csrf_refused(request: web.Request, where: str = "console_api") -> web.Response | None:
+    """None when the request comes from the console's origin; else the 403, recorded as a
+    security event (no address: its keyed hash only)."""
+    helpline = request.app[HELPLINE]
+    if csrf_ok(request, helpline.config.console_origins):
+        return None
+    kind = "origin_refused" if where == "console_socket" else "csrf_refused"
+    helpline.security.record(kind, where, address_key=_address_key(request))
+    return web.json_response(FORBIDDEN, status=403)
+
+
+def _address_key(request: web.Request) -> str:
+    """The same in every process (the shared login limits): security.request_address_key."""
+    return request_address_key(request, request.app[HELPLINE])
+
+
 async def current_counsellor(request: web.Request) -> Counsellor | None:
-    return await counsellor_of_session(request.app[HELPLINE], request.cookies.get(COOKIE))
+    return await counsellor_of_session(request.app[HELPLINE], session_token(request))
 
 
 async def console_page(request: web.Request) -> web.FileResponse:
@@ -74,14 +100,14 @@ async def stats_page(request: web.Request) -> web.FileResponse:
 
 async def login(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
-    if not csrf_ok(request, helpline.config.console_origins):
-        return web.json_response(FORBIDDEN, status=403)
+    if (refused := csrf_refused(request, "console_login")) is not None:
+        return refused
     try:
         body = orjson.loads(await request.read())
         username, password = str(body["username"])[:64], str(body["password"])[:256]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return web.json_response({"error": "Requête invalide."}, status=400)
-    address = client_address_key(request, _ADDRESS_SECRET, helpline.config.trust_proxy)
+    address = _address_key(request)
     try:
         done = await log_in(helpline, request.app[LOGIN_GUARD], username, password, address)
     except AuthError:
@@ -89,20 +115,20 @@ async def login(request: web.Request) -> web.Response:
     if done.retry_after is not None:  # same answer whether the account exists or not
         return too_many_requests(done.retry_after, "Trop de tentatives. Réessayez dans quelques minutes.")
     response = web.json_response({"me": done.counsellor.public()})
-    response.set_cookie(COOKIE, done.token, httponly=True, samesite="Strict", secure=_cookie_secure(request),
+    response.set_cookie(cookie_name(request), done.token, httponly=True, samesite="Strict", secure=_cookie_secure(request),
                         max_age=int(helpline.config.session_hours * 3600), path="/")
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
-    if not csrf_ok(request, helpline.config.console_origins):
-        return web.json_response(FORBIDDEN, status=403)
-    token = request.cookies.get(COOKIE)
+    if (refused := csrf_refused(request, "console_login")) is not None:
+        return refused
+    token = session_token(request)
     if token:
         await log_out(helpline, token)
     response = web.Response(status=204)
-    response.del_cookie(COOKIE, path="/")
+    response.del_cookie(cookie_name(request), path="/", secure=_cookie_secure(request))
     return response
 
 
@@ -114,8 +140,8 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def console_socket(request: web.Request) -> web.StreamResponse:
-    if not csrf_ok(request, request.app[HELPLINE].config.console_origins):
-        return web.json_response(FORBIDDEN, status=403)  # cross-site WebSocket hijacking
+    if (refused := csrf_refused(request, "console_socket")) is not None:
+        return refused  # cross-site WebSocket hijacking
     view = request.query.get("view")
     if view not in (None, WATCH_VIEW):
         return web.json_response({"error": "Vue inconnue."}, status=400)
@@ -131,7 +157,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     metrics = request.app[METRICS]
     metrics.socket_opened("console")
     hub = request.app[CONSOLE_HUB]
-    session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(request.cookies[COOKIE]),
+    session = ConsoleSession(QueuedSender(ws, limit=1024), counsellor.id, hash_token(session_token(request) or ""),
                              supervisor=supervises(counsellor), watcher=watcher)
     hub.add(session)
     connection = (WatcherConnection if watcher else ConsoleConnection)(request.app[HELPLINE], hub, session)

@@ -2,15 +2,22 @@
 
 Protocol: docs/protocol.md ("Console"). Every frame about a conversation is checked by the
 core against its assigned counsellor; nothing is acted on once the session has ended.
+
+Idle timeout: no frame from the page for `console.idle_seconds` and the socket is closed with
+1001 "idle" (a security event `idle_socket`). The page sends a `heartbeat` every third of it
+(`init.heartbeat_seconds`), so only a page that is gone (or a raw socket holding a slot) is
+dropped. Closing is a lost socket, not a logout: the hub's presence grace applies and the page
+reconnects (console/shared.js).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 import orjson
-from aiohttp import WSMsgType
+from aiohttp import WSCloseCode, WSMsgType
 
 from gateway.core import care
 from gateway.core.abuse import lift_abuse, mark_abusive
@@ -30,6 +37,7 @@ from gateway.core.retention import erase_on_request
 from gateway.core.returning import earlier_view, link_by_code, open_earlier
 from gateway.domain.errors import GatewayError, ProtocolError, StoreError
 from gateway.domain.model import CloseReason, Counsellor, Presence
+from gateway.domain.rate_limit import MONOTONIC
 from gateway.http.console_hub import ConsoleHub, ConsoleSession
 from gateway.http.console_view import console_view, line_preview
 from gateway.http.frame_schema import CONSOLE_FRAMES, read_frame
@@ -69,6 +77,7 @@ class ConsoleConnection:
         self.session = session
         self.counsellor_id = session.counsellor_id
         self.send = session.sender.send
+        self._last_frame = MONOTONIC.now()  # the idle timeout counts from the upgrade, then each frame
         self._handlers: dict[str, Callable[[dict], Awaitable[None]]] = {
             "presence": self._presence, "open": self._open, "reply": self._reply, "typing": self._typing,
             "close": self._close, "ping": self._ping, "team": self._team, "transfer": self._transfer,
@@ -76,6 +85,7 @@ class ConsoleConnection:
             "reassign": self._reassign, "resume": self._resume,
             "open_earlier": self._open_earlier, "link_earlier": self._link_earlier,
             "care_offer": self._care_offer, "care_pause": self._care_pause, "note": self._note,
+            "heartbeat": self._heartbeat,
         }
 
     async def run(self, counsellor: Counsellor) -> None:
@@ -93,20 +103,39 @@ class ConsoleConnection:
             # Casework: my closed conversations still to qualify (any day), the reply box's `/` list.
             "to_qualify": [console_view(c, now) for c in unqualified],
             "casework": self.helpline.config.casework.console_view(),
+            "heartbeat_seconds": heartbeat_seconds(self.helpline.config.console_idle_seconds),
         })
         self.session.started = True
         self.hub.refresh_queue()  # the queue summary follows the init, never before it
-        async for frame in self.session.sender.ws:
-            if frame.type is not WSMsgType.TEXT:
-                break
+        while (frame := await self._next_frame()) is not None:
             try:
                 alive = await session_alive(self.helpline, self.session.token_hash)
             except StoreError:  # the store is away: this frame is refused, the socket stays (helper J)
-                self._error(ProtocolError("unavailable", UNAVAILABLE_TEXT), _frame_ids(frame.data))
+                ids = _frame_ids(frame.data)
+                if ids.get("type") != "heartbeat":  # a heartbeat wants no answer, not even this one
+                    self._error(ProtocolError("unavailable", UNAVAILABLE_TEXT), ids)
                 continue
             if not alive:
                 break  # expired or logged out elsewhere: no frame is acted on after that
             await self._handle(frame.data)
+
+    async def _next_frame(self):
+        """The page's next text frame; None once it closed, sent something else, or stayed silent
+        past the idle timeout (then closed here). Wall time, like the widget's: a page's
+        heartbeat runs in real time whatever clock the helpline runs on."""
+        ws = self.session.sender.ws
+        idle = self.helpline.config.console_idle_seconds  # read per frame: a reload applies at once
+        try:
+            async with asyncio.timeout(max(0.0, idle - (MONOTONIC.now() - self._last_frame))):
+                frame = await ws.receive()
+        except TimeoutError:
+            self.helpline.security.record("idle_socket", "console_socket", seconds=int(idle))
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
+            return None
+        if frame.type is not WSMsgType.TEXT:
+            return None
+        self._last_frame = MONOTONIC.now()
+        return frame
 
     async def _handle(self, data: str) -> None:
         frame: dict = {}
@@ -208,6 +237,9 @@ class ConsoleConnection:
             self.hub.drop_barrier(barrier)
             raise
 
+    async def _heartbeat(self, frame: dict) -> None:
+        """The page is still there: nothing to answer (a `ping` would cost a bus round trip)."""
+
     async def _team(self, frame: dict) -> None:
         self.send({"type": "team", "team": team_view(await team_of(self.helpline, self.counsellor_id))})
 
@@ -243,6 +275,12 @@ class ConsoleConnection:
         `noted` tells this page it is stored."""
         note = await add_note(self.helpline, self.counsellor_id, frame["conversation_id"], frame["text"])
         self.send({"type": "noted", "conversation_id": frame["conversation_id"], "seq": note.seq})
+
+
+def heartbeat_seconds(idle_seconds: float) -> float:
+    """How often the page says it is there: three times per idle timeout, so one late or lost
+    heartbeat (a busy tab, a browser throttling timers) never closes a live console."""
+    return round(idle_seconds / 3, 1)
 
 
 def _frame_ids(data: object) -> dict:

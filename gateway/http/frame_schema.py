@@ -139,6 +139,7 @@ CONSOLE_FRAMES: dict[str, Schema] = {
     "typing": {"conversation_id": CONVERSATION, "active": Field(is_flag, "bad_frame")},
     "close": {"conversation_id": CONVERSATION},
     "ping": PING,
+    "heartbeat": {},  # the page is there (console/shared.js, every init.heartbeat_seconds); no answer
     "team": {},
     "transfer": {"conversation_id": CONVERSATION, "to_counsellor": optional(is_id, "bad_target"),
                  "to_skill": optional(is_text, "bad_target"), "note": optional(is_text, "bad_text")},

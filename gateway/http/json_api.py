@@ -11,9 +11,8 @@ import orjson
 from aiohttp import web
 
 from gateway.domain.errors import GatewayError, StoreError
-from gateway.http.console import FORBIDDEN, HELPLINE, current_counsellor
+from gateway.http.console import FORBIDDEN, HELPLINE, csrf_refused, current_counsellor
 from gateway.http.frame_schema import ID_RE
-from gateway.http.security import csrf_ok
 
 JSON_TYPE = "application/json"
 NOT_LOGGED_IN = "Non connecté."
@@ -23,9 +22,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Refusal(Exception):
     """An answer other than 200, raised by the checks below and turned into the error shape."""
 
-    def __init__(self, status: int, message: str, field: str | None = None, headers: dict | None = None):
+    def __init__(self, status: int, message: str, field: str | None = None, headers: dict | None = None,
+                 recorded: bool = False):
         super().__init__(message)
         self.status, self.message, self.field, self.headers = status, message, field, headers
+        self.recorded = recorded  # already a security event (a CSRF refusal)
 
     def response(self) -> web.Response:
         body = {"error": self.message} if self.field is None else {"error": self.message, "field": self.field}
@@ -54,9 +55,10 @@ def path_id(request: web.Request, unknown: str) -> str:
 
 
 def check_csrf(request: web.Request) -> None:
-    """A write must come from the console (Origin/Referer, Sec-Fetch-Site), as its login does."""
-    if not csrf_ok(request, request.app[HELPLINE].config.console_origins):
-        raise Refusal(403, FORBIDDEN["error"])
+    """A write must come from the console (Origin/Referer, Sec-Fetch-Site), as its login does;
+    a refusal is a security event (`csrf_refused` at `console_api`)."""
+    if csrf_refused(request, "console_api") is not None:
+        raise Refusal(403, FORBIDDEN["error"], recorded=True)
 
 
 async def json_body(request: web.Request) -> object:
@@ -99,6 +101,8 @@ def by_method(handlers: dict[str, Handler]) -> Handler:
                 raise Refusal(405, "Méthode non permise ici.", headers={"Allow": allowed})
             return await handler(request)
         except Refusal as refusal:
+            if refusal.status == 403 and not refusal.recorded:  # someone reached past their role
+                request.app[HELPLINE].security.record("forbidden", "console_api")
             return refusal.response()
 
     return route

@@ -20,6 +20,11 @@ socket gauges are per process and do sum.
 
 Counted from the core's typed events, one counter per event type (COUNTERS): a triage raise
 is its own event (PriorityRaised), a handover too (HandedOver, counted as "transferred").
+
+Security events (`gateway_security_events_total{kind,where}`, core/security_events.py) are the
+exception: each process counts only the refusals it made itself (they are not on the bus), so
+aggregate them with `sum` across instances. Both labels are the bounded enums of that module;
+the pairs in SECURITY_SERIES exist from the start at 0, any other pair from its first event.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
@@ -82,11 +87,46 @@ class _LineGauges(Collector):
                                 value=self.counsellors_available)
 
 
+# (kind, where) pairs a gateway can produce, shown at 0 before the first one (an alert on
+# `increase(...[5m]) > 0` needs the series to exist before it moves).
+SECURITY_SERIES: tuple[tuple[str, str], ...] = (
+    ("origin_refused", "widget_socket"), ("origin_refused", "console_socket"),
+    ("csrf_refused", "console_login"), ("csrf_refused", "console_api"),
+    ("rate_limited", "widget_socket"), ("rate_limited", "console_login"), ("flood_refused", "widget_socket"),
+    ("bad_signature", "webhook_messenger"), ("bad_signature", "webhook_whatsapp"),
+    ("login_refused", "console_login"), ("login_lockout", "console_login"),
+    ("slow_client", "http"), ("bad_request", "http"), ("handler_error", "http"),
+    ("idle_socket", "console_socket"), ("idle_socket", "widget_socket"), ("health_refused", "health"),
+    ("forbidden", "console_api"),
+)
+SecuritySnapshot = Callable[[], Iterable[tuple[str, str, int]]]
+
+
+class _SecurityEvents(Collector):
+    """`gateway_security_events_total{kind,where}`, read at scrape time from the core's counter."""
+
+    def __init__(self, snapshot: SecuritySnapshot):
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily("gateway_security_events",
+                                     "Refusals this process made (sum across instances), by kind and where.",
+                                     labels=["kind", "where"])
+        counts = {pair: 0 for pair in SECURITY_SERIES}
+        for kind, where, n in self._snapshot():
+            counts[(kind, where)] = n  # kind and where are checked enums (SecurityEvents.record)
+        for (kind, where), n in sorted(counts.items()):
+            family.add_metric([kind, where], n)
+        yield family
+
+
 class Metrics:
     """One process's metrics, in a registry of its own (tests build several apps side by side)."""
 
-    def __init__(self, bus: Bus, line_gauges: Callable[[], Awaitable[LineGauges]] | None = None):
-        """`line_gauges`: read at each scrape (the core's use case); None: set by the caller."""
+    def __init__(self, bus: Bus, line_gauges: Callable[[], Awaitable[LineGauges]] | None = None,
+                 security: SecuritySnapshot | None = None):
+        """`line_gauges`: read at each scrape (the core's use case); None: set by the caller.
+        `security`: the helpline's `security.snapshot` (None: no security series)."""
         self.registry = CollectorRegistry()
         self._read_line_gauges = line_gauges
         r = self.registry
@@ -106,6 +146,8 @@ class Metrics:
                              registry=r)
         self._line = _LineGauges()
         r.register(self._line)
+        if security is not None:
+            r.register(_SecurityEvents(security))
         self._zero_series()
         bus.subscribe(self.on_event)
 

@@ -4,7 +4,8 @@
   pure `HeaderPolicy.headers_for(path)`).
 - `origin_allowed(origin, allowed)`: the WebSocket Origin check (cross-site WebSocket hijacking).
 - `csrf_ok(request, allowed)`: the check for the console's state-changing POSTs.
-- `client_address_key(request, secret)`: a keyed hash of the peer address, for rate limits.
+- `client_address_key(request, secret)`: a keyed hash of the peer address, for rate limits;
+  `request_address_key(request, helpline)`: that hash with the helpline's shared daily secret.
 
 Privacy: the peer address is only ever turned into a keyed hash for limits; nothing here
 stores or logs an IP address (not even for an unhandled error, which aiohttp would log with
@@ -18,16 +19,25 @@ import hmac
 import ipaddress
 import logging
 import math
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
+from gateway.core.limits import address_secret
+from gateway.core.security_events import SecurityEvents
 from gateway.domain.origins import normalise_origin
+from gateway.http.sockets import SOCKETS
+
+if TYPE_CHECKING:
+    from gateway.core.helpline import Helpline
 
 log = logging.getLogger(__name__)
 
+SECURITY_EVENTS = web.AppKey("security_events", SecurityEvents)  # the process's recorder (server.py sets it)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 HSTS = "max-age=31536000"  # one year; no includeSubDomains/preload: other hosts of the domain are not ours
@@ -140,9 +150,10 @@ def _peer_address(request: web.Request, trusted_hops: int) -> str:
 def client_address_key(request: web.Request, secret: bytes, trust_proxy: bool | int = False) -> str:
     """A keyed hash (HMAC-SHA256, 128 bits, hex) of the client's address: the key for limits.
 
-    Used only as a limit key: never stored beyond the limiter's memory, never logged. The
-    secret is what keeps it from being reversed (all of IPv4 hashes in minutes without it):
-    generate it at start-up (`secrets.token_bytes(32)`) and keep it only in memory.
+    Used only as a limit key (in the store's limit counters, each with a TTL of its window)
+    and, its first 16 characters, in security events. The secret is what keeps it from being
+    reversed (all of IPv4 hashes in minutes without it): `request_address_key` derives it
+    from the pseudonym key, per UTC day, so keys of two days cannot be linked.
 
     `trust_proxy`: False uses the TCP peer. True (or the number of our own proxies in
     front, 1, 2…) takes `X-Forwarded-For`'s right-most untrusted entry; only when every
@@ -152,6 +163,12 @@ def client_address_key(request: web.Request, secret: bytes, trust_proxy: bool | 
         raise ValueError("the secret must be at least 16 bytes")
     address = _canonical_address(_peer_address(request, int(trust_proxy)))
     return hmac.new(secret, address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
+
+
+def request_address_key(request: web.Request, helpline: Helpline) -> str:
+    """The one address key of a request (widget limits, console login, security events): the
+    same in every process of the helpline, new each UTC day (core/limits.address_secret)."""
+    return client_address_key(request, address_secret(helpline), helpline.config.trust_proxy)
 
 
 def too_many_requests(wait_seconds: float, message: str = "Trop de tentatives. Réessayez plus tard.") -> web.Response:
@@ -245,11 +262,14 @@ def security_headers(tls: bool, widget_frame_ancestors: Iterable[str] = ("'self'
     Returned and raised responses (`web.HTTPException`, the router's 404/405, static files)
     get the headers. A response the handler prepared itself (a WebSocket's 101, a stream) is
     already sent and left alone: a 101 is no document, CSP and framing rules do not apply.
-    An unexpected exception becomes a bare 500 with the headers, logged here without the
-    client address (aiohttp's own handler would log the address); a TimeoutError, a 504 as
-    aiohttp does. Once a response has started (a WebSocket handler failing after the
-    upgrade) the exception goes on to aiohttp unchanged: writing a 500 there would corrupt
-    the socket's stream.
+    An unexpected exception becomes a bare 500 with the headers, logged here with the route's
+    canonical path, the exception's type and the frames only (aiohttp's own handler would log
+    the client address, and an exception's text may quote client input); a TimeoutError, a
+    504 as aiohttp does; a body aiohttp could not parse (bad chunked encoding), a 400; a
+    client gone mid-request, nothing (aiohttp drops the connection). Once a response has
+    started (a WebSocket handler failing after the upgrade) no second response may go on that
+    stream: the error is logged the same way, the socket closed with 1011 and returned as the
+    handler's answer, so aiohttp ends the request cleanly.
     """
     policy = HeaderPolicy(tls, tuple(widget_frame_ancestors), tuple(connect_src))
 
@@ -261,19 +281,66 @@ def security_headers(tls: bool, widget_frame_ancestors: Iterable[str] = ("'self'
         except web.HTTPException as exc:
             exc.headers.update(headers)
             raise
+        except ConnectionError:
+            raise  # the client went away: nothing to answer, nothing of ours failed
+        except web.RequestPayloadError as exc:
+            log.info("malformed request body refused (%s)", type(exc.__cause__ or exc).__name__)
+            _count(request, "bad_request")
+            raise web.HTTPBadRequest(headers=headers) from None
         except Exception as exc:
+            _log_handler_error(request, exc)
+            _count(request, "handler_error")
             if request.writer.output_size > 0:
-                raise  # already answering (an upgraded WebSocket): no second response on that stream
+                return await _end_started_response(request)
             if isinstance(exc, TimeoutError):
                 raise web.HTTPGatewayTimeout(headers=headers) from None
-            route = request.match_info.route.resource
-            log.exception("unhandled error: %s %s", request.method, route.canonical if route else "?")
             raise web.HTTPInternalServerError(headers=headers) from None
         if not response.prepared:
             response.headers.update(headers)
         return response
 
     return add_security_headers
+
+
+def _count(request: web.Request, kind: str) -> None:
+    """A security event of the middleware's own, on the app's recorder when it has one."""
+    events = request.app.get(SECURITY_EVENTS)
+    if events is not None:
+        events.record(kind, "http")
+
+
+def frames_only(exc: BaseException) -> str:
+    """A traceback without the exception's text: file, line and function of each frame, then
+    the exception's type (and those it was raised from). The text is left out because it may
+    quote client input (a request line, a header, a frame)."""
+    lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in traceback.extract_tb(exc.__traceback__)]
+    causes, seen = [], exc.__cause__ or exc.__context__
+    while seen is not None and len(causes) < 5:
+        causes.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join([*lines, type(exc).__name__ + (f" (from {', '.join(causes)})" if causes else "")])
+
+
+def _log_handler_error(request: web.Request, exc: Exception) -> None:
+    """Ids only: the method, the route's canonical path (`/api/conversations/{id}`, never the
+    URL with its ids and query), the exception's type and frames."""
+    route = request.match_info.route.resource
+    started = " after the response started" if request.writer.output_size > 0 else ""
+    log.error("unhandled error%s: %s %s (%s)\n%s", started, request.method, route.canonical if route else "?",
+              type(exc).__name__, frames_only(exc))
+
+
+async def _end_started_response(request: web.Request) -> web.StreamResponse:
+    """A handler failed after its response started: an upgraded WebSocket (found among the
+    app's open sockets, gateway/http/sockets.py) is closed with 1011 "internal error" and
+    given to aiohttp as the answer; any other stream is dropped (ConnectionError: aiohttp
+    closes the connection without logging)."""
+    ws = next((s for s in request.app.get(SOCKETS, ()) if getattr(s, "_req", None) is request), None)
+    if ws is None:
+        raise ConnectionError("response already started")
+    if not ws.closed:
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
+    return ws
 
 
 def request_origin_allowed(request: web.Request, allowed: Iterable[str] = ()) -> bool:

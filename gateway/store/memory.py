@@ -394,6 +394,8 @@ class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookup
     async def set_presence(self, counsellor_id: str, presence: Presence, at: float) -> None:
         counsellor = self._counsellors.get(counsellor_id)
         if counsellor is not None and counsellor.presence is not presence:
+            if counsellor.disabled and presence is not Presence.OFFLINE:
+                return  # a disabled account stays offline (as the Redis script)
             self._counsellors[counsellor_id] = replace(counsellor, presence=presence, presence_since=at)
 
     async def update_counsellor(self, counsellor_id: str, *, skills: frozenset[str] | None = None,

@@ -16,6 +16,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     counsellors                set of counsellor ids
     username:{username}        string → counsellor id
     session:{token_hash}       string → counsellor id, with a TTL
+    counsellor:{id}:sessions   set of token hashes     their sessions, so a disable ends them all (redis_accounts)
     conv:{id}:delivery         hash seq → state|error  delivery of our Messenger/WhatsApp messages
     outbox                     sorted set "id|seq"     messages to send, scored by when they are due
     outbox:attempts            hash "id|seq" → n       attempts made so far
@@ -38,6 +39,11 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     sender:{sender_key}:links  set of sender keys      the same teen under other pseudonyms (a follow-up code)
     sender:{sender_key}:code   string → code hash      the widget teen's latest follow-up code (TTL)
     followup:{code_hash}       string → sender key     a follow-up code's keyed hash (TTL = retention)
+    limit:{name}:{{key}}       sorted set of times     a shared limit's events in its window (redis_limits;
+                                                       key: a keyed hash of an address or account; TTL = window)
+    limit:{name}:{{key}}:lock  string → until (ms)     a login lock (TTL = the lockout)
+    erased:{sender_key}        sorted set of conv ids  erasure receipts (redis_privacy): erased on request,
+                                                       by receipt end (TTL ≤ the index's, retention + 1 day)
 
 Every state change that must not race is one Lua script (redis_scripts), so two gateway
 processes never give one sender two conversations nor assign one conversation twice. The
@@ -298,7 +304,10 @@ class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSender
     # --- console sessions -------------------------------------------------------
     @redis_errors
     async def create_session(self, token_hash: str, counsellor_id: str, ttl: int) -> None:
-        await self._r.set(self._keys.session(token_hash), counsellor_id, ex=ttl)
+        async with self._r.pipeline(transaction=False) as pipe:  # two slots: no MULTI
+            pipe.set(self._keys.session(token_hash), counsellor_id, ex=ttl)
+            self.index_session(pipe, token_hash, counsellor_id, ttl)  # redis_accounts: disable ends them all
+            await pipe.execute()
 
     @redis_errors
     async def session_counsellor(self, token_hash: str) -> str | None:

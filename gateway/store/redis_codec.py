@@ -168,6 +168,7 @@ def counsellor_fields(c: Counsellor) -> dict[str, str]:
         "skills": skills_value(c.skills) or None,
         "presence_since": repr(c.presence_since),
         "care_until": None if c.care_until is None else repr(c.care_until),
+        "disabled": "1" if c.disabled else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -185,6 +186,7 @@ def parse_counsellor(f: dict[str, str]) -> Counsellor:
         skills=parse_skills(f.get("skills")),
         presence_since=float(f.get("presence_since") or 0.0),
         care_until=float(f["care_until"]) if f.get("care_until") else None,
+        disabled=f.get("disabled") == "1",
     )
 
 

@@ -68,6 +68,12 @@ class Keys:
     def counsellor_open(self, counsellor_id: str) -> str:
         return f"{self.prefix}:counsellor:{{{counsellor_id}}}:open"
 
+    def counsellor_sessions(self, counsellor_id: str) -> str:
+        return f"{self.prefix}:counsellor:{{{counsellor_id}}}:sessions"
+
+    def counsellor_consoles(self, counsellor_id: str) -> str:
+        return f"{self.prefix}:counsellor:{{{counsellor_id}}}:consoles"
+
     def username(self, username: str) -> str:
         return f"{self.prefix}:username:{username}"
 
@@ -109,6 +115,14 @@ class Keys:
 
     def notices_of_conversation(self, conversation_id: str) -> str:
         return f"{self.prefix}:notices:conv:{conversation_id}"
+
+    # Limits shared by every process (redis_limits): `key` is an opaque keyed hash, never an
+    # address nor a username; one hash tag per counter and its lock.
+    def limit(self, name: str, key: str) -> str:
+        return f"{self.prefix}:limit:{name}:{{{key}}}"
+
+    def limit_lock(self, name: str, key: str) -> str:
+        return f"{self.prefix}:limit:{name}:{{{key}}}:lock"
 
 
 def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from gateway.store.redis_limits import FAILURE_ADD, LIMIT_HIT
+
 # KEYS: active key, new conversation hash, queue, every-conversation index.
 # ARGV: prefix, id, queue score ("" = not queued), opened_at, field/value pairs.
 # Returns nil when it stored the new conversation, else the fields of the sender's open
@@ -224,9 +226,26 @@ return redis.call('HGETALL', KEYS[1])
 SET_PRESENCE = """
 local presence = redis.call('HGET', KEYS[1], 'presence')
 if not presence or presence == ARGV[1] then return 0 end
+if ARGV[1] ~= 'offline' and redis.call('HGET', KEYS[1], 'disabled') == '1' then return 0 end  -- stays offline
 redis.call('HSET', KEYS[1], 'presence', ARGV[1], 'presence_since', ARGV[2])
 return 1
 """
+
+# KEYS: counsellor hash. ARGV: "1" (disable) or "" (enable), at. One step: disabled and offline
+# together (redis_accounts; SET_PRESENCE then keeps it offline).
+SET_DISABLED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ARGV[1] == '1' then
+  redis.call('HSET', KEYS[1], 'disabled', '1')
+  if redis.call('HGET', KEYS[1], 'presence') ~= 'offline' then
+    redis.call('HSET', KEYS[1], 'presence', 'offline', 'presence_since', ARGV[2])
+  end
+else
+  redis.call('HDEL', KEYS[1], 'disabled')
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
 
 # KEYS: username key, counsellor hash, counsellor id set. ARGV: id, field/value pairs.
 ADD_COUNSELLOR = """
@@ -386,6 +405,7 @@ class Scripts:
         self.mark_answered = script(MARK_ANSWERED)
         self.update_if_exists = script(UPDATE_IF_EXISTS)
         self.set_presence = script(SET_PRESENCE)
+        self.set_disabled = script(SET_DISABLED)  # redis_accounts
         self.add_counsellor = script(ADD_COUNSELLOR)
         self.append = script(APPEND)
         self.set_delivery = script(SET_DELIVERY)
@@ -394,6 +414,8 @@ class Scripts:
         self.survey_answer = script(SURVEY_ANSWER)
         self.store_inbound = script(STORE_INBOUND)
         self.store_reply = script(STORE_REPLY)
+        self.limit_hit = script(LIMIT_HIT)  # redis_limits
+        self.failure_add = script(FAILURE_ADD)
 
     async def load(self, client: aioredis.Redis) -> None:
         """Load every script now, to fail fast at start."""

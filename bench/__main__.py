@@ -26,11 +26,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import yaml
 
-from .load import (PASSWORD, ConsoleClient, GatewayTarget, Hub, RelayTarget, Tally, Target, TeenClient,
+from .load import (PASSWORD, ConsoleClient, GatewayTarget, Hub, RelayTarget, SpreadTarget, Tally, Target,
+                   TeenClient,
                    bench_text, bounded, new_session, perf, quiesce)
+from .burst import burst_phase
+from .burst import refusals as burst_refusals
+from .burst import report as burst_report
+from .profile import Profiler, summary
 from .procs import Service, cpu_seconds, free_port, memory_kb, raise_fd_limit
+from . import webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 PSEUDONYM_KEY = "bench-only-pseudonym-key-0123456789abcdef"
@@ -63,8 +70,13 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def cpu_of(pid: int | tuple[int, ...]) -> float:
+    """CPU seconds of a process, or summed over several (--processes N)."""
+    return sum(cpu_seconds(p) for p in pid) if isinstance(pid, tuple) else cpu_seconds(pid)
+
+
 class CpuMeter:
-    """CPU used by each process over a phase, as a fraction of one core."""
+    """CPU used by each process (or group of processes) over a phase, as a fraction of one core."""
 
     def __init__(self, pids: dict[str, int]):
         self.pids = pids
@@ -72,13 +84,13 @@ class CpuMeter:
     def __enter__(self) -> "CpuMeter":
         self.last = None
         self.t0 = perf()
-        self.c0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.c0 = {name: cpu_of(pid) for name, pid in self.pids.items()}
         self.client0 = time.process_time()
         return self
 
     def mark(self) -> None:
         """Now is the end of the useful window (e.g. the last delivery) unless marked again."""
-        self.last = (perf(), {name: cpu_seconds(pid) for name, pid in self.pids.items()}, time.process_time())
+        self.last = (perf(), {name: cpu_of(pid) for name, pid in self.pids.items()}, time.process_time())
 
     def __exit__(self, *exc) -> None:
         if getattr(self, "last", None) is None:
@@ -427,6 +439,13 @@ async def idle_phase(target: GatewayTarget, gateway: Service, pids: dict[str, in
 # --- setup ---------------------------------------------------------------------------------
 
 
+async def line_status(base: str) -> dict:
+    """/api/line (the public /healthz says only ok or unavailable since #14)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/line") as r:
+            return await r.json()
+
+
 def write_config(path: Path, redis_url: str) -> None:
     doc = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     doc.setdefault("store", {})["url"] = redis_url
@@ -510,6 +529,11 @@ async def run(args) -> int:
     session = None
     runs: dict[str, Run] = {}
     idle: dict | None = None
+    profiler: Profiler | None = None
+    burst: dict | None = None
+    hooks: dict | None = None  # the webhook phase (bench/webhooks.py)
+    standin: Service | None = None
+    extras: list[Service] = []  # --processes N: the other N-1 gateways on the same Redis
     started = perf()
     try:
         redis.start()
@@ -517,6 +541,11 @@ async def run(args) -> int:
         write_config(config, redis.url)
         env = dict(os.environ, GATEWAY_PSEUDONYM_KEY=PSEUDONYM_KEY, GATEWAY_STORE_URL=redis.url,
                    PYTHONUNBUFFERED="1")
+        if args.webhook_batch > 0 or args.webhook_rate > 0:  # Meta on: the stand-in plays the Graph API
+            standin, standin_url = webhooks.start_standin(workdir, env, ROOT)
+            env.update(webhooks.SECRETS)
+            webhooks.point_config(config, standin_url)
+            await webhooks.wait_standin(standin_url)
         usernames = [f"bench{j:03d}" for j in range(args.counsellors)]
         t0 = perf()
         await create_accounts(usernames, config, env)
@@ -529,19 +558,47 @@ async def run(args) -> int:
                           workdir / "gateway.log", env, ROOT)
         gateway.start()
         health = await gateway.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        line = await line_status(f"http://127.0.0.1:{port}")
         say(f"[setup] gateway pid {gateway.pid} on 127.0.0.1:{port}: /healthz {health.get('status')}, "
-            f"store {health.get('store')}, line open: {health.get('line', {}).get('open')}; "
-            f"RSS {mb(memory_kb(gateway.pid).get('VmRSS'))}")
-        if not health.get("line", {}).get("open"):
+            f"line open: {line.get('open')}; RSS {mb(memory_kb(gateway.pid).get('VmRSS'))}")
+        if not line.get("open"):
             raise RuntimeError("the line is closed although opening_hours is 00:00-24:00 every day")
+        ports = [port]
+        for i in range(2, args.processes + 1):
+            ports.append(free_port())
+            extras.append(Service(f"gateway-{i}", [sys.executable, "-m", "gateway", "serve", "--config", str(config),
+                                                   "--host", "127.0.0.1", "--port", str(ports[-1])],
+                                  workdir / f"gateway-{i}.log", env, ROOT))
+            extras[-1].start()
+        for extra, extra_port in zip(extras, ports[1:]):
+            await extra.wait_healthy(f"http://127.0.0.1:{extra_port}/healthz")
+        if extras:
+            say(f"[setup] {args.processes} gateway processes on one Redis (pids "
+                f"{', '.join(str(g.pid) for g in [gateway, *extras])}); clients spread round-robin, CPU summed")
+
+        def gateway_target() -> Target:
+            targets = [GatewayTarget(f"http://127.0.0.1:{p}", hub, session) for p in ports]
+            return targets[0] if len(targets) == 1 else SpreadTarget(targets)
+
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
+            profiler = Profiler(gateway.pid, Path(args.profile) / "gateway.raw")
+            say(f"[setup] py-spy samples the gateway into {profiler.out}")
 
         session = new_session()
-        pids = {"gateway": gateway.pid, "redis": redis._process.pid}
+        pids = {"gateway": (gateway.pid, *(g.pid for g in extras)), "redis": redis._process.pid}
         say(f"\n[gateway] {args.teens} teens, {args.counsellors} counsellors, {args.messages} messages each")
-        runs["gateway"] = await message_phases(GatewayTarget(f"http://127.0.0.1:{port}", hub, session),
+        runs["gateway"] = await message_phases(gateway_target(),
                                                gateway.pid, pids, args, usernames, second_rate="auto")
         gateway_mem_msgs = memory_kb(gateway.pid)
         second_rate = runs["gateway"].second_rate
+        if args.burst > 0:
+            say(f"\n[gateway] burst: {args.burst} teens open the widget and write their first line at once")
+            with CpuMeter(pids) as cpu:
+                burst = await burst_phase(gateway_target(), usernames[0],
+                                          args.burst)
+            say("\n".join(burst_report(burst)))
+            say(f"      CPU (% of one core): {cpu.text()}")
 
         relay_port = free_port()
         relay = Service("relay", [sys.executable, "-m", "bench.relay", "--host", "127.0.0.1",
@@ -559,7 +616,7 @@ async def run(args) -> int:
         if args.idle > 0:
             say(f"\n[gateway] {args.idle:,} idle widget sockets (hello only), {args.idle_concurrency} "
                 f"handshakes at a time")
-            idle = await idle_phase(GatewayTarget(f"http://127.0.0.1:{port}", hub, session), gateway, pids,
+            idle = await idle_phase(gateway_target(), gateway, pids,
                                     args.idle, args.idle_concurrency, args.idle_cap)
             per = ((idle["with_open"].get("VmRSS", 0) - idle["before"].get("VmRSS", 0)) / max(idle["opened"], 1))
             say(f"  opened {idle['opened']:,}/{idle['wanted']:,} in {idle['open_wall']:.1f} s"
@@ -572,18 +629,32 @@ async def run(args) -> int:
             say(f"  (client process RSS with them open: {mb(idle['client_rss'].get('VmRSS'))})")
 
         final_mem = memory_kb(gateway.pid)
+        if standin is not None:
+            seconds = args.webhook_seconds or (1.0 if args.quick else 3.0)
+            say(f"\n[gateway] webhooks: {args.webhook_rate:,.0f} single-event POSTs/s for {seconds:g} s, then "
+                f"one {args.webhook_batch:,}-event WhatsApp POST")
+            with CpuMeter({**pids, "standin": standin.pid}) as cpu:
+                hooks = await webhooks.webhook_phase(f"http://127.0.0.1:{port}", args.webhook_batch,
+                                                     args.webhook_rate, seconds)
+            say("\n".join(f"  {label}: {value} {note}" for label, value, note in webhooks.report(hooks)))
+            say(f"      CPU (% of one core): {cpu.text()}")
         gateway_alive = gateway.alive()
     finally:
         hub.shutting_down = True
         if session is not None:
             await session.close()
-        for service in (relay, gateway):
+        if profiler is not None:
+            profiler.stop()
+        for service in (relay, gateway, standin, *extras):
             if service is not None:
                 service.stop()
         redis.cleanup()
 
     # --- the report ------------------------------------------------------------------------
     problems, exceptions, tracebacks = log_problems(workdir / "gateway.log")
+    for extra in extras:
+        more = log_problems(extra.log)
+        problems, exceptions, tracebacks = problems + more[0], exceptions + more[1], tracebacks + more[2]
     say("\n[gateway log] " + ("no warnings or errors" if not problems and not exceptions else
                               f"{sum(problems.values()):,} warning/error lines, "
                               f"{sum(exceptions.values()):,} tracebacks"))
@@ -595,6 +666,10 @@ async def run(args) -> int:
             say(f"  {count:>6} × {text}")
         say("  the first one (last 30 lines):")
         say("    " + tracebacks[0].replace("\n", "\n    "))
+    if profiler is not None:
+        say("\n[profile] the gateway's CPU by function (py-spy; `python -m bench.profile FILE [FILTER]`"
+            " reads it again, e.g. FILTER=_welcome for the hellos only)")
+        say("\n".join(summary(profiler.out)))
     if hub.errors:
         say(f"[clients] error frames received: {dict(hub.errors)}")
     if hub.closed:
@@ -602,7 +677,7 @@ async def run(args) -> int:
 
     g, r = runs["gateway"], runs["relay"]
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    lines = [f"3018 Gateway benchmark — 1 gateway process, Redis store, {os.cpu_count()} cores "
+    lines = [f"3018 Gateway benchmark — {args.processes} gateway process{'es' if args.processes > 1 else ''}, Redis store, {os.cpu_count()} cores "
              f"({args.teens} teens, {args.counsellors} counsellors, {args.messages} msgs each"
              + (", --quick" if args.quick else "") + ")"]
 
@@ -641,6 +716,11 @@ async def run(args) -> int:
             "(messages refused: see the gateway log above"
             + (f"; {unacked:,} of them reached the counsellor all the same" if unacked else "")
             + (f"; + {first_retries} first messages retried" if first_retries else "") + ")")
+    for label, value, note in webhooks.report(hooks) if hooks is not None else ():
+        row(label, value, note)
+    if burst is not None:
+        row(f"burst of {burst['n']} first lines", f"{burst_refusals(burst):,} refused or lost",
+            f"(aim 0; all answered in {burst['wall']:.2f} s; console {burst['pings']['error frames']} error frames)")
     row("gateway peak RSS", mb(gateway_mem_msgs.get("VmHWM")),
         f"(reached at the argon2 logins: {mb(g.connect['mem_connected'].get('VmHWM'))}; RSS after the"
         f" message phases {mb(gateway_mem_msgs.get('VmRSS'))}; relay peak {mb(relay_mem.get('VmHWM'))})")
@@ -690,6 +770,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stall", type=float, default=10, help="a phase ends after this many s without a delivery")
     p.add_argument("--cap", type=float, default=90, help="longest wait for a phase's deliveries (s)")
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
+    p.add_argument("--processes", type=int, default=1,
+                   help="N gateway processes on the one Redis, clients spread round-robin (default 1)")
+    p.add_argument("--burst", type=int, default=200,
+                   help="teens opening conversations at the same instant (default 200; 0 = skip)")
+    p.add_argument("--webhook-batch", type=int, default=1000,
+                   help="events in the one large WhatsApp POST (default 1000; 0 = skip)")
+    p.add_argument("--webhook-rate", type=float, default=1000,
+                   help="single-event webhooks/s for the ack latency (default 1000; 0 = skip)")
+    p.add_argument("--webhook-seconds", type=float, help="its length in seconds (default 3; --quick 1)")
+    p.add_argument("--profile", metavar="DIR", help="sample the gateway with py-spy into DIR/gateway.raw")
     p.add_argument("--keep-logs", action="store_true", help="keep the gateway and relay logs")
     args = p.parse_args(argv)
     defaults = (dict(teens=20, counsellors=2, messages=10, rate=200, rate_seconds=2, idle=200) if args.quick

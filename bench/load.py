@@ -341,9 +341,14 @@ class GatewayTarget(Target):
                 raise RuntimeError(f"login {username}: HTTP {r.status} {await r.text()}")
             token = r.cookies["gw_session"].value
         ws = await self._ws("/ws/console", headers={"Cookie": f"gw_session={token}"})
-        msg = await asyncio.wait_for(ws.receive(), timeout=30)
-        if orjson.loads(msg.data).get("type") != "init":
-            raise RuntimeError(f"console {username}: no init: {msg.data!r}")
+        while True:  # a second console of a busy counsellor may get an event before its init
+            msg = await asyncio.wait_for(ws.receive(), timeout=30)
+            kind = orjson.loads(msg.data).get("type") if msg.type is WSMsgType.TEXT else None
+            if kind == "init":
+                break
+            if kind is None:
+                raise RuntimeError(f"console {username}: no init: {msg.type} {msg.data!r}")
+            self.hub.frames[f"console frame before init: {kind}"] += 1
         client = ConsoleClient(index, ws, self.hub, "console")
         client.start()
         return client
@@ -376,6 +381,26 @@ class RelayTarget(Target):
         client = TeenClient(index, ws, self.hub, kind)
         client.start()
         return client
+
+
+class SpreadTarget(Target):
+    """Several gateway processes on one Redis (--processes N): client i goes to process i mod N,
+    consoles too, so a teen and their counsellor are often on different processes (the bus's
+    work, as in production behind a proxy)."""
+
+    name = "gateway"
+    has_routing = True
+
+    def __init__(self, targets: list[GatewayTarget]):
+        super().__init__(targets[0].http, targets[0].hub, targets[0].session)
+        self.targets = targets
+
+    async def console(self, index: int, username: str) -> ConsoleClient:
+        return await self.targets[index % len(self.targets)].console(index, username)
+
+    async def teen(self, index: int, console_index: int, session: aiohttp.ClientSession | None = None,
+                   kind: str = "widget") -> TeenClient:
+        return await self.targets[index % len(self.targets)].teen(index, console_index, session, kind)
 
 
 async def bounded(coros, limit: int) -> list:

@@ -74,7 +74,8 @@
   function render(rows) {
     found.clear();
     rows.forEach((row) => found.set(row.id, row));
-    app.setText(el.privacyStatus, rows.length ? rows.length + ' conversation(s) trouvée(s), la plus récente d’abord.'
+    const count = rows.length === 1 ? '1 conversation trouvée.' : rows.length + ' conversations trouvées, la plus récente d’abord.';
+    app.setText(el.privacyStatus, rows.length ? count
       : 'Aucune conversation trouvée (les conversations effacées à la fin de la conservation ne laissent rien).');
     el.privacyResults.replaceChildren(...rows.map(resultItem));
   }
@@ -91,9 +92,9 @@
     if (!row.erased) {
       const actions = make('p', 'privacy-actions');
       const label = ' la conversation de ' + row.alias + ' du ' + dateTime(row.opened_at);
-      const txt = button('btn', 'Exporter (texte)', 'Exporter en texte' + label);
+      const txt = button('btn btn-quiet', 'Exporter (texte)', 'Exporter en texte' + label);
       txt.dataset.export = 'txt';
-      const json = button('btn', 'Exporter (JSON)', 'Exporter en JSON' + label);
+      const json = button('btn btn-quiet', 'Exporter (JSON)', 'Exporter en JSON' + label);
       json.dataset.export = 'json';
       const erase = button('btn btn-danger', 'Effacer…', 'Effacer' + label);
       erase.dataset.erase = '1';

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -11,6 +12,7 @@ import pytest
 from gateway.core.ports import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from tests.log_capture import CapturedLogs
 from tests.redis_sentinel import SentinelSet
 from tests.redis_server import RedisServer
 
@@ -149,3 +151,16 @@ async def whatsapp_chat(config, standin):
 
     async with assigned_conversation(config, "whatsapp", standin=standin) as chat:
         yield chat
+
+
+@pytest.fixture
+def logs():
+    """Every log record of the test, at DEBUG (tests/log_capture.py)."""
+    handler = CapturedLogs()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)

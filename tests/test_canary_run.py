@@ -22,10 +22,9 @@ import websockets
 from gateway.domain.model import Role
 from tests.harness import PASSWORD, health_headers, make_config, running_gateway
 from tests.test_log_canary import CLIENT, PROBES, TOKEN, probe
-from tests.test_privacy_canary import (  # noqa: F401 - `logs` is a fixture (every record at DEBUG)
+from tests.test_privacy_canary import (
     Canaries,
     leaks,
-    logs,
     messenger_flow,
     redis_dump,
     web_flow,

@@ -17,7 +17,6 @@ sockets with aiohttp and never imports `websockets`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 import time
@@ -41,7 +40,6 @@ from tests.processes import GatewayProcess, write_config
 # register them twice).
 SECRETS = META_SECRETS
 TRIAGE_PHRASE = "je veux mourir"  # built-in rule "suicide": priority 3, skill psychologue
-NOT_THE_GATEWAY = ("websockets",)  # loggers of the test clients, see the module docstring
 
 
 def canary(what: str) -> str:
@@ -73,41 +71,6 @@ class Canaries:
     def never_stored(self) -> list[str]:
         """What the store must not hold in clear either (docs/privacy.md, "Never stored")."""
         return [self.web_token, self.web_client_id, self.profile_name, self.attachment_url]
-
-
-class CapturedLogs(logging.Handler):
-    """Every record, formatted in full: message, exception with traceback, stack, extras."""
-
-    _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(pathname)s:%(lineno)d %(message)s"))
-        self.lines: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = self.format(record)  # appends exc_info's traceback and stack_info
-        except Exception as exc:  # noqa: BLE001 - an unformattable record is still searched
-            text = f"(unformattable: {exc!r}) {record.msg!r}"
-        extras = {k: v for k, v in vars(record).items() if k not in self._STANDARD}
-        self.lines.append((record.name, f"{text} args={record.args!r} extras={extras!r}"))
-
-    def gateway_lines(self) -> list[str]:
-        return [text for name, text in self.lines if not name.startswith(NOT_THE_GATEWAY)]
-
-
-@pytest.fixture
-def logs():
-    handler = CapturedLogs()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield handler
-    root.removeHandler(handler)
-    root.setLevel(level)
-
 
 
 @pytest.fixture(params=["memory", "redis"])

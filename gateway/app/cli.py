@@ -77,7 +77,9 @@ async def _serve(args: argparse.Namespace) -> None:
     _stop_on_signals(stop)  # before setup: a signal while starting stops as soon as it has started
     try:
         await runner.setup()  # if a resource fails to start, cleanup() closes those opened before it
-        site = web.TCPSite(runner, args.host, args.port)
+        # --reuse-port: several processes listen on one port, the kernel spreads the connections
+        # (SO_REUSEPORT, Linux): one process per core without a proxy in front.
+        site = web.TCPSite(runner, args.host, args.port, reuse_port=args.reuse_port or None)
         await site.start()
         if parts.store.kind == "memory":
             password = new_password()
@@ -146,6 +148,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="config.yaml")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="share the port with other gateway processes (SO_REUSEPORT): one per core")
     add_counsellor_parser(sub)  # gateway/app/cli_accounts.py
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")

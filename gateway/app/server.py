@@ -40,6 +40,7 @@ from gateway.core.counsellor import line_gauges
 from gateway.core.delivery import DeliveryWorker, Sender
 from gateway.core.helpline import Helpline
 from gateway.core.housekeeping import Housekeeper
+from gateway.core.inbox import Inbox
 from gateway.core.retention import RetentionSweeper
 from gateway.core.status import ProcessStatus
 from gateway.domain.clock import Clock, SystemClock
@@ -61,6 +62,7 @@ from gateway.store.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
+INBOX = web.AppKey("inbox", Inbox)  # large webhook batches, handled after their 200
 SECRETS = web.AppKey("meta_secrets", MetaSecrets)
 HOUSEKEEPER = web.AppKey("housekeeper", Housekeeper)
 RETENTION = web.AppKey("retention", RetentionSweeper)
@@ -70,6 +72,7 @@ SHUTDOWN_SECONDS = 10.0  # SIGTERM to exit, at most (docker stop waits 10 s befo
 SOCKET_CLOSE_SECONDS = 2.0  # for clients to answer our close frames
 HANDLER_GRACE_SECONDS = 4.0  # for requests under way (aiohttp's shutdown_timeout)
 DELIVERY_GRACE_SECONDS = 3.0  # for sends to Meta under way
+INBOX_GRACE_SECONDS = 0.5  # for the inbox worker's senders under way (the rest of a batch: 2 s later, any process)
 
 Step = Callable[[], Awaitable[None] | None]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -188,6 +191,8 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
                                                   case_years=config.case_years, notice_options=config.notices)
     secrets = app[SECRETS] = MetaSecrets.from_env()
     delivery = app[DELIVERY] = DeliveryWorker(helpline, senders={})
+    inbox = app[INBOX] = Inbox(helpline)
+    app[METRICS].inbox_depth = inbox.depth
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
 
@@ -204,6 +209,7 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
         resource("retention", retention.start, retention.stop),
         graph_session(config),
         resource("delivery", delivery.start, partial(delivery.stop, DELIVERY_GRACE_SECONDS)),
+        resource("inbox", inbox.start, partial(inbox.stop, INBOX_GRACE_SECONDS)),
     ])
     watcher = None
     if config_path is not None:
@@ -213,6 +219,12 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
 
     add_health_routes(app, ProcessStatus(helpline, delivery, secrets.messenger_on, secrets.whatsapp_on,
                                          watcher.status if watcher is not None else None))
+    add_routes(app)
+    return app
+
+
+def add_routes(app: web.Application) -> None:
+    """Every route but the health ones, over the parts `build_app` put on the app."""
     app.router.add_get("/metrics", metrics_handler)  # keep it behind the proxy: monitoring only
     app.router.add_get("/ws/widget", widget_socket)
     app.router.add_static("/widget/", WIDGET_DIR, append_version=False)
@@ -221,5 +233,6 @@ def build_app(parts: Parts, config_path: str | Path | None = None) -> web.Applic
     add_report_routes(app)
     add_notice_routes(app)
     add_privacy_routes(app)
-    app.router.add_routes(MetaWebhooks(helpline, delivery, secrets).routes())
-    return app
+    webhooks = MetaWebhooks(app[HELPLINE], app[DELIVERY], app[SECRETS], app[INBOX])
+    app[INBOX].serve(webhooks.events)  # the inbox worker handles events with the inline path's code
+    app.router.add_routes(webhooks.routes())

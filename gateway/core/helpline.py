@@ -20,6 +20,7 @@ from gateway.core.intake import Received
 from gateway.core.lines import ours
 from gateway.core.ports import Bus, MessageId, NewMessage, Store
 from gateway.core.security_events import SecurityEvents
+from gateway.core.shared_read import SharedRead
 from gateway.domain.clock import Clock, as_datetime
 from gateway.domain.config import Config
 from gateway.domain.errors import ProtocolError
@@ -58,6 +59,7 @@ class Helpline:
         self.teen_limits = teen.TeenLimits.from_config(config)
         self.security = SecurityEvents(clock)  # refusals: one JSON line and one counter each
         self._line_status: tuple | None = None  # (schedule, since, until, status): see line_status
+        self._queue_positions = SharedRead(self._read_queue_positions)
         # Inputs of the wait estimate, refreshed by the dispatcher and the housekeeper.
         self.handling_seconds: list[float] = []
         self.active_capacity = 0
@@ -117,6 +119,18 @@ class Helpline:
             cached = self._line_status = (schedule, now, until, self._line_status_at(schedule, now))
         return dict(cached[3])
 
+    def admits(self, at: float) -> bool:
+        """`Schedule.admits(at)`, from the line status's cache when `at` lies within its span: on
+        an always-open schedule every new conversation recomputed the next closing over the
+        whole calendar horizon (a quarter of a burst's CPU, issue #15)."""
+        when = as_datetime(at)
+        for _ in range(2):
+            cached = self._line_status
+            if cached is not None and cached[0] is self.config.schedule and cached[1] <= when < cached[2]:
+                return cached[3]["open"]
+            self.line_status()  # refreshed for now; `at` is usually now
+        return self.config.schedule.admits(when)
+
     @staticmethod
     def _line_status_at(schedule: Schedule, now: datetime) -> dict:
         if schedule.admits(now):
@@ -156,7 +170,12 @@ class Helpline:
     async def queue_positions(self) -> dict[str, int]:
         """Each waiting conversation's place: 1 + the teens still there ahead of it. A widget teen
         whose tab is gone is not counted (the others' positions stay true) but keeps the place
-        they would have, so a teen coming back within the grace reads it at once."""
+        they would have, so a teen coming back within the grace reads it at once.
+
+        Concurrent callers share one read of the queue that began after they called (SharedRead)."""
+        return await self._queue_positions()
+
+    async def _read_queue_positions(self) -> dict[str, int]:
         positions, present = {}, 0
         for entry in await self.store.queue():
             positions[entry.conversation_id] = present + 1

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from gateway.core.lines import ours
 from gateway.core.ports import Intake, MessageId, NewMessage, Stored
-from gateway.domain.clock import as_datetime
 from gateway.domain.errors import ProtocolError, StoreError
 from gateway.domain.events import ConversationChanged, ConversationFacts, MessageAdded, PriorityRaised
 from gateway.domain.model import (
@@ -130,7 +129,7 @@ async def _closed_door(helpline: Helpline, sender_key: str, now: float) -> Close
     """Why a new conversation would not be queued: a sender marked abusive, the line closed."""
     if await helpline.store.abuse_until(sender_key, now) is not None:
         return CloseReason.BLOCKED
-    if not helpline.config.schedule.admits(as_datetime(now)):
+    if not helpline.admits(now):
         return CloseReason.OUT_OF_HOURS
     return None
 

@@ -33,6 +33,7 @@ from gateway.domain.windows import SendWindow
 from gateway.core.ports_accounts import AccountRecords
 from gateway.core.ports_limits import LimitCounters
 from gateway.core.ports_privacy import PrivacyLookups
+from gateway.core.ports_inbox import InboxRecords
 
 # Bookkeeping fields `set_marks` may write (None erases). `teen_away_since` / `teen_left_at`: a
 # widget teen's tab closed / the leave grace ended without them (times, not personal data).
@@ -128,7 +129,7 @@ class DeliveryJob:
     window: SendWindow | None = None
 
 
-class Store(LimitCounters, AccountRecords, PrivacyLookups, ABC):
+class Store(LimitCounters, AccountRecords, PrivacyLookups, InboxRecords, ABC):
     """Everything that a restart must not lose."""
 
     kind: str = "abstract"

@@ -144,6 +144,9 @@ class Metrics:
         self.seen = Counter("gateway_seen_events", "Conversations marked seen on Messenger/WhatsApp.", registry=r)
         self.sockets = Gauge("gateway_open_sockets", "WebSockets open on this process, by kind.", ["kind"],
                              registry=r)
+        self.inbox = Gauge("gateway_webhook_inbox_batches",
+                           "Large webhook batches stored, waiting or being handled (whole helpline).", registry=r)
+        self.inbox_depth: Callable[[], Awaitable[int]] | None = None  # core/inbox.Inbox.depth, set by the app
         self._line = _LineGauges()
         r.register(self._line)
         if security is not None:
@@ -223,6 +226,11 @@ class Metrics:
     async def sample(self) -> None:
         """Refresh the queue and counsellor gauges through the core, if given; on a failure the
         last values stay (the scrape still answers)."""
+        if self.inbox_depth is not None:
+            try:
+                self.inbox.set(await self.inbox_depth())
+            except GatewayError as exc:
+                log.warning("metrics: inbox depth not read (%s)", exc.code)
         if self._read_line_gauges is None:
             return
         try:

@@ -39,6 +39,7 @@ from gateway.core.ports import (
 from gateway.store.memory_accounts import MemoryAccountRecords
 from gateway.store.memory_limits import MemoryLimitCounters
 from gateway.store.memory_privacy import MemoryPrivacyLookups
+from gateway.store.memory_inbox import MemoryInbox
 
 
 def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
@@ -49,7 +50,7 @@ def _checked_skills(skills: frozenset[str]) -> frozenset[str]:
     return frozenset(skills)
 
 
-class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookups, Store):
+class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookups, MemoryInbox, Store):
     kind = "memory"
 
     def __init__(self) -> None:
@@ -77,6 +78,7 @@ class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookup
         MemoryLimitCounters.__init__(self)
         MemoryAccountRecords.__init__(self)
         MemoryPrivacyLookups.__init__(self)
+        MemoryInbox.__init__(self)
 
     async def ping(self) -> bool:
         return True

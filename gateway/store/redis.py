@@ -42,6 +42,7 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
     limit:{name}:{{key}}       sorted set of times     a shared limit's events in its window (redis_limits;
                                                        key: a keyed hash of an address or account; TTL = window)
     limit:{name}:{{key}}:lock  string → until (ms)     a login lock (TTL = the lockout)
+    inbox:{prefix}[:{batch}]   sorted set + hashes      large webhook batches, parsed, until handled (redis_inbox; TTL 1 day)
     erased:{sender_key}        sorted set of conv ids  erasure receipts (redis_privacy): erased on request,
                                                        by receipt end (TTL ≤ the index's, retention + 1 day)
 
@@ -108,6 +109,7 @@ from gateway.store.redis_accounts import RedisAccountRecords
 from gateway.store.redis_casework import RedisCasework
 from gateway.store.redis_limits import RedisLimitCounters
 from gateway.store.redis_privacy import RedisPrivacyLookups
+from gateway.store.redis_inbox import RedisInbox
 from gateway.store.redis_consoles import RedisConsoleHolds
 from gateway.store.redis_conversations import RedisConversations
 from gateway.store.redis_intake import RedisIntake
@@ -123,7 +125,7 @@ REPLICA_WAIT_MS = 2000
 
 
 class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSenders, RedisCasework, RedisNotices,
-                 RedisLimitCounters, RedisAccountRecords, RedisPrivacyLookups, Store):
+                 RedisLimitCounters, RedisAccountRecords, RedisPrivacyLookups, RedisInbox, Store):
     kind = "redis"
 
     def __init__(self, url: str, prefix: str = Config.store_prefix,

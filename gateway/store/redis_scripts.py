@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from gateway.store.redis_inbox import INBOX_CLAIM
 from gateway.store.redis_limits import FAILURE_ADD, LIMIT_HIT
 
 # KEYS: active key, new conversation hash, queue, every-conversation index.
@@ -416,6 +417,7 @@ class Scripts:
         self.store_reply = script(STORE_REPLY)
         self.limit_hit = script(LIMIT_HIT)  # redis_limits
         self.failure_add = script(FAILURE_ADD)
+        self.inbox_claim = script(INBOX_CLAIM)  # redis_inbox
 
     async def load(self, client: aioredis.Redis) -> None:
         """Load every script now, to fail fast at start."""

@@ -51,6 +51,24 @@ class ConsoleSession:
     started: bool = False  # its `init` is out: the protocol's first frame, before any `queue`
     queue_sent: dict | None = field(default=None, repr=False)  # the last `queue` frame sent here
     lines: SeqGate | None = field(default=None, repr=False)  # per conversation, in seq order, no gap (hub.add)
+    held: list[dict] = field(default_factory=list, repr=False)  # events that came while `init` was built
+
+    def deliver(self, frame: dict) -> None:
+        """An event's frame: sent, or held until the `init` is out. The session listens from
+        before its `init` is read (nothing between the read and the listening is lost), so an
+        event can come first; the page must still get `init` first (docs/protocol.md), then
+        the events in their order, which only repeat or follow what the `init` shows."""
+        if self.started:
+            self.sender.send(frame)
+        else:
+            self.held.append(frame)
+
+    def start(self) -> None:
+        """The `init` was sent: what was held goes out now, in order, then everything as it comes."""
+        self.started = True
+        held, self.held = self.held, []
+        for frame in held:
+            self.sender.send(frame)
 
 
 class ConsoleHub:
@@ -75,7 +93,7 @@ class ConsoleHub:
         return [s for sessions in self._by_counsellor.values() for s in sessions]
 
     def add(self, session: ConsoleSession) -> None:
-        session.lines = SeqGate(self.helpline, lambda cid, message: session.sender.send(line_frame(cid, message)))
+        session.lines = SeqGate(self.helpline, lambda cid, message: session.deliver(line_frame(cid, message)))
         self._by_counsellor.setdefault(session.counsellor_id, set()).add(session)
         if not session.watcher:
             self.presence.socket_opened(session.counsellor_id)
@@ -127,7 +145,7 @@ class ConsoleHub:
             log.warning("supervision snapshot failed: %s", exc.code)
             return
         for session in self._supervisors():
-            session.sender.send(frame)
+            session.deliver(frame)
 
     async def _push_queue(self) -> None:
         """One read of the queue, to every session here whose last summary differs."""
@@ -187,7 +205,7 @@ class ConsoleHub:
                 continue
             if isinstance(event, HandedOver):  # no longer mine: if it comes back, it starts afresh
                 session.lines.forget(event.conversation_id)
-            session.sender.send(payload(event, now))
+            session.deliver(payload(event, now))
         if type(event) in FEED_EVENTS:
             if self._by_counsellor:
                 self.refresh_queue()

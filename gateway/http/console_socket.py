@@ -105,7 +105,7 @@ class ConsoleConnection:
             "casework": self.helpline.config.casework.console_view(),
             "heartbeat_seconds": heartbeat_seconds(self.helpline.config.console_idle_seconds),
         })
-        self.session.started = True
+        self.session.start()  # the events held while the init was read follow it
         self.hub.refresh_queue()  # the queue summary follows the init, never before it
         while (frame := await self._next_frame()) is not None:
             try:

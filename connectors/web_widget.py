@@ -61,6 +61,14 @@ class WidgetLimits:
         return cls(sockets=ConcurrencyCap(config.widget_sockets_per_address))
 
 
+def sent_live(message: Message) -> bool:
+    """What a widget socket's gate puts on the socket: what the teen sees (never a note), but
+    not the teen's own lines, which come in acks (`WidgetSession.accepts`). A gap filled from the
+    store while the ack of the teen's line is on its way (a raise's note overtaking it on the
+    bus) would otherwise send that line twice."""
+    return shown_to_teen(message) and message.author is not Author.TEEN
+
+
 @dataclass(eq=False)
 class WidgetSession:
     """One open widget socket and what it already shows; decides what it accepts of the bus."""
@@ -294,7 +302,7 @@ class WidgetConnection:
         if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
             token = secrets.token_urlsafe(32)
         session = self.session = WidgetSession(sender, self.helpline.widget_sender_key(token))
-        session.lines = SeqGate(self.helpline, session.send_line, shown_to_teen)
+        session.lines = SeqGate(self.helpline, session.send_line, sent_live)
         resumed = await self.helpline.teen_resume(session.sender_key, hello.get("last_seq", 0), self._listen,
                                                   tuple(hello.get("missing", ())))
         if resumed.status is not None:

@@ -81,6 +81,7 @@ class WidgetSession:
     position: int | None = None
     wait: str | None = None  # the estimated wait, as the teen reads it
     lines: SeqGate | None = field(default=None, repr=False)  # what it shows, in seq order, no gap
+    changed_since_listen: bool = False  # a state event came after `listen` (see `show`)
 
     def accepts(self, event: Event) -> bool:
         """Of the events about its conversation: our lines (the gate counts a note without
@@ -102,6 +103,7 @@ class WidgetSession:
         self.state = event.state
         self.counsellor = event.conversation.counsellor_name if event.state is ASSIGNED else None
         self.position = None  # positions come from the refresher
+        self.changed_since_listen = True
         return self.state_frame()
 
     def send_line(self, conversation_id: str, message: Message) -> None:
@@ -110,7 +112,13 @@ class WidgetSession:
             self.sender.send({"type": "message", "message": message.view()})
 
     def show(self, status: TeenStatus) -> None:
-        self.state, self.counsellor = status.state, status.counsellor_name
+        """The core's read of the conversation, made after `listen`. A state event that came
+        since is not older than that read (each change is published after it is stored, so a
+        state the read saw has its event delivered or still to come): then the event's state
+        stays. Applying the read over it showed a teen "en attente" while Alix was answering,
+        and hid the next real requeue as "not news"."""
+        if not self.changed_since_listen:
+            self.state, self.counsellor = status.state, status.counsellor_name
         self.position, self.wait = status.position, status.wait
 
     def state_frame(self) -> dict:
@@ -155,6 +163,7 @@ class WidgetHub:
         if session.conversation_id is not None:
             session.lines.forget(session.conversation_id)
         session.conversation_id, session.state, session.counsellor = conversation_id, state, None
+        session.changed_since_listen = False
         session.lines.hold(conversation_id)  # until the core's read says where the page stands
         self._by_conversation.setdefault(conversation_id, set()).add(session)
         self.helpline.teen_socket_back(conversation_id)
@@ -323,7 +332,7 @@ class WidgetConnection:
 
     def _show(self, status: TeenStatus) -> None:
         self.session.show(status)
-        if status.state is CLOSED:
+        if self.session.state is CLOSED:
             self.hub.unbind(self.session)
 
     async def _handle_frame(self, data: str) -> None:

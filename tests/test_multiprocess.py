@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from gateway.domain.message_templates import DEFAULT_MESSAGES
 from tests.clients import Console, Widget
 from tests.processes import GatewayProcess, add_counsellor, write_config
 
@@ -110,3 +111,30 @@ async def test_a_pong_follows_every_event_published_before_the_ping_even_from_th
                 ][-1:] == [f"réponse {i}"]
     await teen.close()
     await console.close()
+
+
+async def test_a_counsellor_whose_process_died_with_their_console_goes_offline_and_the_teen_back(two_gateways):
+    """kill -9 of the process holding Alix's only console, her browser gone too: nobody arms the
+    offline grace there, so the other process's heartbeat sees her held by no one (twice, some
+    seconds apart), sets her offline and hands her teen back to the queue, told so."""
+    a, b = two_gateways
+    watcher = await Console.login(b.http, "bao", PASSWORD)  # b has had a console: its heartbeat runs
+    alix = await Console.login(a.http, "alix", PASSWORD)
+    await alix.presence("available")
+    teen = await Widget.connect(b.ws)
+    await teen.say("tu es là ?")
+    conversation = await alix.assigned()
+    await teen.state(lambda s: s["state"] == "assigned")
+    await teen.barrier()
+    teen.buffer.clear()  # what follows is after the assignment
+    a.kill()
+    await alix.close()
+    # Holds last 15 s, the check confirms 10 s later; then the teen is back in the queue, told so.
+    await teen.state(lambda s: s["state"] == "queued", timeout=45)
+    await teen.message(lambda m: m["from"] == "system" and m["text"] == DEFAULT_MESSAGES["requeued"])
+    bao = await Console.login(b.http, "dina", PASSWORD)
+    await bao.presence("available")
+    assert (await bao.assigned(10))["id"] == conversation["id"]  # the teen is not stuck with a ghost
+    await bao.close()
+    await teen.close()
+    await watcher.close()

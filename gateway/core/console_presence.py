@@ -10,10 +10,12 @@ out). When the last socket of a counsellor here closes, this process releases it
 and arms the offline grace; when the grace ends, it sets them offline only if no other process
 holds a console of theirs. Timers sleep on the injected clock, so tests move time.
 
-Shortcut accepted: if the process holding the last console dies (kill -9), nobody arms a grace;
-the counsellor stays as they were until a console opens and closes again (as before heartbeats).
-A sweep could notice holds that all ran out, but on a hand-moved test clock every jump past
-HOLD_SECONDS looks like that: not done yet.
+A process that dies (kill -9) with a counsellor's last console arms no grace: the heartbeat of
+every other process that has had a console looks for counsellors not offline whom nobody holds
+(`_sweep_orphans`): holds all run out, no socket here, no grace running here. Seen so twice,
+`ORPHAN_CONFIRM_SECONDS` of *real* time apart, they are set offline (their teens handed back,
+each told). Real time, not the helpline's clock: on a hand-moved test clock every jump past
+HOLD_SECONDS makes holds look run out until the next beat renews them.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from gateway.core.helpline import Helpline
 from gateway.core.periodic import Periodic
 from gateway.domain.errors import GatewayError
 from gateway.domain.model import Presence
+from gateway.domain.rate_limit import MONOTONIC
 
 log = logging.getLogger(__name__)
 
 OFFLINE_GRACE_SECONDS = 20.0  # a page reload must not flip a counsellor to "hors ligne"
 HEARTBEAT_SECONDS = 5.0  # each process refreshes its holds this often…
 HOLD_SECONDS = 15.0  # …each lasting this long: three heartbeats may be late before it runs out
+ORPHAN_CONFIRM_SECONDS = 2 * HEARTBEAT_SECONDS  # real time between the two sightings of an orphan
 
 
 class ConsolePresence:
@@ -51,6 +55,7 @@ class ConsolePresence:
         self._releases: set[asyncio.Task] = set()
         self._heartbeat = Periodic("console-heartbeat", self.beat, HEARTBEAT_SECONDS, helpline.clock)
         self._closed = False  # shutting down: sockets closing now arm no grace
+        self._orphans: dict[str, float] = {}  # counsellor id -> when (monotonic) first seen held by nobody
 
     def socket_opened(self, counsellor_id: str) -> None:
         """A socket of theirs is (back) open: held at once, a pending grace is called off."""
@@ -114,11 +119,28 @@ class ConsolePresence:
                 await self.helpline.store.hold_console(counsellor_id, self.holder, until)
                 if not self.connected(counsellor_id):  # its last socket closed during this round
                     await self.helpline.store.release_console(counsellor_id, self.holder)
+            await self._sweep_orphans()
         finally:
             waiters, self._beat_waiters = self._beat_waiters, []
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    async def _sweep_orphans(self) -> None:
+        """Counsellors left present by a process that died with their last console: offline once
+        seen held by nobody twice, ORPHAN_CONFIRM_SECONDS of real time apart."""
+        now, seen = self.helpline.clock.now(), MONOTONIC.now()
+        for counsellor in await self.helpline.store.counsellors():
+            cid = counsellor.id
+            if (counsellor.presence is Presence.OFFLINE or self.connected(cid) or cid in self._timers
+                    or await self.helpline.store.console_held_elsewhere(cid, self.holder, now)):
+                self._orphans.pop(cid, None)
+                continue
+            first = self._orphans.setdefault(cid, seen)
+            if seen - first >= ORPHAN_CONFIRM_SECONDS:
+                del self._orphans[cid]
+                log.info("a counsellor's consoles are held by no process: marked offline")
+                await self.helpline.set_presence(cid, Presence.OFFLINE)
 
     async def _release(self, counsellor_id: str) -> None:
         """No socket of theirs here any more: other processes' graces stop counting this one."""

@@ -77,14 +77,15 @@ async def test_a_console_that_sends_heartbeats_stays_open():
         await gw.add_counsellor("camille")
         console = await Console.login(gw.http, "camille", PASSWORD)
         period = console.init["heartbeat_seconds"]
-        loop = asyncio.get_running_loop()
-        until = loop.time() + IDLE * 2.5
-        while loop.time() < until:
+        witness, _ = await raw_console(gw, session_cookie(console))  # silent: closed after one idle time
+        closed = asyncio.ensure_future(witness.wait_closed())
+        while not closed.done():  # heartbeats at the page's period until the idle time has surely passed
             await console.send({"type": "heartbeat"})
-            await asyncio.sleep(period)
+            await asyncio.wait([closed], timeout=period)
+        assert (witness.close_code, idle_closes(gw)) == (1001, 1)
         await console.barrier()  # still open, and a heartbeat got no answer (nor an error)
         console.assert_none("error")
-        assert idle_closes(gw) == 0
+        assert idle_closes(gw) == 1  # the witness only
         await console.close()
 
 
@@ -98,8 +99,14 @@ async def test_the_page_keeps_its_socket_open_and_reconnects_after_an_idle_close
     async with running_gateway(idle_config()) as gw:
         await gw.add_counsellor("camille")
         page = await console_login(browser, gw.http, "camille")
-        await page.wait_for_timeout(IDLE * 1000 * 3)  # a real wait: three idle timeouts
-        assert idle_closes(gw) == 0
+        cookies = await page.context.cookies()
+        witness, _ = await raw_console(gw, "; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        for _ in range(3):  # three idle timeouts: each witness, silent, is closed as idle
+            async with asyncio.timeout(IDLE * 4):
+                await witness.wait_closed()
+            witness, _ = await raw_console(gw, "; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        await witness.close()
+        assert idle_closes(gw) == 3  # the witnesses only: the page's own socket stayed open
         await expect(page.locator("#connection-banner")).to_be_hidden()
 
         # Its heartbeat stopped (a frozen tab): closed as idle, and the page comes back by itself.
@@ -109,7 +116,7 @@ async def test_the_page_keeps_its_socket_open_and_reconnects_after_an_idle_close
             clearInterval(window.Console3018.state.ws.heartbeatTimer);
         }""")
         await page.wait_for_function("window.inits >= 1", timeout=IDLE * 4 * 1000)  # a new socket's init
-        assert idle_closes(gw) == 1
+        assert idle_closes(gw) == 4  # the three witnesses, then the page's own
         await expect(page.locator("#app")).to_be_visible()  # still logged in, no login form
         await expect(page.locator("#connection-banner")).to_be_hidden()
         await page.context.close()

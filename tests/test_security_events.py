@@ -15,7 +15,10 @@ import aiohttp
 import pytest
 import websockets
 
+from gateway.domain.casework import DEFAULT_CASEWORK
 from gateway.domain.model import Role
+from gateway.http.casework_openapi import openapi_document
+from gateway.http.console import COOKIE, HOST_COOKIE
 from tests.harness import PASSWORD, make_config, running_gateway
 
 SECURITY = "gateway.security"
@@ -182,3 +185,8 @@ async def test_without_tls_the_cookie_keeps_its_name():
         await gw.add_counsellor("camille")
         attributes = await log_in(http, gw.http, "camille")
     assert attributes[0].startswith("gw_session=") and "Secure" not in attributes
+
+
+def test_the_openapi_document_names_the_session_cookie_as_the_console_sets_it():
+    scheme = openapi_document(DEFAULT_CASEWORK.view())["components"]["securitySchemes"]["session"]
+    assert scheme["name"] == COOKIE and HOST_COOKIE in scheme["description"]

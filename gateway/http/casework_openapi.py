@@ -15,7 +15,7 @@ from gateway.http import notices_openapi
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
-SESSION_COOKIE = "gw_session"
+SESSION_COOKIE = "gw_session"  # http/console.COOKIE (behind TLS: HOST_COOKIE, said in the description)
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"  # conversation ids (uuid4 hex); no dots: "." and ".." are path segments
 JSON = "application/json"
 ERROR_REF = "#/components/schemas/Error"
@@ -241,7 +241,8 @@ def openapi_document(options_view: dict, notices_view: dict | None = None) -> di
         "components": {
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
                                             "description": "Posé par POST /api/console/login (HttpOnly, "
-                                                           "SameSite=Strict)."}},
+                                                           "SameSite=Strict) ; nommé __Host-gw_session quand "
+                                                           "http.tls est activé."}},
             "responses": {**RESPONSES, **notices_openapi.RESPONSES},
             "schemas": {
                 **notices_openapi.notice_schemas(notices_view),

@@ -6,5 +6,7 @@ console clients from this process, and prints throughput, latency, lost messages
 gateway's memory and the CPU of every process (so a client-bound figure shows as such).
 
 Modules: `procs` (subprocesses, /proc readings), `load` (the lightweight clients and the
-receipt tallies), `relay` (the floor), `__main__` (the phases and the report).
+receipt tallies), `relay` (the floor), `gateways` (the servers of a run), `phases` (the message
+and idle phases), `meter` (CPU and receipts of a phase), `report` (what is printed), `aims`
+(the issue #15 aims beside the run's figures), `__main__` (the run).
 """

@@ -16,6 +16,7 @@ limit, no compression and a 30 s heartbeat; unlike it, nothing is stored, checke
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -92,8 +93,23 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                   help="the gateway's choice (`serve --loop`), so the floor runs on the same loop")
     args = p.parse_args()
-    web.run_app(build_app(), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(build_app(), host=args.host, port=args.port, access_log=None, print=None, loop=new_loop(args.loop))
+
+
+def new_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """uvloop's when asked (or `auto` and installed), else asyncio's own: as `gateway serve`."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise SystemExit("--loop uvloop: uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from gateway.core.ports import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from tests.log_capture import CapturedLogs
+from tests.redis_cluster import RedisClusterSet
 from tests.redis_sentinel import SentinelSet
 from tests.redis_server import RedisServer
 
@@ -46,6 +47,16 @@ def sentinels() -> Iterator[SentinelSet]:
     nodes.cleanup()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterSet]:
+    """One three-master Redis Cluster for the whole run (tests/redis_cluster.py); each test's
+    own prefix is its own hash tag, so tests spread over the masters."""
+    cluster = RedisClusterSet()
+    cluster.start()
+    yield cluster
+    cluster.cleanup()
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     redis_server.start()  # no-op when running; revives it after a test that stopped it and failed
@@ -57,7 +68,7 @@ MakeStore = Callable[..., Awaitable[Store]]
 
 @pytest.fixture
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
-    """`await make_store("memory" | "redis", prefix=None)` → a started store, closed after the test.
+    """`await make_store("memory" | "redis" | "cluster", prefix=None)` → a started store, closed after the test.
 
     Each redis test gets its own key prefix unless it passes one (two stores sharing a prefix
     are two gateway processes sharing one Redis).
@@ -70,6 +81,8 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
             store: Store = MemoryStore()
         elif kind == "redis":
             store = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix or default_prefix)
+        elif kind == "cluster":
+            store = RedisStore(request.getfixturevalue("redis_cluster").url, prefix=prefix or default_prefix)
         else:
             raise ValueError(f"unknown store kind {kind!r}")
         await store.start()
@@ -81,9 +94,9 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
         await store.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
-    """Each contract test runs once per store."""
+    """Each contract test runs once per store: memory, a single Redis, a Redis Cluster."""
     return await make_store(request.param)
 
 

@@ -117,6 +117,20 @@ def test_a_sentinel_url_and_wait_replicas_are_read(url):
     assert parse_config({}).store_wait_replicas == 0
 
 
+@pytest.mark.parametrize("url", ["redis+cluster://n1:7000", "redis+cluster://:secret@n1:7000,[::1]:7001,n3:7002/"])
+def test_a_cluster_url_is_read_and_refused_with_wait_replicas(url, monkeypatch):
+    assert parse_config({"store": {"url": url}}).store_url == url
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"store": {"url": url, "wait_replicas": 1}})
+    assert refused.value.key == "store.wait_replicas" and "redis+cluster://" in refused.value.problem
+    monkeypatch.setenv("GATEWAY_STORE_URL", url)  # the environment's URL meets the file's wait_replicas
+    with pytest.raises(ConfigError, match="wait_replicas"):
+        parse_config({"store": {"url": "redis://r:6379/0", "wait_replicas": 1}})
+    for bad in ("redis+cluster://n1", "redis+cluster://n1:7000/0", "redis+cluster://"):
+        with pytest.raises(ConfigError, match="redis\\+cluster://HOST:PORT"):
+            parse_config({"store": {"url": bad}})
+
+
 def test_the_store_url_from_the_environment_is_held_to_the_same_shape(monkeypatch):
     monkeypatch.setenv("GATEWAY_STORE_URL", "redis+sentinel://s1:26379,s2:26379/gateway")
     assert parse_config({}).store_url == "redis+sentinel://s1:26379,s2:26379/gateway"

@@ -15,8 +15,11 @@ from tests.clients import Console, Widget
 from tests.harness import PARIS, PASSWORD, health_headers, make_config, running_gateway
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def store_url(request: pytest.FixtureRequest) -> str:
+    """Each flow on every store: embedded, a single Redis, a three-master Redis Cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster").url
     return "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
 
 

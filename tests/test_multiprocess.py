@@ -14,9 +14,12 @@ from tests.processes import GatewayProcess, add_counsellor, write_config
 PASSWORD = "shared-redis-password"
 
 
-@pytest.fixture
-def two_gateways(tmp_path, redis_url):
-    config = write_config(tmp_path / "config.yaml", redis_url, f"mp{uuid.uuid4().hex[:8]}",
+@pytest.fixture(params=["redis", "cluster"])
+def two_gateways(request, tmp_path):
+    """Two gateway processes on one single Redis, or on one Redis Cluster."""
+    url = request.getfixturevalue("redis_cluster").url if request.param == "cluster" else \
+        request.getfixturevalue("redis_url")
+    config = write_config(tmp_path / "config.yaml", url, f"mp{uuid.uuid4().hex[:8]}",
                           routing={"max_conversations_per_counsellor": 2},
                           limits={"new_conversations_per_minute": 100})  # 12 teens from one address
     for name in ("alix", "bao", "chloe", "dina"):

@@ -197,6 +197,7 @@ async def test_a_bad_hello_is_refused_before_the_store_and_the_next_one_works(co
 async def test_bad_console_fields_get_their_error_and_change_nothing(config, frame, code):
     async with assigned_conversation(config, "web") as chat:
         store = chat.gw.helpline.store
+        await chat.console.message(chat.id, lambda m: "est là" in m["text"])  # stored after the assigned event
         before = [(m.seq, m.text) for m in await store.messages(chat.id)], await store.get_conversation(chat.id)
         sent = {k: (chat.id if v == "<own>" else v) for k, v in frame.items()}
         await chat.console.send(sent)

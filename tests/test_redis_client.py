@@ -39,6 +39,10 @@ T = TypeVar("T")
                      username="app", password="p@ss")),
         ("redis+sentinel://:only-secret@s1:26379/gateway",
          RedisTarget("redis+sentinel", "", hosts=(("s1", 26379),), master_name="gateway", password="only-secret")),
+        ("redis+cluster://10.0.0.1:7000,10.0.0.2:7001",
+         RedisTarget("redis+cluster", "", hosts=(("10.0.0.1", 7000), ("10.0.0.2", 7001)))),
+        ("redis+cluster://app:p%40ss@[fd00::1]:7000/",
+         RedisTarget("redis+cluster", "", hosts=(("fd00::1", 7000),), username="app", password="p@ss")),
     ],
 )
 def test_store_url_names_its_target(url: str, expected: RedisTarget) -> None:
@@ -48,6 +52,7 @@ def test_store_url_names_its_target(url: str, expected: RedisTarget) -> None:
     assert (target.username, target.password) == (expected.username, expected.password)
     assert target.url == url
     assert target.sentinel == (expected.scheme == "redis+sentinel")
+    assert target.cluster == (expected.scheme == "redis+cluster")
 
 
 @pytest.mark.parametrize(
@@ -75,6 +80,12 @@ def test_store_url_names_its_target(url: str, expected: RedisTarget) -> None:
         ("redis+sentinel://::1:26379/gateway", "IPv6 address in brackets"),
         ("redis+sentinel://[::1]/gateway", "must read [IPv6]:PORT"),
         ("redis+sentinel://s1:26379/gateway?ssl=true", "query options are not supported"),
+        ("redis+cluster://n1:7000/0", "a cluster has no database or path"),
+        ("redis+cluster://n1:7000?ssl=true", "query options are not supported"),
+        ("redis+cluster://n1", "cluster node 'n1' needs a host and a port"),
+        ("redis+cluster://n1:7000,", "empty cluster node address"),
+        ("redis+cluster://n1:70000", "port that is not a number"),
+        ("rediscluster://n1:7000", "scheme 'rediscluster' is not a Redis one"),
     ],
 )
 def test_bad_store_url_is_refused_with_a_clear_message(url: str, says: str) -> None:
@@ -86,6 +97,7 @@ def test_bad_store_url_is_refused_with_a_clear_message(url: str, says: str) -> N
 
 @pytest.mark.parametrize("url", [
     "redis+sentinel://app:hunter2@s1:26379/gateway/x",
+    "redis+cluster://app:hunter2@n1:7000/x",
     "redis://app:hunter2@redis:6379/x",
 ])
 def test_refusal_never_repeats_the_password(url: str) -> None:

@@ -240,17 +240,23 @@ async def test_a_dispatcher_elsewhere_never_sees_a_conversation_without_its_firs
             if await dispatcher.try_assign(entry.conversation_id, ana.id, 999, T0) is AssignOutcome.ASSIGNED:
                 taken[entry.conversation_id] = len(await dispatcher.messages(entry.conversation_id))
 
-    def send_then_dispatch(client: aioredis.Redis):
-        send = client.execute_command
-
+    def send_then_dispatch(send):
         async def command(*args, **kwargs):
             reply = await send(*args, **kwargs)
             await dispatcher_round()
             return reply
         return command
 
+    def pipelines_then_dispatch(make):  # the scripts go in pipelines (store/redis_batch): after each too
+        def pipeline(*args, **kwargs):
+            pipe = make(*args, **kwargs)
+            pipe.execute = send_then_dispatch(pipe.execute)
+            return pipe
+        return pipeline
+
     for client in (v for v in vars(intake).values() if isinstance(v, aioredis.Redis)):  # every client it holds
-        client.execute_command = send_then_dispatch(client)
+        client.execute_command = send_then_dispatch(client.execute_command)
+        client.pipeline = pipelines_then_dispatch(client.pipeline)
     teens = [a_conversation(f"s{i}") for i in range(3)]
     for i, c in enumerate(teens):
         await intake.store_inbound(MessageId("web", f"{c.sender_key}:m{i}", 60), c.sender_key,

@@ -88,7 +88,8 @@ async def _serve(args: argparse.Namespace) -> None:
             print(f"Console: http://{args.host}:{args.port}/console  login: demo  password: {password}")
         print(f"Widget demo: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/healthz",
               flush=True)
-        log.info("gateway listening on %s:%s (store %s)", args.host, args.port, parts.store.kind)
+        log.info("gateway listening on %s:%s (store %s, loop %s)", args.host, args.port, parts.store.kind,
+                 type(asyncio.get_running_loop()).__module__.split(".")[0])
         await stop.wait()
         log.info("gateway stopping: draining for at most %.0f s", SHUTDOWN_SECONDS)
     finally:
@@ -150,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--reuse-port", action="store_true",
                        help="share the port with other gateway processes (SO_REUSEPORT): one per core")
+    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                       help="event loop: uvloop, asyncio's own, or auto (uvloop when installed; the default)")
     add_counsellor_parser(sub)  # gateway/app/cli_accounts.py
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")
@@ -170,12 +173,28 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _loop_factory(choice: str):
+    """`serve --loop`: uvloop (libuv) when asked or, for `auto`, when importable; measured in
+    bench/README.md. None is asyncio's own loop."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            print("--loop uvloop: uvloop is not installed (pip install uvloop; not on Windows)", file=sys.stderr)
+            raise SystemExit(2) from None
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         try:
-            asyncio.run(_serve(args))
+            with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+                runner.run(_serve(args))
         except KeyboardInterrupt:
             pass
     elif args.command == "counsellor":

@@ -58,7 +58,7 @@ from gateway.http.privacy_api import add_privacy_routes
 from gateway.http.security import SECURITY_EVENTS, security_headers
 from gateway.http.sockets import SOCKETS
 from gateway.store import Store, open_store
-from gateway.store.redis_client import redis_client
+from gateway.store.redis_client import keyspace_prefix, redis_client
 
 log = logging.getLogger(__name__)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
@@ -91,13 +91,13 @@ class Parts:
 
 
 def build_parts(config: Config, clock: Clock | None = None) -> Parts:
-    """The store and, on Redis, the bus on the same URL (plain or Sentinel), both through the one
+    """The store and, on Redis, the bus on the same URL (plain, Sentinel or Cluster), both through the one
     client factory. `store.wait_replicas` is read with getattr: a Config without it means 0."""
     wait_replicas = getattr(config, "store_wait_replicas", 0)
     store = open_store(config.store_url, prefix=config.store_prefix, retention_days=config.retention_days,
                        wait_replicas=wait_replicas)
-    bus = LocalBus() if store.kind == "memory" else RedisBus(partial(redis_client, config.store_url),
-                                                             config.store_prefix)
+    bus = LocalBus() if store.kind == "memory" else RedisBus(
+        partial(redis_client, config.store_url), keyspace_prefix(config.store_prefix, config.store_url))
     pseudonyms, ephemeral = Pseudonyms.from_env(config.pseudonym_key_env, allow_ephemeral=store.kind == "memory")
     return Parts(config, store, bus, clock or SystemClock(), pseudonyms, ephemeral)
 

@@ -10,8 +10,12 @@ connect, and nothing published after `start()` returns is missed.
 `publish` cannot be skipped after a store: it retries with capped jittered backoff until the
 XADD succeeds, bounded only by `close()`. A retry whose first reply was lost may append the
 event twice, so each entry carries a random id and the reader drops one it saw recently.
-One process's order is kept (XADD order = read order): a Barrier published after an event
-comes back after it. A process's own events come back through Redis too, so each event
+Publishing is batched: one sender task sends every event published meanwhile (so at least
+those of one loop tick) in one pipeline of XADDs, one pipeline at a time, so one process's
+order is kept (publish order = XADD order = read order), across retries too: a Barrier
+published after an event comes back after it. (Shortcut: if Redis refused some XADDs of a
+pipeline and took later ones — an error reply, not a lost connection — the refused ones come
+after those when the pipeline is sent again.) A process's own events come back through Redis too, so each event
 reaches each process exactly once.
 """
 
@@ -55,7 +59,12 @@ BACKOFF_CAP_SECONDS = 1.0
 # How many recent entry ids the reader remembers to drop a twice-appended event. A retried
 # XADD lands within the outage that caused it; far fewer events than this happen meanwhile.
 RECENT_EVENT_IDS = 20_000
-PUBLISH_POOL = 32
+# One pipeline at a time carries up to this many XADDs: the events published while the
+# previous one was on the wire (under load, one round trip for hundreds of events).
+PUBLISH_BATCH = 256
+# close() lets an in-flight pipeline finish this long before cutting it short.
+SENDER_DRAIN_SECONDS = 1.0
+PUBLISH_POOL = 4  # one pipeline in flight; spares for a connection being replaced
 POOL_WAIT = 5.0
 STREAM_START = b"0-0"  # the id before any entry
 STOP_ATTEMPTS, STOP_WAIT_SECONDS = 20, 0.1
@@ -65,6 +74,11 @@ def backoff(failures: int) -> float:
     """Seconds to wait after `failures` failures in a row."""
     delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0))
     return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _entry(event: Event) -> dict[str, str | bytes]:
+    """A stream entry: the event's wire form and a random id (a resent copy is dropped)."""
+    return {"id": uuid.uuid4().hex, "event": orjson.dumps(to_wire(event))}
 
 
 class RecentIds:
@@ -96,6 +110,9 @@ class RedisBus(LocalBus):
         self._listener: asyncio.Task | None = None
         self._closed = asyncio.Event()
         self._recent = RecentIds()
+        self._outbox: list[tuple[dict, asyncio.Future]] = []  # published, not yet in the stream
+        self._wake = asyncio.Event()  # set when the outbox gets an entry, or at close
+        self._sender: asyncio.Task | None = None
         self.last_id: bytes = STREAM_START  # the last entry delivered (or the tail at start)
 
     async def start(self) -> None:
@@ -109,15 +126,27 @@ class RedisBus(LocalBus):
             raise StoreError(f"event bus: {type(exc).__name__}") from exc
         self.last_id = tail[0][0] if tail else STREAM_START
         self._listener = asyncio.create_task(self._listen(), name="redis-bus-listener")
+        self._sender = asyncio.create_task(self._send_outbox(), name="redis-bus-publisher")
 
     async def close(self) -> None:
         self._closed.set()
+        self._wake.set()
+        if self._sender:
+            await self._stop_sender()
         if self._listener:
             await self._stop_listener()
         for client in (self._publisher, self._reader):
             if client is not None:
                 await client.aclose()
         await super().close()
+
+    async def _stop_sender(self) -> None:
+        """Let the publisher finish what it is sending (bounded), then stop it: what is left
+        fails with StoreError, as a publish retried past close() always has."""
+        done, _ = await asyncio.wait([self._sender], timeout=SENDER_DRAIN_SECONDS)
+        if not done:
+            self._sender.cancel()
+            await asyncio.wait([self._sender])
 
     async def _stop_listener(self) -> None:
         """Cancel the listener until it ends: redis-py 8.1 sometimes swallows a cancel that lands
@@ -133,20 +162,73 @@ class RedisBus(LocalBus):
         """One event, in its wire form (domain/events.py's `to_wire`), to every process;
         retried until Redis takes it. Raises StoreError only once the bus is closed."""
         assert self._publisher is not None, "bus not started"
-        entry = {"id": uuid.uuid4().hex, "event": orjson.dumps(to_wire(event))}
+        if self._closed.is_set():
+            raise StoreError("event bus: closed before the event was published")
+        published = asyncio.get_running_loop().create_future()
+        self._outbox.append((_entry(event), published))
+        self._wake.set()
+        await published
+
+    async def _send_outbox(self) -> None:
+        """The one publisher: the waiting entries, oldest first, in one pipeline of XADDs
+        (at most PUBLISH_BATCH), one pipeline at a time, so XADD order is publish order. A
+        failed pipeline is sent again whole after a backoff: what it appended before failing
+        comes twice and the reader drops the copies. Waiters left at close get StoreError."""
         failures = 0
-        while not self._closed.is_set():
-            try:
-                await self._publisher.xadd(self._stream, entry, maxlen=self._maxlen, approximate=True)
+        try:
+            while self._outbox or not self._closed.is_set():
+                if not self._outbox:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                batch = self._outbox[:PUBLISH_BATCH]
+                try:
+                    await self._xadd(batch)
+                except (RedisError, OSError) as exc:
+                    failures += 1
+                    if failures == 1 or failures % 20 == 0:
+                        log.warning("event bus: publish failed (%s), retrying", type(exc).__name__)
+                    if self._closed.is_set():
+                        return
+                    await self._pause(backoff(failures))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a bug, not an outage: these fail, the rest go on
+                    log.error("event bus: publish failed (%s), not retried", type(exc).__name__)
+                    self._settle(len(batch), exc)
+                    continue
+                self._settle(len(batch), None)
                 if failures:
                     log.info("event bus: published after %d failed attempts", failures)
-                return
-            except (RedisError, OSError) as exc:
-                failures += 1
-                if failures == 1 or failures % 20 == 0:
-                    log.warning("event bus: publish failed (%s), retrying", type(exc).__name__)
-                await self._pause(backoff(failures))
-        raise StoreError("event bus: closed before the event was published")
+                    failures = 0
+        finally:
+            self._fail_outbox()
+
+    async def _xadd(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
+        """One pipeline of XADDs; a lone one without (the same round trip, less CPU)."""
+        if len(batch) == 1:
+            await self._publisher.xadd(self._stream, batch[0][0], maxlen=self._maxlen, approximate=True)
+            return
+        async with self._publisher.pipeline(transaction=False) as pipe:
+            for entry, _ in batch:
+                pipe.xadd(self._stream, entry, maxlen=self._maxlen, approximate=True)
+            await pipe.execute()
+
+    def _settle(self, count: int, error: Exception | None) -> None:
+        """The first `count` entries have left the outbox: tell their publishers."""
+        sent, self._outbox = self._outbox[:count], self._outbox[count:]
+        for _, published in sent:
+            if published.done():
+                continue  # its publisher gave up waiting; the event went anyway
+            if error is None:
+                published.set_result(None)
+            else:
+                published.set_exception(error)
+
+    def _fail_outbox(self) -> None:
+        waiting, self._outbox = self._outbox, []
+        for _, published in waiting:
+            if not published.done():
+                published.set_exception(StoreError("event bus: closed before the event was published"))
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, cut short by `close()`."""

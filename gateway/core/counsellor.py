@@ -153,13 +153,17 @@ async def reply_once(helpline: Helpline, counsellor_id: str, conversation_id: ob
     the same client id may be tried again."""
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
         raise ProtocolError("bad_client_id", "Réponse sans identifiant.")
-    conversation = await helpline.conversation_of(counsellor_id, conversation_id)
     message_id = MessageId("console", f"{counsellor_id}:{client_id}", helpline.config.dedupe_ttl_seconds)
-    # A re-send of a stored reply is a duplicate even if the conversation has closed since.
-    if await helpline.store.stored_under(message_id) is not None:
-        return Replied(conversation.id, None, duplicate=True)
-    message = await helpline.reply(counsellor_id, conversation.id, text, message_id)
-    return Replied(conversation.id, message, duplicate=message is None)
+    try:  # the store step itself drops a re-sent id: no read of the claim before it
+        message = await helpline.reply(counsellor_id, conversation_id, text, message_id)
+    except ProtocolError as exc:
+        # A re-send of a stored reply is a duplicate even if the conversation has closed (or its
+        # window, or …) since: the claim is read only once the reply was refused. Not when it is
+        # no longer mine: that says so first, as before.
+        if exc.code == "not_yours" or await helpline.store.stored_under(message_id) is None:
+            raise
+        message = None
+    return Replied(str(conversation_id), message, duplicate=message is None)
 
 
 # --- handovers, audited ----------------------------------------------------------------------

@@ -48,15 +48,17 @@ class Received:
     duplicate: bool = False
 
 
-async def receive(helpline: Helpline, inbound: InboundMessage) -> Received:
-    """Store a teen's message (once), open or continue their conversation."""
+async def receive(helpline: Helpline, inbound: InboundMessage, expect_open: bool = False) -> Received:
+    """Store a teen's message (once), open or continue their conversation. `expect_open`: the
+    caller believes the sender has an open conversation (a widget socket bound to one), so the
+    store step is tried into it before reading which one is open (one round trip fewer)."""
     if inbound.attachments and not (inbound.text or "").strip():
         text = ""  # an attachment alone: noted below, nothing to clean
     else:
         text = clean_text(inbound.text, helpline.config.max_message_chars)
     message_id = MessageId(inbound.channel.value, f"{inbound.sender_key}:{inbound.provider_message_id}",
                            helpline.config.dedupe_ttl_seconds)
-    return await _store_inbound(helpline, inbound, text, message_id)
+    return await _store_inbound(helpline, inbound, text, message_id, expect_open)
 
 
 async def receive_meta(helpline: Helpline, channel: Channel, platform_id: str, provider_message_id: str,
@@ -80,10 +82,13 @@ async def receive_meta(helpline: Helpline, channel: Channel, platform_id: str, p
             log.info("%s message refused: %s", channel.value, exc.code)
 
 
-async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str, message_id: MessageId) -> Received:
+async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str, message_id: MessageId,
+                         expect_open: bool = False) -> Received:
     now = helpline.clock.now()
-    match = helpline.config.triage.assess(text) if text else None
-    stored = await _place(helpline, inbound, text, message_id, match, now)
+    triage = helpline.config.triage
+    words = triage.normalise(text) if text and triage.enabled else ""  # once: alone, then with the recent lines
+    match = triage.assess_normalised(words) if words else None
+    stored = await _place(helpline, inbound, text, message_id, match, now, expect_open)
     await helpline.store.replicated()  # acked (duplicates too) only once the replicas hold it
     if stored.duplicate:
         return Received(None, None, duplicate=True)
@@ -95,7 +100,7 @@ async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str,
         if stored.created and conversation.state is ConversationState.CLOSED:
             await _answer_closed(helpline, conversation, match, now)
         else:
-            await _follow_up(helpline, conversation, inbound, message, match, stored.created, now)
+            await _follow_up(helpline, conversation, inbound, message, (match, words), stored.created, now)
     except Exception as exc:  # noqa: BLE001 - stored: the sender must not retry (a duplicate)
         log.warning("conversation %s: message stored, follow-up failed (%s)", conversation.id,
                     exc if isinstance(exc, StoreError) else type(exc).__name__)
@@ -104,10 +109,17 @@ async def _store_inbound(helpline: Helpline, inbound: InboundMessage, text: str,
 
 
 async def _place(helpline: Helpline, inbound: InboundMessage, text: str, message_id: MessageId,
-                 match: TriageMatch | None, now: float) -> Stored:
+                 match: TriageMatch | None, now: float, expect_open: bool = False) -> Stored:
     """One store step: the line into the sender's open conversation, else into a new one
     (queued, or closed to be answered at once), claimed with its id. The open one read first
-    may close before the step: then it is decided again, as for a sender without one."""
+    may close before the step: then it is decided again, as for a sender without one.
+    `expect_open`: first the step alone, with no new conversation; it stores (or finds the
+    duplicate) unless none is open (NO_OPEN claims nothing), and then it is decided as above."""
+    if expect_open and text:
+        stored = await helpline.store.store_inbound(message_id, inbound.sender_key, NewMessage(Author.TEEN, text, now),
+                                                    None)
+        if stored.outcome is not Intake.NO_OPEN:
+            return stored
     for _ in range(2):
         new = None
         if await helpline.store.active_conversation_of(inbound.sender_key) is None:
@@ -135,8 +147,11 @@ async def _closed_door(helpline: Helpline, sender_key: str, now: float) -> Close
 
 
 async def _follow_up(helpline: Helpline, conversation: Conversation, inbound: InboundMessage,
-                     message: Message | None, match: TriageMatch | None, created: bool, now: float) -> None:
-    """Announce the line, note attachments, raise on danger, tell a new teen their place."""
+                     message: Message | None, triaged: tuple[TriageMatch | None, str], created: bool,
+                     now: float) -> None:
+    """Announce the line, note attachments, raise on danger, tell a new teen their place.
+    `triaged`: the line's own match and its normalised words."""
+    match, words = triaged
     if message is not None:
         await helpline.bus.publish(MessageAdded(conversation.id, conversation.counsellor_id, message))
     await helpline.store.touch_teen(conversation.id, now,
@@ -144,7 +159,7 @@ async def _follow_up(helpline: Helpline, conversation: Conversation, inbound: In
     if inbound.attachments:
         await _note_attachments(helpline, conversation, inbound, now)
     if message is not None and not created:
-        match = await _with_recent_lines(helpline, conversation, message, match)
+        match = await _with_recent_lines(helpline, conversation, message, match, words)
     raised = None
     if match is not None and (created or match.priority > conversation.priority):
         raised = await _raise(helpline, conversation, match, created, now)
@@ -155,15 +170,20 @@ async def _follow_up(helpline: Helpline, conversation: Conversation, inbound: In
 
 
 async def _with_recent_lines(helpline: Helpline, conversation: Conversation, message: Message,
-                             match: TriageMatch | None) -> TriageMatch | None:
+                             match: TriageMatch | None, words: str) -> TriageMatch | None:
     """The stronger of the new line's match and that of the teen's recent lines read together.
-    One read of the last lines, skipped when nothing could come out higher than what is in hand."""
+    One read of the last lines, skipped when nothing could come out higher than what is in hand:
+    already at the top priority, or a line (`words`, normalised) that does not start with the
+    rest of any stronger phrase. Then a phrase read across the lines would lie in the earlier
+    lines alone, and those were read together when the last of them came (shortcut admitted:
+    if that raise failed, or a reload added the rule since, this line does not make up for it)."""
     triage = helpline.config.triage
-    if max(conversation.priority, match.priority if match else 0) >= triage.top_priority:
+    above = max(conversation.priority, match.priority if match else 0)
+    if above >= triage.top_priority or not triage.may_finish_a_phrase(words, above):
         return match
     history = await helpline.store.messages(conversation.id, after_seq=max(0, message.seq - LINES_READ_BACK))
     lines = recent_teen_lines(history, message.at)
-    joined = triage.assess_lines(lines) if len(lines) > 1 else None
+    joined = triage.assess_lines(lines, {message.text: words}) if len(lines) > 1 else None
     return joined if joined is not None and (match is None or joined.priority > match.priority) else match
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gateway.core import intake
 from gateway.core import limits as shared_limits
 from gateway.domain.errors import GatewayError, ProtocolError
 from gateway.domain.model import (
@@ -134,13 +135,16 @@ async def write(helpline: Helpline, limits: TeenLimits, sender_key: str, client_
             and await helpline.store.active_conversation_of(sender_key) is None):
         await shared_limits.open_conversation(helpline, address_key)
     inbound = InboundMessage(Channel.WEB, sender_key, client_id, text, helpline.clock.now())
-    result = await helpline.receive(inbound)
+    # A bound socket's conversation is most likely still open: the line goes straight into it.
+    result = await intake.receive(helpline, inbound, expect_open=bound_conversation_id is not None)
     if result.duplicate:
         return Written(duplicate=True)
     conversation = result.conversation
-    status = None
-    if conversation.id != bound_conversation_id:
-        status = await _listen_then_read(helpline, conversation, listen)
+    if conversation.id == bound_conversation_id:
+        # The socket listened before the line was stored: whatever followed it (automatic
+        # replies, a counsellor's line) comes through the bus and the socket's gate. No read.
+        return Written(False, result.message)
+    status = await _listen_then_read(helpline, conversation, listen)
     # Automatic replies stored during receive() may have been published before the client listened.
     later = await helpline.store.messages(conversation.id, after_seq=result.message.seq)
     replies = [m for m in later if m.author is not Author.TEEN and shown_to_teen(m)]

@@ -120,6 +120,7 @@ def parse_config(raw: Any) -> Config:
             values[name] = frozenset(value) if name == "allowed_attachment_types" else \
                 tuple(value) if isinstance(value, list) else value
     values.update(_store_url_from_environment())
+    _refuse_wait_replicas_on_a_cluster(values)
     given_messages = doc.messages.model_dump(exclude_unset=True) if doc.messages is not None else {}
     raw = dict(raw or {})
     return Config(
@@ -157,6 +158,14 @@ def _store_url_from_environment() -> dict[str, str]:
         return {"store_url": store_url_shape(url)}
     except ValueError as exc:
         raise ConfigError("store.url", f"(from GATEWAY_STORE_URL) {exc}") from None
+
+
+def _refuse_wait_replicas_on_a_cluster(values: dict) -> None:
+    """store.wait_replicas needs a WAIT that counts every earlier write; a cluster gives none
+    (see gateway/store/redis.py), so the pair is refused rather than silently weakened."""
+    if str(values.get("store_url", "")).startswith("redis+cluster://") and values.get("store_wait_replicas"):
+        raise ConfigError("store.wait_replicas", "is not supported with a redis+cluster:// store yet; set it to 0 "
+                                                 "(a cluster's replicas still take over when a master fails)")
 
 
 # --- the file --------------------------------------------------------------------------------

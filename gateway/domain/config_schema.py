@@ -49,6 +49,8 @@ MAX_URL_CHARS = 2048
 PLAIN_STORE_SCHEMES = ("memory://", "redis://", "rediss://", "unix://")
 SENTINEL_SHAPE = "redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]"
 _HOST_PORT = r"(?:\[[0-9A-Fa-f:.]+\]|[^\s,/:@\[\]]+):\d{1,5}"
+CLUSTER_SHAPE = "redis+cluster://HOST:PORT[,HOST:PORT…]"
+_CLUSTER_URL = re.compile(rf"redis\+cluster://(?:[^@/\s]*@)?{_HOST_PORT}(?:,{_HOST_PORT})*/?")
 _SENTINEL_URL = re.compile(rf"redis\+sentinel://(?:[^@/\s]*@)?{_HOST_PORT}(?:,{_HOST_PORT})*/[^/\s?#]+(?:/\d+)?/?")
 
 
@@ -70,7 +72,11 @@ def store_url_shape(url: str) -> str:
         if _SENTINEL_URL.fullmatch(url):
             return url
         raise ValueError(f"{masked(url)!r} must read {SENTINEL_SHAPE}")
-    raise ValueError(f"must start with memory://, redis://, rediss://, unix:// or redis+sentinel://, "
+    if url.startswith("redis+cluster://"):
+        if _CLUSTER_URL.fullmatch(url):
+            return url
+        raise ValueError(f"{masked(url)!r} must read {CLUSTER_SHAPE}")
+    raise ValueError(f"must start with memory://, redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://, "
                      f"got {masked(url)!r}")
 
 

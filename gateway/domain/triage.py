@@ -245,11 +245,27 @@ class _PhraseList:
             yield sorted(found, key=lambda f: f[0] - f[1])  # stable: config order among equals
 
 
+def _continuations(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """What a line must start with to finish a phrase begun on the lines before it: the
+    phrases' word-suffixes ("envie de mourir" → "de mourir", "mourir"), matched at the start
+    only. None: every phrase is one word, no phrase can span two lines."""
+    root: dict[str, dict] = {}
+    for phrase in phrases:
+        words = phrase.split()
+        for start in range(1, len(words)):
+            node = root
+            for atom in _atoms(" ".join(words[start:])):
+                node = node.setdefault(atom, {})
+            node[_END] = {}
+    return re.compile(_trie_regex(root)) if root else None
+
+
 class _CompiledRule:
     def __init__(self, rule: TriageRule):
         self.rule = rule
         self.phrases = _PhraseList(rule.phrases)
         self.excepts = _PhraseList(rule.excepts) if rule.excepts else None
+        self.continuations = _continuations(rule.phrases)
 
     def first_match(self, words: str) -> TriageMatch | None:
         """The first place the rule matches and no exception overlaps; its longest phrase."""
@@ -290,13 +306,31 @@ class Triage:
             return None
         return self._assess_words(self.normalise(text))
 
-    def assess_lines(self, lines: Sequence[str]) -> TriageMatch | None:
-        """A teen's recent lines read together, as words: "j'ai envie" then "de mourir" reads
-        "je ai envie de mourir". Each line is normalised alone (a spelling never spans two
-        lines), then joined with a space; which lines are recent: `recent_teen_lines`."""
+    def assess_normalised(self, words: str) -> TriageMatch | None:
+        """`assess` of a text already normalised (`normalise`): the intake normalises once."""
         if not self.enabled or not self._compiled:
             return None
-        return self._assess_words(" ".join(words for words in map(self.normalise, lines) if words))
+        return self._assess_words(words)
+
+    def assess_lines(self, lines: Sequence[str], normalised: Mapping[str, str] | None = None) -> TriageMatch | None:
+        """A teen's recent lines read together, as words: "j'ai envie" then "de mourir" reads
+        "je ai envie de mourir". Each line is normalised alone (a spelling never spans two
+        lines), then joined with a space; which lines are recent: `recent_teen_lines`.
+        `normalised`: lines whose words are known already (text → words), not redone."""
+        if not self.enabled or not self._compiled:
+            return None
+        known = normalised or {}
+        each = (known[line] if line in known else self.normalise(line) for line in lines)
+        return self._assess_words(" ".join(words for words in each if words))
+
+    def may_finish_a_phrase(self, words: str, above: int) -> bool:
+        """Whether a new line (its normalised words) could complete a phrase of a rule of
+        priority above `above` begun on the lines before it: it starts with the rest of one.
+        If not, reading it with those lines can only find what was found when they came."""
+        if not self.enabled or not words:
+            return False
+        return any(compiled.rule.priority > above and compiled.continuations is not None
+                   and compiled.continuations.match(words) is not None for compiled in self._compiled)
 
     def _assess_words(self, words: str) -> TriageMatch | None:
         best: TriageMatch | None = None

@@ -36,6 +36,8 @@ class Rendering:
 
     wanted: Callable[[Any, str], bool]
     frame: Callable[[Any, float], dict]
+    # The one counsellor whose sessions may want it: the hub looks only at theirs.
+    addressee: Callable[[Any], str | None] = lambda event: event.counsellor_id
 
 
 def _for_assignee(event: Any, counsellor_id: str) -> bool:
@@ -60,7 +62,8 @@ RENDERINGS: dict[type, Rendering] = {
     TeenAway: Rendering(_for_assignee, _conversation),  # the row says the teen left (or is back)
     HandedOver: Rendering(  # the one it left removes it; the new assignee gets its ConversationChanged
         lambda e, me: e.previous_counsellor_id == me,
-        lambda e, now: {"type": "conversation", "conversation": console_view(e.conversation, now, TRANSFERRED)}),
+        lambda e, now: {"type": "conversation", "conversation": console_view(e.conversation, now, TRANSFERRED)},
+        lambda e: e.previous_counsellor_id),
     Typing: Rendering(
         lambda e, me: _for_assignee(e, me) and e.by is Author.TEEN,
         lambda e, now: {"type": "typing", "conversation_id": e.conversation_id, "active": e.active}),
@@ -77,6 +80,12 @@ RENDERINGS: dict[type, Rendering] = {
 # Events that change what a supervisor sees (queue, team, load): the feed and every console's
 # queue summary are refreshed at once.
 FEED_EVENTS: frozenset[type] = frozenset({ConversationChanged, PriorityRaised, TeenAway, HandedOver, PresenceChanged})
+
+
+def addressee(event: Event) -> str | None:
+    """The counsellor whose sessions may accept it (None: nobody's, e.g. a queue-only event)."""
+    rendering = RENDERINGS.get(type(event))
+    return rendering.addressee(event) if rendering is not None else None
 
 
 def accepts(session: Session, event: Event) -> bool:

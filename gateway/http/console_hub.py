@@ -27,7 +27,7 @@ from gateway.core.seq_gate import SeqGate
 from gateway.core.supervision import queue_summary, snapshot
 from gateway.domain.errors import GatewayError
 from gateway.domain.events import Barrier, Event, HandedOver, MessageAdded, SessionEnded
-from gateway.http.console_frames import FEED_EVENTS, accepts, line_frame, payload
+from gateway.http.console_frames import FEED_EVENTS, accepts, addressee, line_frame, payload
 from gateway.http.sockets import QueuedSender
 
 log = logging.getLogger(__name__)
@@ -196,8 +196,8 @@ class ConsoleHub:
         if own is not None:
             own(event)
             return
-        now = self.helpline.clock.now()
-        for session in self.sessions():
+        frame = None  # rendered once, for however many of their sockets take it
+        for session in list(self._by_counsellor.get(addressee(event), ())):  # only theirs can want it
             if not accepts(session, event):
                 continue
             if isinstance(event, MessageAdded):
@@ -205,7 +205,9 @@ class ConsoleHub:
                 continue
             if isinstance(event, HandedOver):  # no longer mine: if it comes back, it starts afresh
                 session.lines.forget(event.conversation_id)
-            session.deliver(payload(event, now))
+            if frame is None:
+                frame = payload(event, self.helpline.clock.now())
+            session.deliver(frame)
         if type(event) in FEED_EVENTS:
             if self._by_counsellor:
                 self.refresh_queue()

@@ -1,5 +1,6 @@
 """Stores: `memory://` (embedded default) or Redis (production): `redis://host:port/db`,
-`rediss://`, `unix://`, or `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]`."""
+`rediss://`, `unix://`, `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]` or
+`redis+cluster://HOST:PORT[,HOST:PORT…]`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from gateway.core.ports import AssignOutcome, NewMessage, Store, content_ttl_sec
 from gateway.domain.config import Config
 
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 
 
 def open_store(url: str, prefix: str = Config.store_prefix, retention_days: int = Config.retention_days,

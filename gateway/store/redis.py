@@ -48,9 +48,13 @@ Key layout (all under f"{prefix}:"; `{…}` is a Cluster hash tag):
 
 Every state change that must not race is one Lua script (redis_scripts), so two gateway
 processes never give one sender two conversations nor assign one conversation twice. The
-create, assign, reassign, requeue and close scripts touch keys of several slots (the queue,
-the sender's key, the counsellors' sets), and some build key names inside the script, so
-Redis Cluster is not supported yet: a single Redis (or one behind Sentinel) is.
+create, assign, reassign, requeue and close scripts touch several of the keys above (the
+queue, the sender's key, the counsellors' sets), and some build key names inside the script.
+On Redis Cluster (`redis+cluster://`) every name starts with `{prefix}` instead of `prefix`
+(redis_client.keyspace_prefix): the helpline's whole keyspace is one hash tag, one slot, so
+each script and MULTI stays atomic exactly as on a single Redis. The inner `{id}` tags are
+then inert (Redis hashes the first `{…}` only); they are kept so a single Redis keeps its
+existing key names.
 
 Where the teen's words and platform ids live, and how long (retention):
 - Message texts: only in `conv:{id}:msgs`. Platform ids (PSID, phone number, our page or number
@@ -88,7 +92,7 @@ from redis.exceptions import RedisError
 
 from gateway.core.ports import AssignOutcome, Store, content_ttl_seconds
 from gateway.domain.config import Config
-from gateway.domain.errors import StoreError
+from gateway.domain.errors import ConfigError, StoreError
 from gateway.domain.model import (
     Conversation,
     ConversationState,
@@ -97,7 +101,7 @@ from gateway.domain.model import (
     QueueEntry,
     Role,
 )
-from gateway.store.redis_client import redis_client, wait_for_replicas
+from gateway.store.redis_client import keyspace_prefix, parse_store_url, redis_client, wait_for_replicas
 from gateway.store.redis_codec import (
     counsellor_fields,
     flat,
@@ -135,7 +139,13 @@ class RedisStore(RedisIntake, RedisConversations, RedisConsoleHolds, RedisSender
         hold a write before `replicated()` returns (store.wait_replicas)."""
         self._url = url
         self._wait_replicas = max(int(wait_replicas), 0)
-        self._keys = Keys(prefix)
+        target = parse_store_url(url)
+        if target.cluster and self._wait_replicas:
+            # WAIT counts the replicas of the connection's own node, and the mark that makes it
+            # count every earlier write (a PUBLISH) is not replicated on a cluster.
+            raise ConfigError("store.wait_replicas", "is not supported on redis+cluster:// yet; set it to 0 "
+                                                     "(a cluster's replicas still take over when a master fails)")
+        self._keys = Keys(keyspace_prefix(prefix, target))
         self._content_ttl = max(int(content_ttl), 0)
         self._redis: aioredis.Redis | None = None  # reads and idempotent writes (retried)
         self._writer: aioredis.Redis | None = None  # the Lua scripts (never retried)

@@ -3,7 +3,11 @@
 Owns the store URL contract and the connection policy every Redis client shares:
 - URLs: `redis://`, `rediss://`, `unix://` (handed to redis-py as before) and
   `redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]` (IPv6 hosts in
-  brackets), whose client asks the sentinels for the master and follows a promoted replica.
+  brackets), whose client asks the sentinels for the master and follows a promoted replica,
+  and `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]` (any nodes of a Redis Cluster:
+  the client learns the others and follows slot moves and failovers). On a cluster every key
+  of one helpline carries the prefix as its hash tag (`keyspace_prefix`), so each script and
+  transaction touches a single slot.
 - Retries: a command that meets a connection or timeout error is retried a few times with
   capped, jittered exponential backoff, so a Redis restart or a Sentinel failover costs a
   pause, not an error. The shortcut it admits: a write whose reply was lost may run twice
@@ -26,6 +30,7 @@ from functools import cache
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import EqualJitterBackoff
@@ -39,6 +44,12 @@ URL_KEY = "store.url"
 PLAIN_SCHEMES = ("redis", "rediss", "unix")
 SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_SHAPE = "redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]"
+CLUSTER_SCHEME = "redis+cluster"
+CLUSTER_SHAPE = "redis+cluster://HOST:PORT[,HOST:PORT…]"
+# redis-py's cluster client does not wait for a free connection (it raises at the cap), so
+# its per-node cap is set far above what one process uses at once: a burst waits on Redis,
+# never fails on the client. Redis's own maxclients (10,000) stays the real bound.
+CLUSTER_CONNECTIONS_PER_NODE = 1024
 
 # Three retries after the first try, 0.1–0.2 s, 0.2–0.4 s, 0.4–0.8 s apart (equal jitter: half
 # fixed, half random, so clients restarting together spread out yet never hammer): a command
@@ -72,6 +83,21 @@ class RedisTarget:
     def sentinel(self) -> bool:
         return self.scheme == SENTINEL_SCHEME
 
+    @property
+    def cluster(self) -> bool:
+        return self.scheme == CLUSTER_SCHEME
+
+
+def keyspace_prefix(prefix: str, target: RedisTarget | str) -> str:
+    """What every key name starts with: the prefix, or on a cluster `{prefix}`, a hash tag.
+
+    One tag per helpline puts all its keys in one slot, so the scripts that move a conversation
+    and the queue or a counsellor's load together stay single-slot and atomic. The price: one
+    helpline's keys live on one master (its replicas take over on failure); several helplines
+    (prefixes) spread over the masters. `store.prefix` may hold no braces (config schema)."""
+    target = parse_store_url(target) if isinstance(target, str) else target
+    return f"{{{prefix}}}" if target.cluster else prefix
+
 
 # --- URL parsing (pure) ------------------------------------------------------------------------
 def parse_store_url(url: str) -> RedisTarget:
@@ -79,17 +105,21 @@ def parse_store_url(url: str) -> RedisTarget:
 
     Messages never repeat a password: they show the URL with its userinfo masked."""
     if not isinstance(url, str) or not url.strip():
-        raise ConfigError(URL_KEY, "is empty; expected a redis://, rediss://, unix:// or redis+sentinel:// URL")
+        raise ConfigError(URL_KEY, "is empty; expected a redis://, rediss://, unix://, redis+sentinel:// "
+                                   "or redis+cluster:// URL")
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise ConfigError(URL_KEY, f"{_masked(url)} is not a URL (no '://')")
     scheme = scheme.lower()
     if scheme == SENTINEL_SCHEME:
         return _parse_sentinel(url)
+    if scheme == CLUSTER_SCHEME:
+        return _parse_cluster(url)
     if scheme in PLAIN_SCHEMES:
         return _parse_plain(url, scheme)
     raise ConfigError(
-        URL_KEY, f"scheme {scheme!r} is not a Redis one; use redis://, rediss://, unix:// or redis+sentinel://"
+        URL_KEY, f"scheme {scheme!r} is not a Redis one; use redis://, rediss://, unix://, redis+sentinel:// "
+                 "or redis+cluster://"
     )
 
 
@@ -131,23 +161,40 @@ def _parse_sentinel(url: str) -> RedisTarget:
                        username=username, password=password)
 
 
-def _host_port(item: str, url: str) -> tuple[str, int]:
+def _parse_cluster(url: str) -> RedisTarget:
+    """Any nodes of the cluster, comma-separated; no database (a cluster has only 0), no options."""
+    rest = url.split("://", 1)[1]
+    if "?" in rest or "#" in rest:
+        raise ConfigError(URL_KEY, f"{_masked(url)}: query options are not supported in {CLUSTER_SHAPE}")
+    authority, _, path = rest.partition("/")
+    if path.strip("/"):
+        raise ConfigError(URL_KEY, f"{_masked(url)}: a cluster has no database or path; expected {CLUSTER_SHAPE}")
+    userinfo, at, host_list = authority.rpartition("@")
+    username, password = (None, None)
+    if at:
+        user, _, secret = userinfo.partition(":")
+        username, password = _credentials(unquote(user), unquote(secret))
+    hosts = tuple(_host_port(item, url, "cluster node", CLUSTER_SHAPE) for item in host_list.split(","))
+    return RedisTarget(CLUSTER_SCHEME, url, hosts=hosts, username=username, password=password)
+
+
+def _host_port(item: str, url: str, what: str = "sentinel", shape: str = SENTINEL_SHAPE) -> tuple[str, int]:
     """`HOST:PORT` or `[IPv6]:PORT`, the port required (the contract names it)."""
     if not item:
-        raise ConfigError(URL_KEY, f"{_masked(url)} has an empty sentinel address; expected {SENTINEL_SHAPE}")
+        raise ConfigError(URL_KEY, f"{_masked(url)} has an empty {what} address; expected {shape}")
     if item.startswith("["):
         host, bracket, port_text = item[1:].partition("]")
         if not bracket or not host or not port_text.startswith(":"):
-            raise ConfigError(URL_KEY, f"sentinel {item!r} must read [IPv6]:PORT")
+            raise ConfigError(URL_KEY, f"{what} {item!r} must read [IPv6]:PORT")
         port_text = port_text[1:]
     else:
         if item.count(":") > 1:
-            raise ConfigError(URL_KEY, f"sentinel {item!r}: put an IPv6 address in brackets, [::1]:26379")
+            raise ConfigError(URL_KEY, f"{what} {item!r}: put an IPv6 address in brackets, [::1]:26379")
         host, colon, port_text = item.partition(":")
         if not colon or not host:
-            raise ConfigError(URL_KEY, f"sentinel {item!r} needs a host and a port (HOST:PORT)")
+            raise ConfigError(URL_KEY, f"{what} {item!r} needs a host and a port (HOST:PORT)")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(URL_KEY, f"sentinel {item!r} has a port that is not a number from 1 to 65535")
+        raise ConfigError(URL_KEY, f"{what} {item!r} has a port that is not a number from 1 to 65535")
     return host, int(port_text)
 
 
@@ -258,6 +305,8 @@ def redis_client(
     )
     if target.sentinel:
         return _sentinel_master(target, options)
+    if target.cluster:
+        return _cluster_client(target, options)
     pool = aioredis.BlockingConnectionPool.from_url(target.url, **options)
     pool.connection_class = _retrying_setup(pool.connection_class)  # the URL chose the base class
     return aioredis.Redis.from_pool(pool)
@@ -282,6 +331,51 @@ def _sentinel_master(target: RedisTarget, options: dict) -> aioredis.Redis:
         username=target.username,
         password=target.password,
         **options,
+    )
+
+
+class _SlotMapRefreshingPipeline(ClusterPipeline):
+    """A cluster pipeline that, when a node it used is gone, has the client re-read the slot
+    map before its next command. redis-py does that for single commands, and for pipelines only
+    inside its own retries: the scripts' writer has none (0), and the batcher reads errors per
+    command (`raise_on_error=False`), so without this the writer would keep sending to a dead
+    master after its replica took over. `aclose()` is redis-py's public way to mark the map
+    stale (it drops the connections; the next command reconnects from the new map)."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list:
+        try:
+            results = await super().execute(raise_on_error=raise_on_error, allow_redirections=allow_redirections)
+        except RedisCluster.ERRORS_ALLOW_RETRY:
+            await self.cluster_client.aclose()
+            raise
+        if any(isinstance(result, RedisCluster.ERRORS_ALLOW_RETRY) for result in results):
+            await self.cluster_client.aclose()
+        return results
+
+
+class _GatewayCluster(RedisCluster):
+    """redis-py's cluster client with pipelines that refresh the slot map after a lost node."""
+
+    def pipeline(self, transaction: bool | None = None, shard_hint: None = None) -> ClusterPipeline:
+        if shard_hint:
+            raise ValueError("shard_hint is not supported on a cluster")
+        return _SlotMapRefreshingPipeline(self, transaction)
+
+
+def _cluster_client(target: RedisTarget, options: dict) -> RedisCluster:
+    """A cluster client from any of its nodes: it reads the slot map, follows MOVED/ASK, and
+    after a connection error or CLUSTERDOWN re-reads the map and retries as `retry` allows (0
+    for the scripts' writer). Its nodes' connections do not retry on their own (redis-py sets
+    that): the cluster-level retry is the one policy. There is no pool wait (`timeout`): see
+    CLUSTER_CONNECTIONS_PER_NODE. Typed as the plain client's interface: same commands."""
+    cluster_options = {name: value for name, value in options.items() if name not in ("max_connections", "timeout")}
+    return _GatewayCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        username=target.username,
+        password=target.password,
+        max_connections=CLUSTER_CONNECTIONS_PER_NODE,
+        require_full_coverage=True,
+        **cluster_options,
     )
 
 

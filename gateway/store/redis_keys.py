@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.domain.errors import StoreError
 
@@ -126,13 +126,14 @@ class Keys:
 
 
 def redis_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """The boundary: every Redis failure of a store call leaves as StoreError."""
+    """The boundary: every Redis failure of a store call leaves as StoreError (a cluster's
+    client-side refusals, RedisClusterException, are not RedisErrors: caught too)."""
 
     @functools.wraps(method)
     async def guarded(self: Any, *args: Any, **kwargs: Any) -> T:
         try:
             return await method(self, *args, **kwargs)
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise StoreError(f"redis store {method.__name__}: {exc}") from exc
 
     return guarded

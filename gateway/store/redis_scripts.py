@@ -2,7 +2,7 @@
 
 Each script runs alone on the server, so two gateway processes never give one sender two
 conversations nor assign one conversation twice. Some build key names inside the script
-(marked "mirrors Keys…"): see redis.py's key layout, and why Redis Cluster is not supported.
+(marked "mirrors Keys…"): see redis.py's key layout, and how on Redis Cluster one hash tag per helpline keeps them single-slot.
 
 Queue scores are computed here as in redis_codec.queue_score: -priority * 1e13 + arrival in
 ms, an exact integer in a double. Lua would write a number passed to redis.call with 14
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from gateway.store.redis_batch import ScriptBatcher
 from gateway.store.redis_inbox import INBOX_CLAIM
 from gateway.store.redis_limits import FAILURE_ADD, LIMIT_HIT
 
@@ -391,10 +392,12 @@ return 1
 
 
 class Scripts:
-    """The Lua scripts registered on one client (each re-loads itself after a NOSCRIPT)."""
+    """The Lua scripts registered on one client, each called as redis-py's registered script
+    (`await script(keys=[…], args=[…])`) but batched per loop tick (redis_batch): one round
+    trip for the calls of one tick, a NOSCRIPT loaded and sent again, nothing retried."""
 
     def __init__(self, client: aioredis.Redis) -> None:
-        script = client.register_script
+        script = ScriptBatcher(client).script
         self.create = script(CREATE_OR_GET_ACTIVE)
         self.assign = script(TRY_ASSIGN)
         self.reassign = script(REASSIGN)

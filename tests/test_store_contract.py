@@ -1373,3 +1373,27 @@ async def test_console_holds_are_shared_by_stores_on_one_redis(make_store) -> No
     assert await here.console_held_elsewhere("ana", "process-a", T0 + 5)
     await there.release_console("ana", "process-b")
     assert not await here.console_held_elsewhere("ana", "process-a", T0 + 5)
+
+
+async def test_a_stored_reply_marks_the_conversation_answered_in_the_same_step(store: Store) -> None:
+    """No separate write after the reply: a crash between the two cannot leave a teen answered
+    yet counted as waiting. A refused or duplicate reply marks nothing."""
+    [ana, bao] = await counsellors(store, "ana", "bao")
+    [conversation] = await queued(store, a_conversation())
+    await assigned(store, ana, conversation, at=T0 + 1)
+    await store.touch_teen(conversation.id, T0 + 2)
+    await store.set_marks(conversation.id, {"checked_at": T0 + 2.5})
+    refused = await store.store_reply(None, conversation.id, bao.id, NewMessage(Author.COUNSELLOR, "non", T0 + 3))
+    assert refused.outcome is Intake.REFUSED
+    still = await store.get_conversation(conversation.id)
+    assert (still.waiting_since, still.first_answer_at, still.checked_at) == (T0 + 2, None, T0 + 2.5)
+    claim = MessageId("console", "ana:c1", 3600)
+    await store.store_reply(claim, conversation.id, ana.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0 + 4))
+    answered = await store.get_conversation(conversation.id)
+    assert (answered.waiting_since, answered.first_answer_at, answered.last_answer_at, answered.checked_at) == (
+        None, T0 + 4, T0 + 4, None)
+    await store.touch_teen(conversation.id, T0 + 5)
+    again = await store.store_reply(claim, conversation.id, ana.id, NewMessage(Author.COUNSELLOR, "Je suis là.", T0 + 6))
+    assert again.duplicate
+    waiting = await store.get_conversation(conversation.id)
+    assert (waiting.waiting_since, waiting.last_answer_at) == (T0 + 5, T0 + 4)

@@ -9,6 +9,8 @@ conversation operations are here, handovers in core/handover.py.
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -275,13 +277,14 @@ class Helpline:
                     message_id: MessageId | None = None) -> Message | None:
         """A counsellor's line, stored only while the conversation is theirs (checked in the
         store step itself); with `message_id`, at most once (None: stored before)."""
-        conversation = await self.conversation_of(counsellor_id, conversation_id)
+        # Both reads at once (one round trip of waiting, not two); the store step checks again.
+        conversation, counsellor = await asyncio.gather(self.conversation_of(counsellor_id, conversation_id),
+                                                        self.store.get_counsellor(counsellor_id))
         if conversation.state is not ConversationState.ASSIGNED:
             raise ProtocolError("closed", "Cette conversation est terminée.")
         clean = clean_text(text, self.config.max_message_chars)
         now = self.clock.now()
         line = ours(conversation, Author.COUNSELLOR, clean, now)  # refuses a closed window, before any write
-        counsellor = await self.store.get_counsellor(counsellor_id)
         line = replace(line, author_name=counsellor.display_name if counsellor else None)
         stored = await self.store.store_reply(message_id, conversation.id, counsellor_id, line)
         await self.store.replicated()  # acked (duplicates too) only once the replicas hold it
@@ -290,8 +293,7 @@ class Helpline:
         if stored.message is None:  # closed or handed over since it was read: say which
             conversation = await self.conversation_of(counsellor_id, conversation.id)
             raise ProtocolError("closed", "Cette conversation est terminée.")
-        message = stored.message
-        await self.store.mark_answered(conversation.id, now)
+        message = stored.message  # the store step marked the conversation answered
         if conversation.channel is not Channel.WEB:
             await self.bus.publish(Seen(conversation.id))
         await self.bus.publish(MessageAdded(conversation.id, counsellor_id, message))

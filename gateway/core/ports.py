@@ -178,7 +178,8 @@ class Store(LimitCounters, AccountRecords, PrivacyLookups, InboxRecords, ABC):
                           line: NewMessage) -> Stored:
         """A counsellor's line, in one step: stored (and queued for sending with its window) only
         while the conversation is assigned to `counsellor_id` (else REFUSED, nothing claimed),
-        and at most once per `message_id` (DUPLICATE: nothing stored)."""
+        at most once per `message_id` (DUPLICATE: nothing stored), and the conversation marked
+        answered at `line.at` (as `mark_answered`) with it."""
 
     # --- conversations ----------------------------------------------------------
     @abstractmethod

@@ -145,6 +145,7 @@ class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookup
         message = self._append(conversation_id, line)
         if key and message_id:
             self._claim(key, message_id.ttl, (conversation_id, message.seq))
+        self._answered(conversation_id, line.at)
         return Stored(Intake.STORED, conversation_id, message.seq, message)
 
     async def create_or_get_active(self, conversation: Conversation) -> tuple[Conversation, bool]:
@@ -173,6 +174,9 @@ class MemoryStore(MemoryLimitCounters, MemoryAccountRecords, MemoryPrivacyLookup
             )
 
     async def mark_answered(self, conversation_id: str, at: float) -> None:
+        self._answered(conversation_id, at)
+
+    def _answered(self, conversation_id: str, at: float) -> None:
         conversation = self._conversations.get(conversation_id)
         if conversation is not None:
             self._conversations[conversation_id] = replace(

@@ -200,13 +200,20 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'last_inbound_id', ARGV[2]) en
 return 1
 """
 
-# KEYS: conversation hash. ARGV: at. The first answer is kept; the teen no longer waits and
-# the inactivity check starts again.
-MARK_ANSWERED = """
+# A Lua function: conversation hash `conv` answered at `at`. The first answer is kept; the teen
+# no longer waits and the inactivity check starts again (MARK_ANSWERED, and STORE_REPLY's step).
+_MARK_ANSWERED_FN = """
+local function mark_answered(conv, at)
+  redis.call('HSETNX', conv, 'first_answer_at', at)
+  redis.call('HSET', conv, 'last_answer_at', at)
+  redis.call('HDEL', conv, 'waiting_since', 'checked_at')
+end
+"""
+
+# KEYS: conversation hash. ARGV: at.
+MARK_ANSWERED = _MARK_ANSWERED_FN + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSETNX', KEYS[1], 'first_answer_at', ARGV[1])
-redis.call('HSET', KEYS[1], 'last_answer_at', ARGV[1])
-redis.call('HDEL', KEYS[1], 'waiting_since', 'checked_at')
+mark_answered(KEYS[1], ARGV[1])
 return 1
 """
 
@@ -333,10 +340,11 @@ return {'stored', id, seq, created, redis.call('HGETALL', ARGV[1] .. ':conv:{' .
 """
 
 # KEYS: conversation hash[, dedupe key]. ARGV: prefix, id, counsellor id, encoded line, its
-# send window ("" = not to send), due, content TTL, claim TTL. A counsellor's line, stored
-# only while the conversation is theirs, and claimed with it.
+# send window ("" = not to send), due (= the line's time), content TTL, claim TTL. A
+# counsellor's line, stored only while the conversation is theirs, claimed with it, and the
+# conversation marked answered at the line's time, all in the one step.
 # Returns {'duplicate', "id|seq" or "1"}, {'refused'} or {'stored', id, seq}.
-STORE_REPLY = _APPEND_LINE + """
+STORE_REPLY = _APPEND_LINE + _MARK_ANSWERED_FN + """
 if KEYS[2] then
   local first = redis.call('GET', KEYS[2])
   if first then return {'duplicate', first} end
@@ -345,6 +353,7 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'counsellor_id')
 if f[1] ~= 'assigned' or f[2] ~= ARGV[3] then return {'refused'} end
 local seq = append_line(ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2] .. '|' .. seq, 'EX', ARGV[8]) end
+mark_answered(KEYS[1], ARGV[6])
 return {'stored', ARGV[2], seq}
 """
 

@@ -69,7 +69,7 @@ def sent_live(message: Message) -> bool:
     return shown_to_teen(message) and message.author is not Author.TEEN
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: thousands of idle sockets each hold one
 class WidgetSession:
     """One open widget socket and what it already shows; decides what it accepts of the bus."""
 
@@ -248,6 +248,8 @@ class WidgetHub:
 
 class WidgetConnection:
     """Moves frames between one teen's socket and the core."""
+
+    __slots__ = ("hub", "helpline", "ws", "address_key", "session")
 
     def __init__(self, hub: WidgetHub, ws: web.WebSocketResponse, address_key: str | None = None):
         self.hub = hub

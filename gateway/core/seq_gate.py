@@ -43,6 +43,8 @@ class _Lane:
 class SeqGate:
     """The lines one socket has been given, per conversation; `emit` puts a line on it."""
 
+    __slots__ = ("helpline", "emit", "shown", "_lanes")
+
     def __init__(self, helpline: Helpline, emit: Emit, shown: Shown = lambda message: True):
         self.helpline = helpline
         self.emit = emit

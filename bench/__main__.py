@@ -213,8 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
     p.add_argument("--processes", type=int, default=1,
                    help="N gateway processes on the one Redis, clients spread round-robin (default 1)")
-    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
-                   help="event loop of the gateway processes and the relay (`serve --loop`; default auto)")
+    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="asyncio",
+                   help="event loop of the gateway processes and the relay (`serve --loop`; default asyncio)")
     p.add_argument("--burst", type=int, default=200,
                    help="teens opening conversations at the same instant (default 200; 0 = skip)")
     p.add_argument("--webhook-batch", type=int, default=1000,

@@ -93,7 +93,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)
-    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="asyncio",
                    help="the gateway's choice (`serve --loop`), so the floor runs on the same loop")
     args = p.parse_args()
     web.run_app(build_app(), host=args.host, port=args.port, access_log=None, print=None, loop=new_loop(args.loop))

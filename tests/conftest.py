@@ -94,6 +94,15 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
         await store.close()
 
 
+@pytest.fixture
+async def opened() -> AsyncIterator[list]:
+    """Stores and buses a test started itself (`opened.append(part)`), closed after it, last first."""
+    parts: list = []
+    yield parts
+    for part in reversed(parts):
+        await part.close()
+
+
 @pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest, make_store: MakeStore) -> Store:
     """Each contract test runs once per store: memory, a single Redis, a Redis Cluster."""

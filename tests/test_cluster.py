@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -109,14 +109,6 @@ def replicated_cluster() -> Iterator[RedisClusterSet]:
     cluster.start()
     yield cluster
     cluster.cleanup()
-
-
-@pytest.fixture
-async def opened() -> AsyncIterator[list]:
-    parts: list = []
-    yield parts
-    for part in reversed(parts):
-        await part.close()
 
 
 async def test_a_killed_master_is_replaced_and_the_gateway_goes_on(replicated_cluster, opened) -> None:

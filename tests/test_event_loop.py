@@ -36,7 +36,8 @@ def _stop(process: subprocess.Popen[bytes], output: OutputWatch) -> None:
 
 @pytest.mark.parametrize("loop_args, expected", [(["--loop", "uvloop"], "uvloop"),
                                                  (["--loop", "asyncio"], "asyncio"),
-                                                 ([], "uvloop")], ids=["uvloop", "asyncio", "auto"])
+                                                 (["--loop", "auto"], "uvloop"),
+                                                 ([], "asyncio")], ids=["uvloop", "asyncio", "auto", "default"])
 async def test_serve_runs_on_the_loop_asked_for_and_stores_a_teens_line(redis_url, tmp_path, loop_args, expected):
     pytest.importorskip("uvloop")  # a dependency except on Windows
     config = write_config(tmp_path / "config.yaml", redis_url, f"l{uuid.uuid4().hex[:10]}")

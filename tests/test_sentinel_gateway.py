@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
@@ -53,15 +53,6 @@ async def until_stored(call: Callable[[], Awaitable[T]], within: float = 15.0) -
             if time.monotonic() - started > within:
                 raise
             await asyncio.sleep(CLIENT_RETRY_PAUSE)
-
-
-@pytest.fixture
-async def opened() -> AsyncIterator[list]:
-    """Stores and buses to close after the test."""
-    parts: list = []
-    yield parts
-    for part in reversed(parts):
-        await part.close()
 
 
 async def started(opened: list, part):

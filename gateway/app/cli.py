@@ -151,8 +151,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--reuse-port", action="store_true",
                        help="share the port with other gateway processes (SO_REUSEPORT): one per core")
-    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
-                       help="event loop: uvloop, asyncio's own, or auto (uvloop when installed; the default)")
+    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="asyncio",
+                       help="event loop: asyncio's own (the default: as fast here, bench/README.md), uvloop, "
+                            "or auto (uvloop when installed)")
     add_counsellor_parser(sub)  # gateway/app/cli_accounts.py
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
     check = config.add_parser("check", help="validate a config file and explain each error")

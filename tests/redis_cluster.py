@@ -2,9 +2,10 @@
 
 All from the Debian `redis-server` binary (`--cluster-enabled yes`), each node in its own
 temp dir with no persistence, joined by `redis-cli --cluster create` (same package), which
-splits the 16,384 slots over the masters. Readiness is positive: every node reports
-`cluster_state:ok` and knows every other node. Short `cluster-node-timeout` (1 s) keeps a
-failover to a few seconds. `cleanup()` stops every process and removes the dirs, also after
+splits the 16,384 slots over the masters. Readiness is positive, read from what each node
+prints: "Cluster state changed: ok" on every node, and on each replica "MASTER <-> REPLICA
+sync: Finished with success". Short `cluster-node-timeout` (1 s) keeps a failover to a few
+seconds. `cleanup()` stops every process and removes the dirs, also after
 a failed start.
 """
 
@@ -15,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -80,8 +80,11 @@ class RedisClusterSet:
                 node.start(self._node_args(node), "Ready to accept connections", timeout)
             _cli("--cluster", "create", *(f"127.0.0.1:{node.port}" for node in self.nodes),
                  "--cluster-replicas", str(self.replicas_each), "--cluster-yes")
-            self.wait_until_ok(timeout)
-            self._wait_for_replicas(timeout)
+            for node in self.nodes:
+                node.wait_for("Cluster state changed: ok", timeout)
+            for node in self.nodes:
+                if self.role(node) == "slave":
+                    node.wait_for(r"MASTER <-> REPLICA sync: Finished with success", timeout)
         except BaseException:
             self.cleanup()
             raise
@@ -94,31 +97,9 @@ class RedisClusterSet:
     def running_nodes(self) -> list[_Node]:
         return [node for node in self.nodes if node.process is not None and node.process.poll() is None]
 
-    def wait_until_ok(self, timeout: float = 30.0) -> None:
-        """Every running node says `cluster_state:ok` and sees every running node (polled: the
-        gossip has no line to wait for that covers all nodes)."""
-        deadline = time.monotonic() + timeout
-        running = self.running_nodes()
-        while True:
-            states = [self.info(node) for node in running]
-            if all(s.get("cluster_state") == "ok" and int(s.get("cluster_known_nodes", 0)) >= len(running)
-                   for s in states):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"cluster not ok after {timeout} s: {states}")
-            time.sleep(0.05)
-
-    def _wait_for_replicas(self, timeout: float) -> None:
-        """Each master has its replicas attached and in sync (polled, as wait_until_ok)."""
-        deadline = time.monotonic() + timeout
-        while self.replicas_each:
-            masters = [n for n in self.nodes if self._replication(n).get("role") == "master"]
-            if len(masters) == MASTERS and all(
-                    int(self._replication(n).get("connected_slaves", 0)) >= self.replicas_each for n in masters):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"replicas not attached after {timeout} s")
-            time.sleep(0.05)
+    def role(self, node: _Node) -> str:
+        """"master" or "slave", as the node says now."""
+        return _cli("-p", str(node.port), "role", timeout=5).split()[0]
 
     def info(self, node: _Node) -> dict[str, str]:
         text = _cli("-p", str(node.port), "cluster", "info", timeout=5)
@@ -131,8 +112,7 @@ class RedisClusterSet:
         """Every key on each running master (port → names), read node by node."""
         found: dict[int, list[str]] = {}
         for node in self.running_nodes():
-            role = _cli("-p", str(node.port), "role", timeout=5).split()[0]
-            if role == "master":
+            if self.role(node) == "master":
                 found[node.port] = _cli("-p", str(node.port), "--scan", timeout=10).split()
         return found
 
@@ -160,20 +140,22 @@ class RedisClusterSet:
         text = _cli("-p", str(node.port), "info", "replication", timeout=5)
         return dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
 
-    def wait_for_replica_offset(self, replica: _Node, master: _Node, timeout: float = 15.0) -> None:
-        """The replica has applied every write the master had when this was called (polled:
-        replication acks come every second, with no line printed)."""
-        target = int(self._replication(master)["master_repl_offset"])
-        deadline = time.monotonic() + timeout
-        while int(self._replication(replica).get("slave_repl_offset", -1)) < target:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"replica {replica.port} did not reach offset {target}")
-            time.sleep(0.05)
+    def replicated(self, master: _Node, key: str, timeout_ms: int = 15_000) -> None:
+        """Every write `master` took before this call is on a replica: a mark written to `key`
+        (a key of one of its slots) and `WAIT 1` on the same connection, which returns once a
+        replica acknowledged the mark, hence everything before it in the replication stream."""
+        binary = shutil.which("redis-cli")
+        done = subprocess.run([binary, "-p", str(master.port)], input=f"SET {key} 1\nWAIT 1 {timeout_ms}\n",
+                              capture_output=True, text=True, timeout=timeout_ms / 1000 + 5, check=True)
+        acknowledged = done.stdout.split()[-1]
+        if acknowledged != "1":
+            raise RuntimeError(f"no replica of {master.port} acknowledged within {timeout_ms} ms ({done.stdout!r})")
 
     def wait_for_promotion(self, replica: _Node, timeout: float = 30.0) -> None:
-        """`replica` says it took over ("Failover election won"), then the cluster is ok again."""
+        """`replica` says it won the election and serves its master's slots (clients then learn
+        the new map from any node, following MOVED)."""
         replica.wait_for("Failover election won", timeout)
-        self.wait_until_ok(timeout)
+        replica.wait_for("after successful failover", timeout)  # "configEpoch set to N after …"
 
     def cleanup(self) -> None:
         for node in self.nodes:

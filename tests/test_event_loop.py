@@ -39,7 +39,6 @@ def _stop(process: subprocess.Popen[bytes], output: OutputWatch) -> None:
                                                  (["--loop", "auto"], "uvloop"),
                                                  ([], "asyncio")], ids=["uvloop", "asyncio", "auto", "default"])
 async def test_serve_runs_on_the_loop_asked_for_and_stores_a_teens_line(redis_url, tmp_path, loop_args, expected):
-    pytest.importorskip("uvloop")  # a dependency except on Windows
     config = write_config(tmp_path / "config.yaml", redis_url, f"l{uuid.uuid4().hex[:10]}")
     process, output, port = _serve(config, tmp_path / "gateway.log", *loop_args)
     try:
